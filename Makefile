@@ -1,0 +1,32 @@
+# Two entry points (see README): `make run` opens the app, `make test` runs the whole suite headless.
+# Both create .venv and install the project from pyproject.toml on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test install install-test system-deps clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: install system-deps
+	$(PY) main.py
+
+test: install-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,43 @@
+"""Atomic file writes: a crash or a full disk never leaves a half-written output or checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it is renamed onto `target`.
+
+    The temporary file lives in the same folder so the final rename is atomic on one filesystem.
+    With `overwrite=False` an existing target is never replaced (FileExistsError instead).
+    """
+    target = Path(target)
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{target} already exists")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            # link() fails if the target appeared meanwhile, so nothing is ever clobbered.
+            os.link(tmp, target)
+            tmp.unlink()
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], None], overwrite: bool = True) -> Path:
+    """Call `write(tmp_path)` and move the result onto `target` atomically."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        write(tmp)
+    return Path(target)

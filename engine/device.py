@@ -1,0 +1,49 @@
+"""One place that decides where tensors live: CUDA, then Apple MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def resolve_device(choice: str = "auto") -> torch.device:
+    """Turn a user's choice into a device, refusing one this machine does not have."""
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, not {choice!r}")
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available")
+    if choice == "mps" and not _mps_available():
+        raise ValueError("device 'mps' was asked for, but Apple MPS is not available")
+    return torch.device(choice)
+
+
+def describe_device(device: torch.device) -> str:
+    """A label a person recognises, e.g. 'CUDA: NVIDIA H100', 'Apple MPS', 'CPU'."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return "CPU"
+
+
+def available_devices() -> list[str]:
+    """The explicit choices that would resolve on this machine, best first."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if _mps_available():
+        found.append("mps")
+    found.append("cpu")
+    return found

@@ -1,0 +1,144 @@
+"""Plain-data events that the trainer and the upscaler yield.
+
+The window, the command line and the tests all consume the same stream. Events carry floats,
+strings and numpy arrays only, never tensors, so they can cross threads safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+# ----------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class StepMetrics:
+    """One optimisation step. `losses` holds d_loss, g_loss and every part (g_pixel, g_perceptual,
+    g_adversarial, d_gp, ...); terms that are off in this phase are absent."""
+
+    step: int
+    total_steps: int
+    phase: str  # "pretrain" | "gan"
+    losses: dict[str, float]
+    d_real: float | None
+    d_fake: float | None
+    lr_g: float
+    lr_d: float
+    samples_per_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class Validation:
+    """PSNR/SSIM on the Y channel of the held-out split, with bicubic's as the baseline."""
+
+    step: int
+    psnr: float
+    ssim: float
+    bicubic_psnr: float
+    bicubic_ssim: float
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A fixed validation crop: HxWxC uint8 arrays (LR at its own size, the others at HR size)."""
+
+    step: int
+    lr: np.ndarray
+    bicubic: np.ndarray
+    sr: np.ndarray
+    hr: np.ndarray
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    step: int
+    path: str
+    reason: str  # "periodic" | "stop" | "error" | "final" | "phase"
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    step: int
+    phase: str  # "pretrain" | "gan"
+
+
+@dataclass(frozen=True)
+class TrainWarning:
+    """Something a person should see in the window, e.g. code 'no-vgg-weights', 'skipped-file',
+    'd-stuck'."""
+
+    step: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A loss term went NaN/inf: the run went back to the last good checkpoint with a lower LR."""
+
+    step: int
+    term: str
+    to_step: int
+    lr_g: float
+    lr_d: float
+
+
+@dataclass(frozen=True)
+class Resumed:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of every run. `reason` is 'completed', 'stopped' or 'failed'."""
+
+    step: int
+    reason: str
+    message: str
+    export_path: str | None
+    checkpoint_path: str | None
+
+
+# ----------------------------------------------------------------------------- upscaling
+@dataclass(frozen=True)
+class TileProgress:
+    """Progress within one image: `done` of `total` tiles."""
+
+    index: int  # position of the item in the batch
+    path: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ItemStarted:
+    index: int
+    path: str
+    total_items: int
+
+
+@dataclass(frozen=True)
+class ItemDone:
+    index: int
+    path: str
+    output_path: str | None  # None when the caller asked for the image only (no file written)
+    image: np.ndarray | None  # HxWxC uint8 preview of the result, when asked for
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ItemFailed:
+    index: int
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    cancelled: bool = False
