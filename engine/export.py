@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
@@ -47,7 +47,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{Path(path).name}: not a readable .safetensors file ({exc})") from None
 
 
@@ -69,6 +69,6 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     model = build_generator(meta["arch"])
     try:
         model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, SafetensorsError) as exc:
+    except (RuntimeError, SafetensorError) as exc:
         raise ModelFileError(f"{Path(path).name}: weights do not match the stored architecture ({exc})") from None
     return model.eval(), meta
