@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.worker import JobWorker
+from engine.worker import DeferredJob, JobWorker
 
 
 class CountingJob:
@@ -100,3 +100,32 @@ def test_failed_message_is_never_empty(qtbot, exc: Exception) -> None:
     with qtbot.waitSignal(worker.finished, timeout=5000):
         worker.start()
     assert len(errors) == 1 and errors[0].strip()
+
+
+def test_deferred_job_builds_on_worker_thread_and_forwards_stop(qtbot) -> None:
+    built_on: list[str] = []
+    job = CountingJob(limit=1000, block_after=0)
+
+    def build() -> CountingJob:
+        built_on.append(threading.current_thread().name)
+        return job
+
+    worker = JobWorker(DeferredJob(build))
+    events, _ = collect(worker)
+    worker.start()
+    qtbot.waitUntil(lambda: events == [0], timeout=5000)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        worker.request_stop()
+    assert built_on and built_on[0] != threading.current_thread().name
+    assert job.stop.is_set()
+
+
+def test_deferred_job_build_error_becomes_failed(qtbot) -> None:
+    def build() -> CountingJob:
+        raise ValueError("runs/x already holds a run")
+
+    worker = JobWorker(DeferredJob(build))
+    _, errors = collect(worker)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        worker.start()
+    assert errors == ["runs/x already holds a run"]
