@@ -1,0 +1,177 @@
+"""`python -m engine train` and `python -m engine eval`: training and measuring without the window."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine import events as ev
+from engine.checkpoint import load_generator_from_checkpoint, load_run_config
+from engine.config import ConfigError, TrainConfig, preset
+from engine.data import (DataError, crop_to_multiple, downscale, list_images, load_image, to_tensor, to_uint8,
+                         upscale_bicubic)
+from engine.export import load_generator
+from engine.metrics import psnr_y, ssim_y
+from engine.trainer import Trainer
+
+EXIT_INTERRUPTED = 130
+# Every setup failure of ours (ConfigError, DataError, CheckpointError, ModelFileError, ...) is a ValueError.
+SETUP_ERRORS = (ValueError, OSError)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
+    train.add_argument("--data", required=True, help="folder of training images (searched recursively)")
+    train.add_argument("--preset", default="default", choices=("default", "classic"))
+    train.add_argument("--out", required=True, help="run folder: checkpoint.pt, generator.safetensors, samples/")
+    train.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (default: the preset's)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
+                       help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser("eval", help="PSNR/SSIM (Y channel) of a model and of bicubic on HR images")
+    evaluate.add_argument("--model", required=True, help="an exported .safetensors or a training checkpoint.pt")
+    evaluate.add_argument("--data", required=True, help="folder of high-resolution images")
+    evaluate.add_argument("--scale", type=int, choices=(2, 4), help="must match the model (default: the model's)")
+    evaluate.set_defaults(func=run_eval)
+
+
+# ----------------------------------------------------------------------------- train
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset, then --scale, --set and --steps; --steps keeps the preset's pretraining share unless
+    pretrain_steps is set explicitly."""
+    base = preset(args.preset)
+    overrides = [item for group in args.overrides for item in group]
+    changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
+    if args.scale:
+        changes["scale"] = args.scale
+    config = base.replace(**changes).with_overrides(overrides)
+    if args.steps is not None:
+        explicit = any(item.partition("=")[0].strip().replace("-", "_") == "pretrain_steps" for item in overrides)
+        pretrain = config.pretrain_steps if explicit else round(args.steps * base.pretrain_steps / base.steps)
+        config = config.replace(steps=args.steps, pretrain_steps=min(pretrain, args.steps))
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    try:
+        if args.resume:  # the stored run's settings win; only --steps may change, to train longer
+            stored = load_run_config(args.out)
+            config = stored.replace(steps=args.steps) if args.steps is not None else stored
+        else:
+            config = build_config(args)
+        trainer = Trainer(config, resume=args.resume)
+    except SETUP_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        trainer.request_stop()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        finished = report_progress(trainer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    where = f"; generator: {finished.export_path}" if finished.export_path else ""
+    print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if finished.reason in ("completed", "stopped") else 1
+
+
+def report_progress(trainer: Trainer) -> ev.Finished:
+    """Drive the run with a tqdm bar on stderr; warnings and validations get their own lines."""
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, unit="step", file=sys.stderr, dynamic_ncols=True)
+    finished = None
+    for event in trainer.run():
+        if isinstance(event, ev.StepMetrics):
+            bar.n = event.step
+            postfix = {key: f"{event.losses[key]:.4g}" for key in ("d_loss", "g_loss") if key in event.losses}
+            bar.set_postfix(phase=event.phase, **postfix, refresh=False)
+            bar.refresh()
+        elif isinstance(event, ev.TrainWarning):
+            bar.write(f"warning [{event.code}]: {event.message}", file=sys.stderr)
+        elif isinstance(event, ev.Rollback):
+            bar.write(f"rollback: {event.term} was NaN/inf; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
+                      file=sys.stderr)
+        elif isinstance(event, ev.Validation):
+            bar.write(f"step {event.step}: PSNR {event.psnr:.2f} dB, SSIM {event.ssim:.4f} (bicubic "
+                      f"{event.bicubic_psnr:.2f} / {event.bicubic_ssim:.4f}){' best' if event.is_best else ''}",
+                      file=sys.stderr)
+        elif isinstance(event, ev.Resumed):
+            bar.write(f"resumed at step {event.step} from {event.path}", file=sys.stderr)
+        elif isinstance(event, ev.Finished):
+            finished = event
+    bar.close()
+    assert finished is not None, "Trainer.run always ends with Finished"
+    return finished
+
+
+# ----------------------------------------------------------------------------- eval
+def load_any_model(path: str) -> tuple[torch.nn.Module, tuple[float, float], int, bool]:
+    """An exported .safetensors or a checkpoint.pt -> (model, value range, scale, whether its training LR
+    was antialiased, so eval degrades images the way the model learned)."""
+    if Path(path).suffix == ".safetensors":
+        model, meta = load_generator(path)
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        return model, tuple(meta["value_range"]), int(meta["scale"]), bool(config.get("antialias", True))
+    model, info = load_generator_from_checkpoint(path)
+    return model, info["value_range"], int(info["spec"]["scale"]), bool(info["config"].get("antialias", True))
+
+
+@torch.inference_mode()
+def super_resolve(model: torch.nn.Module, lr: torch.Tensor, value_range: tuple[float, float]) -> np.ndarray:
+    low, high = value_range
+    return to_uint8((model(lr * (high - low) + low) - low) / (high - low))
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    try:
+        model, value_range, scale, antialias = load_any_model(args.model)
+        if args.scale and args.scale != scale:
+            raise ConfigError(f"--scale {args.scale} does not match the model's x{scale}")
+        paths = list_images(args.data)
+        if not paths:
+            raise DataError(f"no readable images in {args.data}")
+    except SETUP_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    channels = model.in_channels
+    rows = []
+    print(f"{'image':<32} {'PSNR':>8} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13}")
+    for path in paths:
+        try:
+            image = load_image(path, channels)
+        except (OSError, ValueError) as exc:
+            print(f"warning: skipped {path.name}: not a readable image ({exc.__class__.__name__})", file=sys.stderr)
+            continue
+        hr = crop_to_multiple(image, scale)
+        if min(hr.shape[:2]) < 8 * scale:
+            print(f"warning: skipped {path.name}: too small", file=sys.stderr)
+            continue
+        lr = downscale(to_tensor(hr), scale, antialias)
+        sr, bicubic = super_resolve(model, lr, value_range), to_uint8(upscale_bicubic(lr, scale))
+        row = (psnr_y(sr, hr, scale), ssim_y(sr, hr, scale), psnr_y(bicubic, hr, scale), ssim_y(bicubic, hr, scale))
+        rows.append(row)
+        print(f"{path.name[:32]:<32} {row[0]:8.2f} {row[1]:7.4f} {row[2]:13.2f} {row[3]:13.4f}")
+    if not rows:
+        print(f"error: no readable images in {args.data}", file=sys.stderr)
+        return 2
+    mean = np.mean(rows, axis=0)
+    print(f"{'mean of ' + str(len(rows)):<32} {mean[0]:8.2f} {mean[1]:7.4f} {mean[2]:13.2f} {mean[3]:13.4f}")
+    return 0
