@@ -1,0 +1,72 @@
+"""Shared fixtures: small generated images and tiny training settings that run in seconds on a CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.config import TrainConfig, preset
+from engine.perceptual import vgg_feature_stack
+
+TINY_SETTINGS: dict[str, Any] = {
+    "hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
+    "val_count": 2, "val_every": 2, "checkpoint_every": 2, "workers": 0, "device": "cpu",
+}
+
+
+def write_test_images(folder: Path, count: int = 5, size: tuple[int, int] = (48, 56)) -> list[Path]:
+    """Gradients with noise, alternating PNG and JPEG, so crops differ and both decoders run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(folder)))
+    paths = []
+    for i in range(count):
+        h, w = size[0] + 8 * i, size[1]
+        y, x = np.mgrid[0:h, 0:w]
+        rgb = np.stack([(x * 4 + 30 * i) % 256, (y * 3) % 256, ((x + y) * (i + 1)) % 256], axis=-1)
+        rgb = np.clip(rgb + rng.integers(-16, 17, rgb.shape), 0, 255).astype(np.uint8)
+        path = folder / f"image_{i:02d}.{'png' if i % 2 == 0 else 'jpg'}"
+        Image.fromarray(rgb).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """A folder of five small RGB images (48..80 x 56 pixels, PNG and JPEG)."""
+    folder = tmp_path / "images"
+    write_test_images(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_config(image_folder: Path, tmp_path: Path) -> TrainConfig:
+    """The default preset shrunk to a few seconds: 4 steps, 2 of them pretraining."""
+    return preset("default", data_dir=str(image_folder), out_dir=str(tmp_path / "run"), steps=4,
+                  pretrain_steps=2, **TINY_SETTINGS)
+
+
+@pytest.fixture(autouse=True)
+def empty_torch_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty hub cache, so no test depends on VGG weights this machine may happen to have."""
+    hub = tmp_path / "torch-hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    return hub
+
+
+@pytest.fixture
+def make_images() -> Callable[..., list[Path]]:
+    """write_test_images, for tests that need other sizes or counts."""
+    return write_test_images
+
+
+@pytest.fixture
+def thin_vgg16() -> torch.nn.Sequential:
+    """A VGG16 feature stack 16x thinner than the real one: the real layout and layer names, trivial cost."""
+    torch.manual_seed(0)
+    return vgg_feature_stack("vgg16", width_divisor=16)
