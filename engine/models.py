@@ -1,0 +1,215 @@
+"""The model registry: which files the upscaler can load, and how.
+
+A file is read once, without running any code (safetensors, or torch.load with weights_only=True),
+then offered to an explicit, ordered list of (predicate, loader) entries: our exports first, then our
+training checkpoints, then any super-resolution architecture spandrel recognises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from engine import export
+from engine.checkpoint import CheckpointError, load_generator_from_checkpoint
+from engine.device import resolve_device
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+DEFAULT_MODEL = "default-x4"
+WHICH_WEIGHTS = ("ema", "generator")
+# Precisions our own architectures run correctly in: (fp16, bf16).
+HALF_SUPPORT = {"compact": (True, True), "classic": (True, False)}
+
+ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
+
+
+class ModelLoadError(ValueError):
+    """The file cannot be used as an upscaling model; the one-line message says why."""
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference (eval mode) and how to feed it.
+
+    `min_size` / `size_multiple` are input-size requirements some third-party architectures have.
+    """
+
+    module: nn.Module
+    scale: int
+    in_channels: int
+    value_range: tuple[float, float]
+    name: str
+    kind: ModelKind
+    supports_half: bool
+    supports_bf16: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+    min_size: int = 0
+    size_multiple: int = 1
+
+
+@dataclass
+class ModelFile:
+    """A model file's content, read without executing anything."""
+
+    path: Path
+    content: Any  # a dict of tensors (safetensors) or whatever torch.load(weights_only=True) returned
+    metadata: dict[str, str]  # safetensors metadata; empty for torch files
+
+
+# ----------------------------------------------------------------------------- reading
+def _is_safetensors(path: Path) -> bool:
+    """safetensors = 8-byte little-endian header length, then a JSON header."""
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < 100_000_000
+
+
+def read_model_file(path: Path) -> ModelFile:
+    """Read tensors without unpickling arbitrary objects; refuse code-carrying pickles."""
+    name = path.name
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"{name} is empty (0 bytes)")
+    if _is_safetensors(path):
+        try:
+            return ModelFile(path, load_file(str(path)), export.read_metadata(path))
+        except (SafetensorError, export.ModelFileError, OSError) as exc:
+            raise ModelLoadError(f"{name} is a damaged .safetensors file ({exc})") from None
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many unrelated types for files that are not its own
+        referenced = re.search(r"GLOBAL (\S+)", str(exc))
+        if referenced:
+            raise ModelLoadError(f"refused: {name} is a pickle that would run code when loaded "
+                                 f"(it references {referenced.group(1)})") from None
+        raise ModelLoadError(f"{name} is not a model file (neither safetensors nor a PyTorch weights file)") from None
+    return ModelFile(path, content, {})
+
+
+# ----------------------------------------------------------------------------- loaders
+def _is_our_export(model_file: ModelFile) -> bool:
+    return model_file.metadata.get("format") == export.FORMAT
+
+
+def _half_support(spec: dict[str, Any]) -> tuple[bool, bool]:
+    return HALF_SUPPORT.get(spec.get("arch", ""), (False, False))
+
+
+def _load_export(model_file: ModelFile, which: str) -> LoadedModel:
+    try:
+        module, meta = export.load_generator(model_file.path)
+    except (export.ModelFileError, ValueError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    half, bf16 = _half_support(meta["arch"])
+    return LoadedModel(module=module, scale=int(meta["scale"]), in_channels=int(meta["in_channels"]),
+                       value_range=tuple(meta["value_range"]), name=model_file.path.stem, kind="srgan-studio",
+                       supports_half=half, supports_bf16=bf16, metadata=meta)
+
+
+def _is_training_checkpoint(model_file: ModelFile) -> bool:
+    return isinstance(model_file.content, dict) and "generator_spec" in model_file.content
+
+
+def _load_checkpoint(model_file: ModelFile, which: str) -> LoadedModel:
+    """Our trainer's checkpoint, through the trainer's own reader; `which` picks EMA or raw weights."""
+    try:
+        module, info = load_generator_from_checkpoint(model_file.path, which)
+    except (CheckpointError, ValueError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    spec = info["spec"]
+    half, bf16 = _half_support(spec)
+    return LoadedModel(module=module, scale=int(spec["scale"]), in_channels=int(spec["in_channels"]),
+                       value_range=tuple(info["value_range"]), name=f"{model_file.path.stem} ({info['weights']})",
+                       kind="checkpoint", supports_half=half, supports_bf16=bf16, metadata=info)
+
+
+def _is_state_dict(model_file: ModelFile) -> bool:
+    return isinstance(model_file.content, dict)
+
+
+def _load_spandrel(model_file: ModelFile, which: str) -> LoadedModel:
+    """Third-party SR models, identified by spandrel from the (already safely loaded) state dict."""
+    from spandrel import ImageModelDescriptor, ModelLoader
+
+    name = model_file.path.name
+    not_sr = f"{name} is not a super-resolution model spandrel recognises"
+    try:
+        descriptor = ModelLoader().load_from_state_dict(model_file.content)
+    except Exception:  # spandrel raises its own and assorted shape/key errors for unknown dicts
+        raise ModelLoadError(not_sr) from None
+    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.scale < 1:
+        raise ModelLoadError(not_sr)
+    if descriptor.input_channels not in (1, 3) or descriptor.output_channels != descriptor.input_channels:
+        raise ModelLoadError(f"{name}: {descriptor.input_channels}-in/{descriptor.output_channels}-out channel "
+                             "models are not supported (grey or RGB only)")
+    requirements = descriptor.size_requirements
+    return LoadedModel(module=descriptor.model.eval(), scale=descriptor.scale,
+                       in_channels=descriptor.input_channels, value_range=(0.0, 1.0), name=model_file.path.stem,
+                       kind="spandrel", supports_half=descriptor.supports_half,
+                       supports_bf16=descriptor.supports_bfloat16,
+                       metadata={"architecture": descriptor.architecture.name, "tags": list(descriptor.tags)},
+                       min_size=requirements.minimum, size_multiple=requirements.multiple_of)
+
+
+# Tried in order; the first entry whose predicate accepts the file loads it.
+REGISTRY: list[tuple[Callable[[ModelFile], bool], Callable[[ModelFile, str], LoadedModel]]] = [
+    (_is_our_export, _load_export),
+    (_is_training_checkpoint, _load_checkpoint),
+    (_is_state_dict, _load_spandrel),
+]
+
+
+# ----------------------------------------------------------------------------- public
+def bundled_models() -> dict[str, Path]:
+    """Models shipped in resources/models, by file stem."""
+    if not BUNDLED_DIR.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(BUNDLED_DIR.glob("*.safetensors"))}
+
+
+def resolve_model_source(source: str | Path) -> Path:
+    """'default', a bundled model's name, or a path -> an existing model file."""
+    text = str(source)
+    if text == "default":
+        path = BUNDLED_DIR / f"{DEFAULT_MODEL}.safetensors"
+        if not path.is_file():
+            raise ModelLoadError(f"the default model ({path}) is not there yet; train one or pass a model file")
+        return path
+    bundled = bundled_models()
+    if text in bundled:
+        return bundled[text]
+    path = Path(source)
+    if not path.exists():
+        raise ModelLoadError(f"model not found: {text} (not a file, nor a bundled model: "
+                             f"{', '.join(['default', *bundled]) })")
+    if not path.is_file():
+        raise ModelLoadError(f"{text} is a folder, not a model file")
+    return path
+
+
+def load_model(source: str | Path, device: str | torch.device | None = None, which: str = "ema") -> LoadedModel:
+    """Load any supported model file, in eval mode, on `device` (None = stay on the CPU)."""
+    if which not in WHICH_WEIGHTS:
+        raise ModelLoadError(f"which must be one of {', '.join(WHICH_WEIGHTS)}, not {which!r}")
+    path = resolve_model_source(source)
+    try:
+        model_file = read_model_file(path)
+    except PermissionError:
+        raise ModelLoadError(f"cannot read {path}: permission denied") from None
+    for accepts, loader in REGISTRY:
+        if accepts(model_file):
+            model = loader(model_file, which)
+            break
+    else:
+        raise ModelLoadError(f"{path.name} is not a super-resolution model spandrel recognises")
+    if device is not None:
+        model.module.to(resolve_device(device) if isinstance(device, str) else device)
+    model.module.requires_grad_(False)
+    return model

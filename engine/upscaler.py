@@ -1,0 +1,361 @@
+"""Upscaling: `Upscaler` runs a loaded model over one pixel array; `BatchUpscaler` runs it over files and
+folders and reports each step as an `engine.events` event.
+
+Channels are adapted to the model: grey into an RGB model is replicated and converted back; colour
+into a grey model runs on Y of YCbCr with Cb/Cr resized bicubically; alpha goes through a grey model, or
+a Lanczos resize otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine.device import DEVICE_CHOICES, resolve_device
+from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
+from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
+                            is_image_file, read_image, save_image, to_pil)
+from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
+from engine.tiling import MIN_TILE, Progress, UpscaleCancelled, auto_tile_size, iter_tiled_halving
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+BatchEvent = ItemStarted | TileProgress | ItemDone | ItemFailed | BatchDone
+
+
+class OptionsError(ValueError):
+    """An upscale option is out of range; the message names it."""
+
+
+# ----------------------------------------------------------------------------- precision
+def resolve_dtype(precision: str, device: torch.device, model: LoadedModel) -> torch.dtype:
+    """fp32 on CPUs; on GPUs half precision when the model supports it ('auto' prefers bf16)."""
+    if precision not in PRECISIONS:
+        raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if device.type == "cpu":
+        if precision in ("fp16", "bf16"):
+            raise OptionsError("half precision (fp16/bf16) is for GPUs; use fp32 or auto on the CPU")
+        return torch.float32
+    bf16_ok = model.supports_bf16 and (device.type != "cuda" or torch.cuda.is_bf16_supported())
+    wanted = {"fp32": [], "fp16": ["fp16"], "bf16": ["bf16"], "auto": ["bf16", "fp16"]}[precision]
+    for name in wanted:
+        if name == "bf16" and bf16_ok:
+            return torch.bfloat16
+        if name == "fp16" and model.supports_half:
+            return torch.float16
+    if precision != "auto" and wanted:
+        raise OptionsError(f"{model.name} does not support {precision}")
+    return torch.float32
+
+
+# ----------------------------------------------------------------------------- pixel helpers
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels
+    return (np.clip(pixels.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _resize(pixels: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+    """Resize HxWxC uint8 (C = 1, 3 or 4) with Pillow; Pillow's filters antialias when shrinking."""
+    resized = np.asarray(to_pil(pixels).resize(size, resample))
+    return resized[..., None] if resized.ndim == 2 else resized
+
+
+def target_size(width: int, height: int, native_scale: int, scale: float | None = None,
+                target_width: int | None = None) -> tuple[int, int]:
+    """Output (width, height): the model's scale, a target scale, or a target width (aspect kept)."""
+    if target_width is not None:
+        return target_width, max(1, round(height * target_width / width))
+    factor = native_scale if scale is None else scale
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Lanczos to `size` (antialiased when shrinking); a no-op when it already has that size."""
+    if (pixels.shape[1], pixels.shape[0]) == size:
+        return pixels
+    return _resize(pixels, size, Image.Resampling.LANCZOS)
+
+
+def _pad_to_requirements(x: torch.Tensor, minimum: int, multiple: int) -> torch.Tensor:
+    """Pad (reflect, or replicate where the tile is too small to reflect) to a size the model accepts."""
+    height, width = x.shape[-2:]
+    pad_h = max(minimum, -(-height // multiple) * multiple) - height
+    pad_w = max(minimum, -(-width // multiple) * multiple) - width
+    if pad_h <= 0 and pad_w <= 0:
+        return x
+    pad_h, pad_w = max(pad_h, 0), max(pad_w, 0)
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def _offset_progress(steps: Generator[Progress, None, np.ndarray], index: int,
+                     count: int) -> Generator[Progress, None, np.ndarray]:
+    """Progress of pass `index` of `count` equal-sized passes, as one running count."""
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield index * total + done, count * total
+
+
+# ----------------------------------------------------------------------------- one image
+class Upscaler:
+    """A model placed on a device, with a tile size and precision; upscales pixel arrays."""
+
+    def __init__(self, model: LoadedModel, device: str | torch.device = "auto", tile: int = 0,
+                 overlap: int = 16, precision: str = "auto") -> None:
+        self.model = model
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.dtype = resolve_dtype(precision, self.device, model)
+        model.module.to(device=self.device, dtype=self.dtype)
+        bytes_per_value = torch.finfo(self.dtype).bits // 8
+        self.tile = tile or auto_tile_size(self.device, model.module, model.scale, bytes_per_value)
+        self.overlap = overlap
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One tile through the model: [0, 1] in and out, whatever range the model itself uses."""
+        low, high = self.model.value_range
+        height, width = x.shape[-2:]
+        x = _pad_to_requirements(x, self.model.min_size, self.model.size_multiple)
+        with torch.inference_mode():
+            y = self.model.module(x.to(self.device, self.dtype) * (high - low) + low)
+        scale = self.model.scale
+        return ((y[..., : height * scale, : width * scale].float() - low) / (high - low)).cpu()
+
+    def _run(self, planes: list[np.ndarray],
+             cancel: threading.Event | None) -> Generator[Progress, None, list[np.ndarray]]:
+        """Each HxWxC plane (C = the model's channels) through the tiled model, one after the other."""
+        results = []
+        for index, plane in enumerate(planes):
+            steps = iter_tiled_halving(plane, self._forward, self.model.scale, self.tile, self.overlap, cancel)
+            results.append((yield from _offset_progress(steps, index, len(planes))))
+        return results
+
+    def iter_upscale(self, pixels: np.ndarray,
+                     cancel: threading.Event | None = None) -> Generator[Progress, None, np.ndarray]:
+        """Upscale HxW or HxWxC (C = 1, 2, 3, 4; uint8 or float in [0, 1]) at the model's scale.
+
+        Yields (tiles done, total); returns HxWxC uint8 with the input's channel count.
+        """
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or min(pixels.shape[:2]) < 1:
+            raise ValueError(f"expected an HxW or HxWxC image with 1 to 4 channels, got shape {pixels.shape}")
+        has_alpha = pixels.shape[2] in (2, 4)
+        colour = pixels[..., :-1] if has_alpha else pixels
+        alpha = pixels[..., -1:] if has_alpha else None
+        height, width = colour.shape[:2]
+        out_size = (width * self.model.scale, height * self.model.scale)
+        grey_model = self.model.in_channels == 1
+        planes: list[np.ndarray] = []
+        if colour.shape[2] == self.model.in_channels:
+            planes.append(colour)
+        elif grey_model:
+            ycbcr = np.asarray(to_pil(_to_uint8(colour)).convert("YCbCr"))
+            planes.append(ycbcr[..., :1])
+        else:
+            planes.append(np.repeat(colour, 3, axis=2))
+        if alpha is not None and grey_model:
+            planes.append(alpha)
+        results = yield from self._run(planes, cancel)
+        upscaled = results[0]
+        if colour.shape[2] == 3 and grey_model:
+            chroma = _resize(ycbcr, out_size, Image.Resampling.BICUBIC)
+            merged = np.concatenate([upscaled, chroma[..., 1:]], axis=2)
+            upscaled = np.asarray(Image.fromarray(merged, "YCbCr").convert("RGB"))
+        elif colour.shape[2] == 1 and not grey_model:
+            upscaled = np.asarray(to_pil(upscaled).convert("L"))[..., None]
+        if alpha is None:
+            return upscaled
+        alpha_up = results[1] if grey_model else _resize(_to_uint8(alpha), out_size, Image.Resampling.LANCZOS)
+        return np.concatenate([upscaled, alpha_up], axis=2)
+
+    def upscale(self, pixels: np.ndarray, cancel: threading.Event | None = None,
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """`iter_upscale`, driven to the end, reporting progress through a callback."""
+        steps = self.iter_upscale(pixels, cancel)
+        while True:
+            try:
+                done, total = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(done, total)
+
+
+# ----------------------------------------------------------------------------- batch
+@dataclass
+class UpscaleOptions:
+    """Everything a batch run needs besides its inputs. `tile` 0 = automatic; `out_dir` None = return
+    images in the events without writing files; `format` None = the input's format when it is png, jpg
+    or webp, else png; `scale` / `width` = a target size instead of the model's own scale."""
+
+    model: str = "default"
+    which: str = "ema"
+    device: str = "auto"
+    tile: int | str = 0
+    overlap: int = 16
+    out_dir: str | None = "upscaled"
+    format: str | None = None
+    quality: int = 95
+    overwrite: bool = False
+    scale: float | None = None
+    width: int | None = None
+    keep_tree: bool = True
+    return_image: bool = False
+    precision: str = "auto"
+    max_pixels: int | None = None  # None = Pillow's decompression-bomb limit
+
+    def __post_init__(self) -> None:
+        if self.tile == "auto":
+            self.tile = 0
+        if self.format == "jpeg":
+            self.format = "jpg"
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise OptionsError naming the first bad option."""
+        if self.which not in WHICH_WEIGHTS:
+            raise OptionsError(f"which must be one of {', '.join(WHICH_WEIGHTS)}, not {self.which!r}")
+        if self.device not in DEVICE_CHOICES:
+            raise OptionsError(f"device must be one of {', '.join(DEVICE_CHOICES)}, not {self.device!r}")
+        if not isinstance(self.tile, int) or (self.tile != 0 and self.tile < MIN_TILE):
+            raise OptionsError(f"tile must be 'auto' (0) or at least {MIN_TILE} pixels, not {self.tile!r}")
+        if self.overlap < 0:
+            raise OptionsError(f"overlap must not be negative, not {self.overlap}")
+        if self.format is not None and self.format not in FORMATS:
+            raise OptionsError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
+        if not 1 <= self.quality <= 100:
+            raise OptionsError(f"quality must be between 1 and 100, not {self.quality}")
+        if self.scale is not None and self.width is not None:
+            raise OptionsError("give a target scale or a target width, not both")
+        if self.scale is not None and not 0 < self.scale <= 16:
+            raise OptionsError(f"scale must be above 0 and at most 16, not {self.scale}")
+        if self.width is not None and self.width < 1:
+            raise OptionsError(f"width must be at least 1, not {self.width}")
+        if self.precision not in PRECISIONS:
+            raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One image to upscale and the sub-folder of the output folder its result goes to."""
+
+    path: Path
+    sub_dir: Path
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and folder in path.resolve().parents
+
+
+def collect_inputs(inputs: Sequence[str | Path], keep_tree: bool = True,
+                   exclude: Path | None = None) -> list[InputItem]:
+    """Explicit files as given (they fail later if they are not images); folders searched recursively,
+    sorted, keeping files with an image extension or image content, skipping anything under `exclude`."""
+    items = []
+    for entry in map(Path, inputs):
+        if not entry.is_dir():
+            items.append(InputItem(entry, Path()))
+            continue
+        for path in sorted(entry.rglob("*")):
+            if not path.is_file() or _inside(path, exclude):
+                continue
+            if has_image_extension(path) or is_image_file(path):
+                items.append(InputItem(path, path.parent.relative_to(entry) if keep_tree else Path()))
+    return items
+
+
+def scale_label(factor: float) -> str:
+    """4 -> '4', 2.5 -> '2.5', 1.3333 -> '1.33'."""
+    return f"{round(factor, 2):g}"
+
+
+class BatchUpscaler:
+    """Upscale files and folders one by one; `run()` yields what happens, `request_stop()` cancels.
+
+    One bad file never stops the batch: it becomes an ItemFailed with a one-line reason.
+    """
+
+    def __init__(self, inputs: Sequence[str | Path], options: UpscaleOptions, model: LoadedModel | None = None) -> None:
+        self.inputs = list(inputs)
+        self.options = options
+        self.model = model
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Thread-safe: the current image stops at its next tile, later ones are not started."""
+        self._stop.set()
+
+    def _output_path(self, item: InputItem, loaded_format: str | None, factor: float) -> Path:
+        out_format = self.options.format or loaded_format or "png"
+        name = f"{item.path.stem}_x{scale_label(factor)}{EXTENSIONS[out_format]}"
+        return Path(self.options.out_dir or ".") / item.sub_dir / name
+
+    def _process(self, index: int, item: InputItem,
+                 upscaler: Upscaler) -> Generator[TileProgress, None, ItemDone]:
+        """Read, upscale, resize to the target and write one image."""
+        started = time.perf_counter()
+        options = self.options
+        image = read_image(item.path, options.max_pixels)
+        width, height = image.size
+        size = target_size(width, height, upscaler.model.scale, options.scale, options.width)
+        out_path = None
+        if options.out_dir is not None:
+            out_path = self._output_path(item, image.format, size[0] / width)
+            if out_path.exists() and not options.overwrite:
+                raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
+            if out_path.resolve() == item.path.resolve():
+                raise ImageWriteError(f"{out_path} is the input itself; choose another output folder")
+        pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
+        steps = upscaler.iter_upscale(pixels, self._stop)
+        while True:
+            try:
+                done, total = next(steps)
+            except StopIteration as stop:
+                result = resize_to(stop.value, size)
+                break
+            yield TileProgress(index, str(item.path), done, total)
+        if out_path is not None:
+            save_image(result, out_path, options.format or image.format, options.quality, image.icc, image.exif,
+                       options.overwrite)
+        keep_image = out_path is None or options.return_image
+        return ItemDone(index, str(item.path), None if out_path is None else str(out_path),
+                        result if keep_image else None, time.perf_counter() - started)
+
+    def run(self) -> Iterator[BatchEvent]:
+        """Yield ItemStarted / TileProgress / ItemDone or ItemFailed per image, then BatchDone.
+
+        Raises ModelLoadError or OptionsError before any item if the model or options are unusable.
+        """
+        options = self.options
+        model = self.model or load_model(options.model, which=options.which)
+        upscaler = Upscaler(model, options.device, int(options.tile), options.overlap, options.precision)
+        exclude = Path(options.out_dir).resolve() if options.out_dir is not None else None
+        items = collect_inputs(self.inputs, options.keep_tree, exclude)
+        succeeded: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for index, item in enumerate(items):
+            if self._stop.is_set():
+                break
+            yield ItemStarted(index, str(item.path), len(items))
+            try:
+                done = yield from self._process(index, item, upscaler)
+            except UpscaleCancelled:
+                break
+            except (ImageReadError, ImageWriteError, MemoryError, OSError, ValueError, RuntimeError) as exc:
+                failed.append((str(item.path), str(exc) or type(exc).__name__))
+                yield ItemFailed(index, str(item.path), failed[-1][1])
+                continue
+            succeeded.append(done.output_path or done.path)  # the input's path when nothing was written
+            yield done
+        yield BatchDone(succeeded, failed, cancelled=self._stop.is_set())
