@@ -67,7 +67,13 @@ class _JobLoop(QObject):
 
 class JobWorker(QObject):
     """Lives on the GUI thread; owns the worker thread. Signals arrive on the GUI thread, in order,
-    and `finished` always comes last, once the thread has really ended (so dropping this is safe)."""
+    and `finished` always comes last, once the thread has really ended.
+
+    A started worker keeps itself alive until its thread ends, so a window closed or deleted
+    mid-run can never destroy a running QThread (which aborts the process).
+    """
+
+    _live: set[JobWorker] = set()
 
     event = Signal(object)
     failed = Signal(str)
@@ -87,6 +93,7 @@ class JobWorker(QObject):
 
     def start(self) -> None:
         self._running = True
+        JobWorker._live.add(self)
         self._thread.start()
 
     def request_stop(self) -> None:
@@ -99,4 +106,5 @@ class JobWorker(QObject):
     def _on_thread_finished(self) -> None:
         self._thread.wait()
         self._running = False
+        JobWorker._live.discard(self)
         self.finished.emit()
