@@ -54,21 +54,30 @@ def shrink(image: Image.Image) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def most_detailed_crop(image: Image.Image, photo: dict[str, object]) -> Crop:
-    """The CROP-square with the largest mean gradient magnitude, searched on an 8-px grid."""
-    gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    gradient = np.zeros_like(gray)
+def gradient_magnitude(gray: np.ndarray) -> np.ndarray:
+    """|dx| + |dy| per pixel of a 2-D array: cheap, and high exactly where there is edge and texture."""
+    gradient = np.zeros(gray.shape, dtype=np.float64)
     gradient[:, 1:] += np.abs(np.diff(gray, axis=1))
     gradient[1:, :] += np.abs(np.diff(gray, axis=0))
-    integral = np.pad(gradient.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    tops = np.arange(0, gray.shape[0] - CROP + 1, 8)
-    lefts = np.arange(0, gray.shape[1] - CROP + 1, 8)
+    return gradient
+
+
+def most_detailed_box(gray: np.ndarray, size: int, stride: int = 8) -> tuple[tuple[int, int, int, int], float]:
+    """The size x size (left, top, right, bottom) box with the largest mean gradient magnitude, searched
+    on a `stride`-px grid (box sums from an integral image), and that mean."""
+    integral = np.pad(gradient_magnitude(gray).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    tops = np.arange(0, gray.shape[0] - size + 1, stride)
+    lefts = np.arange(0, gray.shape[1] - size + 1, stride)
     t, l = np.meshgrid(tops, lefts, indexing="ij")
-    sums = integral[t + CROP, l + CROP] - integral[t, l + CROP] - integral[t + CROP, l] + integral[t, l]
+    sums = integral[t + size, l + size] - integral[t, l + size] - integral[t + size, l] + integral[t, l]
     row, col = np.unravel_index(np.argmax(sums), sums.shape)
     top, left = int(tops[row]), int(lefts[col])
-    box = (left, top, left + CROP, top + CROP)
-    return Crop(image.crop(box), box, float(sums[row, col]) / CROP**2, photo)
+    return (left, top, left + size, top + size), float(sums[row, col]) / size**2
+
+
+def most_detailed_crop(image: Image.Image, photo: dict[str, object]) -> Crop:
+    box, detail = most_detailed_box(np.asarray(image.convert("L"), dtype=np.float64) / 255.0, CROP)
+    return Crop(image.crop(box), box, detail, photo)
 
 
 def candidate_crops(manifest: Path) -> list[Crop]:

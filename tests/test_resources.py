@@ -1,12 +1,18 @@
-"""The bundled sample set: every image is credited in LICENSES.md, and every image is usable for training."""
+"""The bundled sample set (every image credited in LICENSES.md and usable for training) and the quality
+benchmark that scores models against bicubic."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from bench import quality
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLES = RESOURCES / "samples"
@@ -41,3 +47,68 @@ def test_sample_is_a_readable_rgb_image_of_useful_size(path: Path) -> None:
         image.load()
         assert image.mode == "RGB"
         assert min(image.size) >= 128
+
+
+# ----------------------------------------------------------------------------- bench/quality.py
+def tiny_model(path: Path, scale: int = 4) -> Path:
+    from engine.archs import CompactGenerator
+    from engine.export import export_generator
+
+    torch.manual_seed(0)
+    generator = CompactGenerator(num_feat=4, num_conv=1, scale=scale)
+    return export_generator(path, generator.state_dict(), generator.spec(), generator.value_range)
+
+
+def photo_folder(folder: Path, count: int = 2) -> Path:
+    """Small smooth-but-detailed RGB images (gradients plus a sine pattern), one of them not a multiple of 4."""
+    folder.mkdir()
+    y, x = np.mgrid[0:70, 0:90]
+    for index in range(count):
+        pattern = np.sin(x / (3 + index)) * np.cos(y / 4) * 60
+        rgb = np.stack([x * 2 + pattern, y * 3 - pattern, 128 + pattern], axis=2)
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / f"photo_{index}.png")
+    return folder
+
+
+def test_quality_benchmark_prints_a_finite_table_and_a_side_by_side(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    model = tiny_model(tmp_path / "tiny.safetensors")
+    figure = tmp_path / "side.png"
+    code = quality.main(["--model", str(model), "--data", str(photo_folder(tmp_path / "photos")),
+                         "--side-by-side", str(figure)])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("bicubic", "tiny"))}
+    assert set(rows) == {"bicubic", "tiny"}
+    numbers = [float(value.rstrip("x")) for row in rows.values() for value in row]
+    assert all(math.isfinite(n) for n in numbers)
+    assert float(rows["bicubic"][1]) == 0.0  # bicubic's own difference from bicubic
+    with Image.open(figure) as picture:
+        # LR, bicubic, tiny and original: four panels as big as the 88x68 centre crop's short side allows,
+        # 4-px gaps, a 16-px label strip.
+        assert picture.size == (4 * (68 + 4) + 4, 16 + 68 + 4)
+
+
+def test_scores_reward_the_exact_original_and_penalise_blur() -> None:
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    pair = quality.Pair("noise", hr, quality.bicubic_resize(hr, (16, 16)))
+    scores, outputs = quality.evaluate([pair], {"bicubic": quality.bicubic_method(4), "oracle": lambda lr: hr}, 4)
+    oracle, bicubic = scores["oracle"], scores["bicubic"]
+    assert oracle.psnr == [math.inf] and oracle.ssim[0] == pytest.approx(1.0) and oracle.detail[0] == pytest.approx(1.0)
+    assert bicubic.psnr[0] < 20 and bicubic.detail[0] < 0.5  # noise cannot be recovered from 16x16
+    assert outputs["oracle"] is hr
+
+
+def test_center_crop_is_limited_and_a_multiple_of_scale() -> None:
+    pixels = np.zeros((70, 90, 3), dtype=np.uint8)
+    assert quality.center_crop(pixels, 1024, 4).shape == (68, 88, 3)
+    assert quality.center_crop(pixels, 32, 4).shape == (32, 32, 3)
+
+
+def test_quality_benchmark_refuses_a_model_of_another_scale(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    model = tiny_model(tmp_path / "x2.safetensors", scale=2)
+    code = quality.main(["--model", str(model), "--data", str(photo_folder(tmp_path / "photos", 1))])
+    assert code == 1
+    assert "x2" in capsys.readouterr().err

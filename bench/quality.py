@@ -1,0 +1,288 @@
+"""How much better than bicubic are our models? PSNR/SSIM on Y (the literature's rule) per method,
+a sharpness proxy, and a side-by-side picture of a detailed crop for a person to judge.
+
+    python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
+        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--side-by-side out.png]
+    python bench/quality.py --model default --set5-set14 ../shared/benchmarks
+
+With --data, each image is an original (HR): a centred crop of at most --max-side pixels (a multiple
+of the scale, to keep 2-core CPU runs short) is shrunk with Pillow's antialiased bicubic to make the
+LR input. With --set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR,
+so bicubic's own score can be checked against the table in that folder's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.atomic import atomic_write  # noqa: E402
+from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
+from engine.imageio import has_image_extension  # noqa: E402
+from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
+from engine.models import ModelLoadError, load_model  # noqa: E402
+from engine.upscaler import Upscaler  # noqa: E402
+from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
+
+# LR uint8 HxWx3 -> SR uint8 (scale*H)x(scale*W)x3
+Method = Callable[[np.ndarray], np.ndarray]
+# Bicubic x4 on these LR files as measured with Pillow (benchmarks/README.md): the check of our pipeline.
+EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
+RUN_FILES = ("generator.safetensors", CHECKPOINT_NAME)  # what a run folder offers, preferred first
+FIGURE_CROP = 160  # HR pixels of the side-by-side crop
+NO_PERCEPTUAL = ("perceptual score: none available offline (LPIPS and DISTS need backbone weights that "
+                 "cannot be downloaded here). 'detail' is a sharpness proxy, not a quality score: mean "
+                 "gradient magnitude of the output's Y over the original's (1.00 = as much edge energy as "
+                 "the original; blur lowers it, noise and artefacts raise it too).")
+
+
+class BenchError(ValueError):
+    """Bad input to the benchmark; the message says what to fix."""
+
+
+@dataclass
+class Pair:
+    """An original and the low-resolution input made from it."""
+
+    name: str
+    hr: np.ndarray
+    lr: np.ndarray
+
+
+@dataclass
+class Scores:
+    """Running per-method sums over the images of one suite."""
+
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    detail: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def mean(self, values: list[float]) -> float:
+        return float(np.mean(values)) if values else math.nan
+
+
+# ----------------------------------------------------------------------------- data
+def load_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc}") from None
+
+
+def bicubic_resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Pillow's bicubic, which widens its kernel when shrinking (antialiased, close to MATLAB imresize)."""
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+
+
+def center_crop(pixels: np.ndarray, max_side: int, scale: int) -> np.ndarray:
+    """The centred crop of at most max_side x max_side, each side a multiple of scale."""
+    height, width = pixels.shape[:2]
+    crop_h, crop_w = (min(side, max_side) // scale * scale for side in (height, width))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return pixels[top:top + crop_h, left:left + crop_w]
+
+
+def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> list[Pair]:
+    if not folder.is_dir():
+        raise BenchError(f"--data {folder} is not a folder")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and has_image_extension(p))[:limit]
+    if not paths:
+        raise BenchError(f"no images in {folder}")
+    pairs = []
+    for path in paths:
+        hr = center_crop(load_rgb(path), max_side, scale)
+        if min(hr.shape[:2]) < 8 * scale:
+            raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
+        pairs.append(Pair(path.stem, hr, bicubic_resize(hr, (hr.shape[1] // scale, hr.shape[0] // scale))))
+    return pairs
+
+
+def benchmark_pairs(root: Path, set_name: str, scale: int, limit: int | None) -> list[Pair]:
+    """A standard set's HR images with its published LR_bicubic inputs; HR cropped to scale x LR."""
+    hr_dir, lr_dir = root / set_name / "HR", root / set_name / "LR_bicubic" / f"X{scale}"
+    if not hr_dir.is_dir() or not lr_dir.is_dir():
+        raise BenchError(f"{root} has no {set_name}/HR and {set_name}/LR_bicubic/X{scale} folders")
+    pairs = []
+    for hr_path in sorted(hr_dir.glob("*.png"))[:limit]:
+        lr = load_rgb(lr_dir / f"{hr_path.stem}x{scale}.png")
+        hr = load_rgb(hr_path)[: lr.shape[0] * scale, : lr.shape[1] * scale]
+        pairs.append(Pair(hr_path.stem, hr, lr))
+    return pairs
+
+
+# ----------------------------------------------------------------------------- methods
+def bicubic_method(scale: int) -> Method:
+    return lambda lr: bicubic_resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale))
+
+
+def resolve_run(source: str) -> str:
+    """A run folder stands for its exported generator, or else its checkpoint."""
+    path = Path(source)
+    if not path.is_dir():
+        return source
+    for name in RUN_FILES:
+        if (path / name).is_file():
+            return str(path / name)
+    raise BenchError(f"run folder {path} has neither {' nor '.join(RUN_FILES)}")
+
+
+def model_method(source: str, scale: int) -> tuple[str, Method]:
+    """A model file, bundled model name or run folder, run through the app's own upscaler on the CPU."""
+    try:
+        model = load_model(resolve_run(source))
+    except ModelLoadError as exc:
+        raise BenchError(str(exc)) from None
+    if model.scale != scale:
+        raise BenchError(f"{source} upscales x{model.scale}, but the benchmark is x{scale} (--scale)")
+    upscaler = Upscaler(model, device="cpu")
+    return model.name, upscaler.upscale
+
+
+# ----------------------------------------------------------------------------- scoring
+def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    """Mean gradient magnitude on Y of the output over that of the original (see NO_PERCEPTUAL)."""
+    crop = (slice(border, -border or None),) * 2
+    return float(gradient_magnitude(rgb_to_y(sr)[crop]).mean() / max(gradient_magnitude(rgb_to_y(hr)[crop]).mean(),
+                                                                       1e-12))
+
+
+def evaluate(pairs: list[Pair], methods: dict[str, Method],
+             scale: int) -> tuple[dict[str, Scores], dict[str, np.ndarray]]:
+    """Score every method on every pair; also return each method's output for the first pair."""
+    scores = {name: Scores() for name in methods}
+    first_outputs: dict[str, np.ndarray] = {}
+    for index, pair in enumerate(pairs):
+        for name, method in methods.items():
+            started = time.perf_counter()
+            sr = method(pair.lr)
+            scores[name].seconds += time.perf_counter() - started
+            if sr.shape != pair.hr.shape:
+                raise BenchError(f"{name} made {sr.shape[1]}x{sr.shape[0]} from {pair.name}, "
+                                 f"expected {pair.hr.shape[1]}x{pair.hr.shape[0]}")
+            scores[name].psnr.append(psnr_y(sr, pair.hr, scale))
+            scores[name].ssim.append(ssim_y(sr, pair.hr, scale))
+            scores[name].detail.append(detail_ratio(sr, pair.hr, scale))
+            if index == 0:
+                first_outputs[name] = sr
+    return scores, first_outputs
+
+
+def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
+    base = scores[baseline]
+    base_psnr, base_ssim = base.mean(base.psnr), base.mean(base.ssim)
+    width = max(len(name) for name in scores) + 2
+    lines = [f"{'method':<{width}}{'PSNR dB':>9}{'vs bicubic':>12}{'SSIM':>8}{'vs bicubic':>12}"
+             f"{'detail':>8}{'seconds':>9}"]
+    for name, s in scores.items():
+        psnr, ssim = s.mean(s.psnr), s.mean(s.ssim)
+        lines.append(f"{name:<{width}}{psnr:>9.2f}{psnr - base_psnr:>+12.2f}{ssim:>8.4f}"
+                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{s.seconds:>9.1f}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- figure
+def side_by_side(pair: Pair, outputs: dict[str, np.ndarray], scale: int) -> Image.Image:
+    """LR (nearest-enlarged, so its pixels stay honest), each method, and the original, on the crop
+    of the first image with the most detail; a label above each panel."""
+    size = min(FIGURE_CROP, *pair.hr.shape[:2]) // scale * scale
+    (left, top, right, bottom), _ = most_detailed_box(rgb_to_y(pair.hr), size, stride=scale)
+    lr_box = (left // scale, top // scale, right // scale, bottom // scale)
+    lr_crop = Image.fromarray(pair.lr).crop(lr_box).resize((size, size), Image.Resampling.NEAREST)
+    panels = [("LR (nearest)", lr_crop)]
+    panels += [(name, Image.fromarray(sr).crop((left, top, right, bottom))) for name, sr in outputs.items()]
+    panels.append(("original", Image.fromarray(pair.hr).crop((left, top, right, bottom))))
+    gap, label = 4, 16
+    figure = Image.new("RGB", (len(panels) * (size + gap) + gap, size + label + gap), "white")
+    draw = ImageDraw.Draw(figure)
+    for column, (name, panel) in enumerate(panels):
+        x = gap + column * (size + gap)
+        draw.text((x, 2), name[: size // 6], fill="black")
+        figure.paste(panel, (x, label))
+    return figure
+
+
+# ----------------------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", action="append", default=[], help="a model file, bundled model name or run "
+                        "folder (repeatable)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="a folder of original (HR) photos")
+    source.add_argument("--set5-set14", type=Path, metavar="BENCHMARKS", help="a folder holding Set5/ and Set14/")
+    parser.add_argument("--classic", help="the classic preset's run folder or model, shown as 'classic'")
+    parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
+    parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
+    parser.add_argument("--side-by-side", type=Path, metavar="OUT.png", help="write a comparison picture")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if args.max_side < 16 * args.scale:
+        parser.error(f"--max-side must be at least {16 * args.scale}")
+    return args
+
+
+def build_methods(args: argparse.Namespace) -> dict[str, Method]:
+    methods: dict[str, Method] = {"bicubic": bicubic_method(args.scale)}
+    sources = ([("classic", args.classic)] if args.classic else []) + [(None, m) for m in args.model]
+    for label, source in sources:
+        name, method = model_method(source, args.scale)
+        label = label or name
+        while label in methods:
+            label += "'"
+        methods[label] = method
+    return methods
+
+
+def suites(args: argparse.Namespace) -> list[tuple[str, list[Pair]]]:
+    if args.data is not None:
+        return [(str(args.data), folder_pairs(args.data, args.scale, args.max_side, args.limit))]
+    return [(name, benchmark_pairs(args.set5_set14, name, args.scale, args.limit)) for name in ("Set5", "Set14")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        methods = build_methods(args)
+        all_suites = suites(args)
+        if args.data is not None:
+            print(f"HR: centred crop of at most {args.max_side}x{args.max_side} px per image (a multiple of "
+                  f"{args.scale}); LR: Pillow antialiased bicubic x1/{args.scale}")
+        print(f"PSNR and SSIM on Y (BT.601), {args.scale}-px border cropped; means over the images")
+        figure_input: tuple[Pair, dict[str, np.ndarray]] | None = None
+        for suite_name, pairs in all_suites:
+            scores, first_outputs = evaluate(pairs, methods, args.scale)
+            print(f"\n{suite_name}: {len(pairs)} image(s), x{args.scale}")
+            print(format_table(scores))
+            expected = EXPECTED_BICUBIC.get((suite_name, args.scale))
+            if expected is not None and args.limit is None:
+                print(f"check: bicubic {scores['bicubic'].mean(scores['bicubic'].psnr):.2f} dB "
+                      f"(benchmarks/README.md measured {expected:.2f} dB with Pillow)")
+            figure_input = figure_input or (pairs[0], first_outputs)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n{NO_PERCEPTUAL}")
+    if args.side_by_side is not None and figure_input is not None:
+        figure = side_by_side(*figure_input, args.scale)
+        args.side_by_side.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(args.side_by_side, lambda tmp: figure.save(tmp, format="PNG"))
+        print(f"side-by-side of {figure_input[0].name}: {args.side_by_side}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
