@@ -1,0 +1,120 @@
+"""The perceptual loss: named VGG layers, both input conventions, and weights found offline or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from engine.config import TrainConfig
+from engine.perceptual import (VGGFeatures, VGGWeightsError, build_perceptual_loss, hub_cache_path, layer_names,
+                               preprocess, vgg_feature_stack)
+
+SHALLOW = {"relu1_2": 1.0}  # weights for the first two convs are enough, and tiny
+
+
+def shallow_config(**changes: object) -> TrainConfig:
+    return TrainConfig(**{"perceptual_net": "vgg16", "perceptual_layers": SHALLOW, "perceptual_weight": 0.5,
+                          **changes})
+
+
+def first_convs_state(prefix: str) -> dict[str, torch.Tensor]:
+    """The first two conv layers of torchvision's VGG16 layout, as a weights file would hold them."""
+    torch.manual_seed(1)
+    state = vgg_feature_stack("vgg16")[:3].state_dict()
+    return {f"{prefix}{key}": value for key, value in state.items()}
+
+
+def test_layer_names_follow_the_papers() -> None:
+    names = layer_names(vgg_feature_stack("vgg16"))
+    assert names[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    assert names.index("relu4_3") == 22  # the article's vgg16.features[:23]
+    assert layer_names(vgg_feature_stack("vgg19")).index("conv5_4") == 34  # ESRGAN's vgg19.features[:35]
+
+
+def test_features_are_truncated_frozen_and_pre_or_post_activation(thin_vgg16: torch.nn.Sequential) -> None:
+    features = VGGFeatures(thin_vgg16, ["conv2_2", "relu2_2"])
+    assert len(features.features) == layer_names(thin_vgg16).index("relu2_2") + 1
+    assert not any(p.requires_grad for p in features.parameters())
+    features.train()
+    assert not features.training
+    out = features(torch.randn(1, 3, 16, 16))
+    assert (out["conv2_2"] < 0).any()  # taken before its ReLU, as ESRGAN does
+    assert torch.equal(out["relu2_2"], out["conv2_2"].clamp(min=0))
+
+
+def test_unknown_layer_is_named(thin_vgg16: torch.nn.Sequential) -> None:
+    with pytest.raises(ValueError, match="relu9_9"):
+        VGGFeatures(thin_vgg16, ["relu9_9"])
+
+
+def test_preprocessing_of_a_known_pixel() -> None:
+    pixel = torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1)  # RGB in [0, 1]
+    torchvision = preprocess(pixel, (0.0, 1.0), "torchvision").flatten()
+    expected = [(1 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0 - 0.406) / 0.225]
+    assert torchvision.tolist() == pytest.approx(expected, rel=1e-5)
+    caffe = preprocess(pixel * 2 - 1, (-1.0, 1.0), "caffe").flatten()  # same pixel from a tanh generator
+    assert caffe.tolist() == pytest.approx([0 - 103.939, 127.5 - 116.779, 255 - 123.68], rel=1e-5)  # BGR, 0-255
+    gray = preprocess(torch.full((1, 1, 1, 1), 0.5), (0.0, 1.0), "caffe").flatten()
+    assert gray.tolist() == pytest.approx([127.5 - 103.939, 127.5 - 116.779, 127.5 - 123.68], rel=1e-5)
+
+
+def test_injected_feature_net_drives_the_loss(thin_vgg16: torch.nn.Sequential) -> None:
+    loss = build_perceptual_loss(shallow_config(), (0.0, 1.0), feature_net=thin_vgg16)
+    hr = torch.rand(2, 3, 16, 16)
+    assert loss(hr.clone(), hr) == 0
+    sr = (hr + 0.2 * torch.randn_like(hr)).requires_grad_(True)
+    value = loss(sr, hr)
+    value.backward()
+    assert value > 0 and sr.grad is not None and sr.grad.abs().sum() > 0  # gradients reach the image
+    assert all(p.grad is None for p in loss.parameters())  # never VGG
+
+
+def test_no_weights_anywhere_means_no_loss(empty_torch_hub: Path) -> None:
+    assert not hub_cache_path("vgg19").exists()
+    assert hub_cache_path("vgg19").parent == empty_torch_hub / "checkpoints"
+    assert build_perceptual_loss(TrainConfig(), (0.0, 1.0)) is None
+
+
+def test_weights_in_the_hub_cache_are_used(empty_torch_hub: Path) -> None:
+    path = hub_cache_path("vgg16")
+    path.parent.mkdir(parents=True)
+    torch.save(first_convs_state("features."), path)
+    loss = build_perceptual_loss(shallow_config(), (0.0, 1.0))
+    assert loss is not None and loss.convention == "torchvision"
+    assert torch.equal(loss.features.features[0].weight, first_convs_state("")["0.weight"])
+
+
+@pytest.mark.parametrize("prefix", ["features.", ""])
+def test_configured_pth_weights_load(tmp_path: Path, prefix: str) -> None:
+    path = tmp_path / "vgg.pth"
+    torch.save(first_convs_state(prefix), path)
+    loss = build_perceptual_loss(shallow_config(vgg_weights=str(path)), (0.0, 1.0))
+    assert torch.equal(loss.features.features[2].weight, first_convs_state("")["2.weight"])
+    value = loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+    assert torch.isfinite(value) and value > 0
+
+
+def test_safetensors_metadata_sets_the_convention(tmp_path: Path) -> None:
+    path = tmp_path / "vgg.safetensors"
+    save_file(first_convs_state("features."), str(path), metadata={"convention": "caffe"})
+    assert build_perceptual_loss(shallow_config(vgg_weights=str(path)), (0.0, 1.0)).convention == "caffe"
+    explicit = shallow_config(vgg_weights=str(path), vgg_convention="torchvision")
+    assert build_perceptual_loss(explicit, (0.0, 1.0)).convention == "torchvision"
+
+
+def test_missing_configured_weights_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(VGGWeightsError, match="nowhere.pth"):
+        build_perceptual_loss(shallow_config(vgg_weights=str(tmp_path / "nowhere.pth")), (0.0, 1.0))
+
+
+def test_mismatched_weights_are_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "thin.pth"
+    torch.save(vgg_feature_stack("vgg16", width_divisor=16)[:3].state_dict(), path)
+    with pytest.raises(VGGWeightsError, match="does not match"):
+        build_perceptual_loss(shallow_config(vgg_weights=str(path)), (0.0, 1.0))
+    deep = shallow_config(vgg_weights=str(path), perceptual_layers={"relu3_1": 1.0})
+    with pytest.raises(VGGWeightsError, match="missing"):
+        build_perceptual_loss(deep, (0.0, 1.0))
