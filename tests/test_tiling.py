@@ -1,0 +1,137 @@
+"""Tiled inference: equal to the whole-image network, seam-free, cancellable, and it survives OOM."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+
+import numpy as np
+import pytest
+import torch
+
+from engine.archs import CompactGenerator
+from engine.tiling import (MIN_TILE, UpscaleCancelled, auto_tile_size, count_tiles, feather, iter_tiled,
+                           iter_tiled_halving, tile_starts)
+
+SCALE = 4
+
+
+@pytest.fixture(scope="module")
+def net() -> CompactGenerator:
+    torch.manual_seed(0)
+    return CompactGenerator(3, num_feat=8, num_conv=2, scale=SCALE).eval()
+
+
+def forward_with(net: CompactGenerator):
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return net(x)
+    return forward
+
+
+def drain(steps: Generator) -> tuple[list[tuple[int, int]], np.ndarray]:
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as stop:
+            return progress, stop.value
+
+
+def whole_image(net: CompactGenerator, image: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return net(torch.from_numpy(image).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(80, 32, 16), (100, 32, 16), (33, 32, 8), (10, 32, 16)])
+def test_tiles_cover_the_axis_with_at_least_the_overlap(length: int, tile: int, overlap: int) -> None:
+    starts = tile_starts(length, tile, overlap)
+    size = min(tile, length)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(prev + size - nxt >= overlap for prev, nxt in zip(starts, starts[1:]))
+
+
+def test_feather_weights_of_neighbours_sum_to_one() -> None:
+    starts = tile_starts(100, 32, 16)
+    total = np.zeros(100 * SCALE)
+    for start, weight in zip(starts, feather(starts, 32, SCALE, 16)):
+        total[start * SCALE:(start + 32) * SCALE] += weight
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_tiled_equals_untiled(net: CompactGenerator) -> None:
+    image = np.random.default_rng(1).random((80, 72, 3), dtype=np.float32)
+    progress, tiled = drain(iter_tiled(image, forward_with(net), SCALE, 32, 16, output_dtype=np.float32))
+    assert len(progress) == count_tiles(80, 72, 32, 16) > 4
+    assert progress[-1] == (len(progress), len(progress))
+    np.testing.assert_allclose(tiled, whole_image(net, image), atol=1e-3)
+
+
+def test_uint8_input_gives_uint8_output_matching_float(net: CompactGenerator) -> None:
+    image = np.random.default_rng(2).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    _, tiled = drain(iter_tiled(image, forward_with(net), SCALE, 24, 16))
+    expected = np.clip(whole_image(net, image.astype(np.float32) / 255), 0, 1) * 255
+    assert tiled.dtype == np.uint8
+    assert np.abs(tiled.astype(np.float32) - expected).max() <= 1.0
+
+
+def test_flat_ramp_has_no_seam_at_tile_boundaries(net: CompactGenerator) -> None:
+    """With an overlap below what exactness needs, the feather still keeps every column-to-column step
+    within one 8-bit level of the untiled output's, where abutting tiles leave a visible seam."""
+    ramp = np.tile(np.linspace(0.1, 0.9, 96, dtype=np.float32)[None, :, None], (24, 1, 3))
+    reference_steps = np.abs(np.diff(whole_image(net, ramp), axis=1)).max(axis=(0, 2))
+
+    def worst_step_change(overlap: int) -> float:
+        _, out = drain(iter_tiled(ramp, forward_with(net), SCALE, 32, overlap, output_dtype=np.float32))
+        return float(np.abs(np.abs(np.diff(out, axis=1)).max(axis=(0, 2)) - reference_steps).max())
+
+    assert worst_step_change(8) < 1 / 255
+    assert worst_step_change(0) > 10 / 255  # abutting tiles: the check above can fail
+
+
+def test_cancel_stops_between_tiles(net: CompactGenerator) -> None:
+    cancel = threading.Event()
+    steps = iter_tiled(np.zeros((64, 64, 3), np.float32), forward_with(net), SCALE, 32, 8, cancel)
+    assert next(steps) == (1, count_tiles(64, 64, 32, 8))
+    cancel.set()
+    with pytest.raises(UpscaleCancelled):
+        next(steps)
+
+
+def test_out_of_memory_halves_the_tile_and_still_matches(net: CompactGenerator) -> None:
+    tried: list[int] = []
+
+    def small_memory_forward(x: torch.Tensor) -> torch.Tensor:
+        tried.append(max(x.shape[-2:]))
+        if max(x.shape[-2:]) > 32:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return forward_with(net)(x)
+
+    image = np.random.default_rng(3).random((64, 64, 3), dtype=np.float32)
+    _, out = drain(iter_tiled_halving(image, small_memory_forward, SCALE, 128, 16, output_dtype=np.float32))
+    assert tried[0] == 64 and max(tried[1:]) == 32
+    np.testing.assert_allclose(out, whole_image(net, image), atol=1e-3)
+
+
+def test_out_of_memory_at_the_smallest_tile_is_a_clear_error() -> None:
+    def always_oom(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("CUDA out of memory")
+
+    with pytest.raises(MemoryError, match=f"{MIN_TILE}-pixel tiles"):
+        drain(iter_tiled_halving(np.zeros((40, 40, 3), np.float32), always_oom, SCALE, 64, 8))
+
+
+def test_other_errors_are_not_mistaken_for_out_of_memory() -> None:
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        drain(iter_tiled_halving(np.zeros((40, 40, 3), np.float32), broken, SCALE, 64, 8))
+
+
+def test_auto_tile_size_is_bounded_and_shrinks_for_costlier_models(net: CompactGenerator) -> None:
+    cheap = auto_tile_size(torch.device("cpu"), net, SCALE)
+    costly = auto_tile_size(torch.device("cpu"), torch.nn.Conv2d(3, 4096, 3), SCALE)
+    assert MIN_TILE <= costly <= cheap <= 512
+    assert cheap % 16 == 0 and costly % 16 == 0
+    assert costly < cheap
