@@ -70,10 +70,10 @@ def load_images(paths: list[Path], channels: int, min_size: int) -> ImageSet:
         try:
             image = load_image(path, channels)
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            result.skipped.append(f"skipped {path.name}: not a readable image ({exc.__class__.__name__})")
+            result.skipped.append(f"skipped {path}: not a readable image ({exc.__class__.__name__})")
             continue
         if min(image.shape[:2]) < min_size:
-            result.skipped.append(f"skipped {path.name}: {image.shape[1]}x{image.shape[0]} is smaller than "
+            result.skipped.append(f"skipped {path}: {image.shape[1]}x{image.shape[0]} is smaller than "
                                   f"the {min_size}-pixel crop")
             continue
         result.images.append(image)
