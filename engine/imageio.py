@@ -108,7 +108,8 @@ def _split_planes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _exif_upright(image: Image.Image) -> bytes | None:
-    """EXIF of an already-rotated image, with its orientation reset so viewers don't rotate again."""
+    """The file's EXIF with its orientation set to 1 (upright): the pixels are rotated already, so
+    viewers must not rotate them again."""
     exif = image.getexif()
     if not len(exif):
         return None
@@ -130,7 +131,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     icc = image.info.get("icc_profile") or None
     upright = ImageOps.exif_transpose(image)
     pixels, alpha = _split_planes(upright)
-    return LoadedImage(pixels=pixels, mode=image.mode, alpha=alpha, icc=icc, exif=_exif_upright(upright),
+    return LoadedImage(pixels=pixels, mode=image.mode, alpha=alpha, icc=icc, exif=_exif_upright(image),
                        size=upright.size, format=fmt)
 
 
