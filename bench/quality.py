@@ -4,6 +4,7 @@ a sharpness proxy, and a side-by-side picture of a detailed crop for a person to
     python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
         [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--side-by-side out.png]
     python bench/quality.py --model default --set5-set14 ../shared/benchmarks
+    ... --vgg data/vgg16-imagenet-caffe.safetensors   # adds an LPIPS-style VGG16 distance (slow on a CPU)
 
 With --data, each image is an original (HR): a centred crop of at most --max-side pixels (a multiple
 of the scale, to keep 2-core CPU runs short) is shrunk with Pillow's antialiased bicubic to make the
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,7 @@ from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
 from engine.models import ModelLoadError, load_model  # noqa: E402
+from engine.perceptual import VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess, vgg_feature_stack  # noqa: E402
 from engine.upscaler import Upscaler  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
@@ -41,10 +44,17 @@ Method = Callable[[np.ndarray], np.ndarray]
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
 RUN_FILES = ("generator.safetensors", CHECKPOINT_NAME)  # what a run folder offers, preferred first
 FIGURE_CROP = 160  # HR pixels of the side-by-side crop
-NO_PERCEPTUAL = ("perceptual score: none available offline (LPIPS and DISTS need backbone weights that "
-                 "cannot be downloaded here). 'detail' is a sharpness proxy, not a quality score: mean "
-                 "gradient magnitude of the output's Y over the original's (1.00 = as much edge energy as "
-                 "the original; blur lowers it, noise and artefacts raise it too).")
+LPIPS_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
+DETAIL_NOTE = ("'detail' is a sharpness proxy, not a quality score: mean gradient magnitude of the output's Y "
+               "over the original's (1.00 = as much edge energy as the original; blur lowers it, noise and "
+               "artefacts raise it too).")
+NO_PERCEPTUAL = ("perceptual score: LPIPS and DISTS are not available offline (their learned weights need a "
+                 "download); pass --vgg data/vgg16-imagenet-caffe.safetensors (made by "
+                 "scripts/convert_vgg16_weights.py) for an LPIPS-style VGG16 distance.")
+VGG_NOTE = ("'VGG dist' is LPIPS's unlearned baseline (Zhang et al. 2018): VGG16 relu1_2..relu5_3 features "
+            "unit-normalised over channels, squared differences summed over channels, averaged over "
+            "positions and layers; 0 = identical features, lower = perceptually closer. It is not LPIPS, "
+            "whose learned per-channel weights cannot be downloaded here.")
 
 
 class BenchError(ValueError):
@@ -67,6 +77,7 @@ class Scores:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     detail: list[float] = field(default_factory=list)
+    vgg: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     def mean(self, values: list[float]) -> float:
@@ -152,6 +163,28 @@ def model_method(source: str, scale: int) -> tuple[str, Method]:
 
 
 # ----------------------------------------------------------------------------- scoring
+class VggDistance:
+    """A perceptual distance from offline VGG16 weights (see VGG_NOTE)."""
+
+    def __init__(self, weights: Path) -> None:
+        self.features = VGGFeatures(vgg_feature_stack("vgg16"), LPIPS_LAYERS)
+        try:
+            self.convention = load_vgg_weights(self.features.features, weights) or "torchvision"
+        except VGGWeightsError as exc:
+            raise BenchError(str(exc)) from None
+
+    @torch.no_grad()
+    def embed(self, pixels: np.ndarray) -> list[torch.Tensor]:
+        """Each layer's features of an HxWx3 uint8 image, unit length over channels at every position."""
+        x = torch.from_numpy(np.array(pixels, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+        outputs = self.features(preprocess(x, (0.0, 1.0), self.convention))
+        return [f / (f.norm(dim=1, keepdim=True) + 1e-10) for f in outputs.values()]
+
+    @staticmethod
+    def distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+        return float(np.mean([((fa - fb) ** 2).sum(dim=1).mean().item() for fa, fb in zip(a, b)]))
+
+
 def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
     """Mean gradient magnitude on Y of the output over that of the original (see NO_PERCEPTUAL)."""
     crop = (slice(border, -border or None),) * 2
@@ -159,12 +192,14 @@ def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
                                                                        1e-12))
 
 
-def evaluate(pairs: list[Pair], methods: dict[str, Method],
-             scale: int) -> tuple[dict[str, Scores], dict[str, np.ndarray]]:
+def evaluate(pairs: list[Pair], methods: dict[str, Method], scale: int,
+             vgg: VggDistance | None = None) -> tuple[dict[str, Scores], dict[str, np.ndarray]]:
     """Score every method on every pair; also return each method's output for the first pair."""
     scores = {name: Scores() for name in methods}
     first_outputs: dict[str, np.ndarray] = {}
+    crop = (slice(scale, -scale),) * 2
     for index, pair in enumerate(pairs):
+        hr_features = vgg.embed(pair.hr[crop]) if vgg is not None else []
         for name, method in methods.items():
             started = time.perf_counter()
             sr = method(pair.lr)
@@ -175,6 +210,8 @@ def evaluate(pairs: list[Pair], methods: dict[str, Method],
             scores[name].psnr.append(psnr_y(sr, pair.hr, scale))
             scores[name].ssim.append(ssim_y(sr, pair.hr, scale))
             scores[name].detail.append(detail_ratio(sr, pair.hr, scale))
+            if vgg is not None:
+                scores[name].vgg.append(vgg.distance(vgg.embed(sr[crop]), hr_features))
             if index == 0:
                 first_outputs[name] = sr
     return scores, first_outputs
@@ -183,13 +220,15 @@ def evaluate(pairs: list[Pair], methods: dict[str, Method],
 def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
     base = scores[baseline]
     base_psnr, base_ssim = base.mean(base.psnr), base.mean(base.ssim)
+    with_vgg = bool(base.vgg)
     width = max(len(name) for name in scores) + 2
     lines = [f"{'method':<{width}}{'PSNR dB':>9}{'vs bicubic':>12}{'SSIM':>8}{'vs bicubic':>12}"
-             f"{'detail':>8}{'seconds':>9}"]
+             f"{'detail':>8}{'VGG dist' if with_vgg else '':>10}{'seconds':>9}"]
     for name, s in scores.items():
         psnr, ssim = s.mean(s.psnr), s.mean(s.ssim)
+        vgg = f"{s.mean(s.vgg):>10.4f}" if with_vgg else ""
         lines.append(f"{name:<{width}}{psnr:>9.2f}{psnr - base_psnr:>+12.2f}{ssim:>8.4f}"
-                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{s.seconds:>9.1f}")
+                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{vgg:>10}{s.seconds:>9.1f}")
     return "\n".join(lines)
 
 
@@ -227,6 +266,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
     parser.add_argument("--side-by-side", type=Path, metavar="OUT.png", help="write a comparison picture")
+    parser.add_argument("--vgg", type=Path, metavar="WEIGHTS", help="VGG16 weights (.safetensors) for an "
+                        "LPIPS-style distance; several seconds per megapixel on a CPU")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -258,13 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         methods = build_methods(args)
         all_suites = suites(args)
+        vgg = VggDistance(args.vgg) if args.vgg is not None else None
         if args.data is not None:
             print(f"HR: centred crop of at most {args.max_side}x{args.max_side} px per image (a multiple of "
                   f"{args.scale}); LR: Pillow antialiased bicubic x1/{args.scale}")
         print(f"PSNR and SSIM on Y (BT.601), {args.scale}-px border cropped; means over the images")
         figure_input: tuple[Pair, dict[str, np.ndarray]] | None = None
         for suite_name, pairs in all_suites:
-            scores, first_outputs = evaluate(pairs, methods, args.scale)
+            scores, first_outputs = evaluate(pairs, methods, args.scale, vgg)
             print(f"\n{suite_name}: {len(pairs)} image(s), x{args.scale}")
             print(format_table(scores))
             expected = EXPECTED_BICUBIC.get((suite_name, args.scale))
@@ -275,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"\n{NO_PERCEPTUAL}")
+    print(f"\n{DETAIL_NOTE}\n{VGG_NOTE if vgg is not None else NO_PERCEPTUAL}")
     if args.side_by_side is not None and figure_input is not None:
         figure = side_by_side(*figure_input, args.scale)
         args.side_by_side.parent.mkdir(parents=True, exist_ok=True)

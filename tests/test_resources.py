@@ -112,3 +112,29 @@ def test_quality_benchmark_refuses_a_model_of_another_scale(tmp_path: Path,
     code = quality.main(["--model", str(model), "--data", str(photo_folder(tmp_path / "photos", 1))])
     assert code == 1
     assert "x2" in capsys.readouterr().err
+
+
+def test_vgg_distance_is_zero_for_the_original_and_grows_with_blur(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from engine.perceptual import vgg_feature_stack
+
+    torch.manual_seed(0)
+    weights = tmp_path / "vgg16.safetensors"
+    save_file({f"features.{k}": v for k, v in vgg_feature_stack("vgg16").state_dict().items()}, str(weights))
+    vgg = quality.VggDistance(weights)
+    folder = photo_folder(tmp_path / "photos", 1)
+    hr = quality.load_rgb(folder / "photo_0.png")[:64, :64]
+    original = vgg.embed(hr)
+
+    def blurred(factor: int) -> np.ndarray:
+        return quality.bicubic_resize(quality.bicubic_resize(hr, (64 // factor, 64 // factor)), (64, 64))
+
+    mild, strong = (vgg.distance(vgg.embed(blurred(f)), original) for f in (2, 4))
+    assert vgg.distance(original, original) == 0.0
+    assert 0 < mild < strong
+
+
+def test_vgg_distance_refuses_a_missing_weights_file(tmp_path: Path) -> None:
+    with pytest.raises(quality.BenchError, match="missing.safetensors"):
+        quality.VggDistance(tmp_path / "missing.safetensors")
