@@ -1,0 +1,159 @@
+"""Before/after view: both images drawn at the same zoom and position, split by a divider the user
+drags. Mouse wheel zooms around the cursor, dragging elsewhere pans.
+
+The "before" is the input drawn into the result's rectangle, so it is resized to the output size at
+paint time (nearest or smooth) without ever making a full-size copy.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+GRAB_PX = 8  # how near the divider a press grabs it
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+
+
+class CompareView(QWidget):
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._before: QImage | None = None
+        self._after: QImage | None = None
+        self._zoom = 1.0
+        self._center = QPointF()  # the image point shown at the middle of the widget
+        self._split = 0.5  # divider position as a fraction of the widget's width
+        self._drag: str | None = None
+        self._last_pos = QPointF()
+        self.smooth_before = True
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+
+    # ------------------------------------------------------------------ public
+    def set_images(self, before: QImage, after: QImage) -> None:
+        self._before, self._after = before, after
+        self.fit()
+
+    def clear(self) -> None:
+        self._before = self._after = None
+        self.update()
+
+    def result_size(self) -> QSize:
+        return self._after.size() if self._after is not None else QSize()
+
+    def zoom(self) -> float:
+        return self._zoom
+
+    def split(self) -> float:
+        return self._split
+
+    def set_split(self, fraction: float) -> None:
+        self._split = min(1.0, max(0.0, fraction))
+        self.update()
+
+    def set_smooth_before(self, smooth: bool) -> None:
+        self.smooth_before = smooth
+        self.update()
+
+    def fit(self) -> None:
+        if self._after is None:
+            return
+        size = self._after.size()
+        self._set_zoom(min(self.width() / size.width(), self.height() / size.height()))
+        self._center = QPointF(size.width() / 2, size.height() / 2)
+        self.update()
+
+    def actual_size(self) -> None:
+        self._set_zoom(1.0)
+        self.update()
+
+    # ------------------------------------------------------------------ geometry
+    def _set_zoom(self, zoom: float) -> None:
+        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        self.zoom_changed.emit(self._zoom)
+
+    def _image_rect(self) -> QRectF:
+        size = self._after.size()
+        middle = QPointF(self.width() / 2, self.height() / 2)
+        top_left = middle - self._center * self._zoom
+        return QRectF(top_left.x(), top_left.y(), size.width() * self._zoom, size.height() * self._zoom)
+
+    def _to_image(self, pos: QPointF) -> QPointF:
+        middle = QPointF(self.width() / 2, self.height() / 2)
+        return self._center + (pos - middle) / self._zoom
+
+    def _divider_x(self) -> float:
+        return self._split * self.width()
+
+    # ------------------------------------------------------------------ painting
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().base())
+        if self._after is None or self._before is None:
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The result of the selected image shows here")
+            return
+        target = self._image_rect()
+        divider = self._divider_x()
+        painter.save()
+        painter.setClipRect(QRectF(0, 0, divider, self.height()))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth_before)
+        painter.drawImage(target, self._before)
+        painter.restore()
+        painter.save()
+        painter.setClipRect(QRectF(divider, 0, self.width() - divider, self.height()))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._zoom < 1)
+        painter.drawImage(target, self._after)
+        painter.restore()
+        self._paint_divider(painter, divider)
+
+    def _paint_divider(self, painter: QPainter, x: float) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(255, 255, 255, 230), 2))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        painter.setBrush(QColor(30, 32, 38, 200))
+        painter.drawEllipse(QPointF(x, self.height() / 2), 11, 11)
+        painter.drawText(QRectF(x - 11, self.height() / 2 - 11, 22, 22), Qt.AlignmentFlag.AlignCenter, "⇔")
+        for text, right in (("Before", False), ("After", True)):
+            box = QRectF(0, 8, 64, 22)
+            box.moveRight(x - 8) if not right else box.moveLeft(x + 8)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(30, 32, 38, 170))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    # ------------------------------------------------------------------ mouse
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        near_divider = abs(event.position().x() - self._divider_x()) <= GRAB_PX
+        self._drag = "divider" if near_divider else "pan"
+        self._last_pos = event.position()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if self._drag == "divider":
+            self.set_split(pos.x() / max(1, self.width()))
+        elif self._drag == "pan":
+            self._center -= (pos - self._last_pos) / self._zoom
+            self.update()
+        near = abs(pos.x() - self._divider_x()) <= GRAB_PX
+        self.setCursor(Qt.CursorShape.SplitHCursor if near or self._drag == "divider" else Qt.CursorShape.OpenHandCursor)
+        self._last_pos = pos
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self._after is None:
+            return
+        pos = event.position()
+        anchor = self._to_image(pos)
+        self._set_zoom(self._zoom * 1.15 ** (event.angleDelta().y() / 120))
+        middle = QPointF(self.width() / 2, self.height() / 2)
+        self._center = anchor - (pos - middle) / self._zoom  # keep the point under the cursor still
+        self.update()
