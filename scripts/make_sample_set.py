@@ -129,16 +129,18 @@ stored in each file's metadata.
 
 
 def write_sample_set(crops: list[Crop]) -> list[tuple[str, Crop]]:
-    """Save the crops as sample_NN.jpg (replacing any earlier set) and return (name, crop) rows."""
+    """Save the crops as sample_NN.jpg, then remove samples of an earlier, larger set; return (name, crop)."""
     SAMPLES.mkdir(parents=True, exist_ok=True)
-    for old in SAMPLES.glob("sample_*.jpg"):
-        old.unlink()
     rows = []
     for number, crop in enumerate(crops, start=1):
         name = f"sample_{number:02d}.jpg"
         atomic_write(SAMPLES / name, lambda tmp, c=crop: c.image.save(
             tmp, format="JPEG", quality=JPEG_QUALITY, subsampling=0))
         rows.append((name, crop))
+    current = {name for name, _ in rows}
+    for stale in SAMPLES.glob("sample_*.jpg"):
+        if stale.name not in current:
+            stale.unlink()
     return rows
 
 
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         LICENSES_TEMPLATE.format(table=licence_table(rows)), encoding="utf-8"))
     total = sum((SAMPLES / name).stat().st_size for name, _ in rows)
     print(f"{len(rows)} crops of {CROP}x{CROP} ({total / 1e6:.1f} MB) in {SAMPLES}; "
-          f"least detailed kept {chosen and min(c.detail for c in chosen):.3f}")
+          f"least detailed kept {min(c.detail for c in chosen):.3f}")
     return 0
 
 
