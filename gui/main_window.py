@@ -1,0 +1,78 @@
+"""The main window: Train and Upscale tabs, a View menu for the theme, and a close that never
+abandons a running job (it asks the run to stop, waits for its checkpoint, then closes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
+
+from engine.trainer import Trainer
+from gui import theme
+from gui.train_panel import JobFactory, TrainPanel
+from gui.upscale_panel import UpscalePanel
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings, runs_dir: Path | None = None, job_factory: JobFactory = Trainer) -> None:
+        super().__init__()
+        self._settings = settings
+        self._closing = False
+        self.setWindowTitle("SRGAN Studio")
+        self.train = TrainPanel(settings, runs_dir, job_factory)
+        self.upscale = UpscalePanel()
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.train, "Train")
+        self.tabs.addTab(self.upscale, "Upscale")
+        self.setCentralWidget(self.tabs)
+        self.train.run_dir_changed.connect(self.upscale.set_run_dir)
+        if self.train.last_run:
+            self.upscale.set_run_dir(self.train.last_run)
+        for panel in (self.train, self.upscale):
+            panel.busy_changed.connect(self._on_busy_changed)
+        self._build_menus()
+        self.apply_theme(str(settings.value("view/theme", "system")))
+        self.resize(1480, 920)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in theme.THEMES:
+            action = QAction(f"{name.capitalize()} theme", self, checkable=True)
+            action.triggered.connect(lambda _=False, n=name: self.apply_theme(n))
+            group.addAction(action)
+            view_menu.addAction(action)
+            self.theme_actions[name] = action
+
+    def apply_theme(self, name: str) -> None:
+        name = name if name in theme.THEMES else "system"
+        colors = theme.apply(QApplication.instance(), name)
+        self.train.plots.apply_colors(colors)
+        self.theme_actions[name].setChecked(True)
+        self._settings.setValue("view/theme", name)
+
+    def is_busy(self) -> bool:
+        return self.train.is_running() or self.upscale.is_running()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.train.save_settings()
+        if not self.is_busy():
+            event.accept()
+            return
+        event.ignore()
+        if not self._closing:
+            self._closing = True
+            self.statusBar().showMessage("Stopping: saving the checkpoint before closing…")
+            self.train.stop()
+            self.upscale.cancel()
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        if self._closing and not busy and not self.is_busy():
+            self.close()
