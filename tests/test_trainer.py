@@ -1,0 +1,212 @@
+"""The training loop through its event stream: phases, metrics, checkpoints, resume, rollback, export."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from engine import events as ev
+from engine.checkpoint import load_checkpoint, load_generator_from_checkpoint
+from engine.config import TrainConfig
+from engine.export import load_generator
+from engine.perceptual import vgg_feature_stack
+from engine.trainer import MAX_ROLLBACKS, RunExistsError, Trainer
+
+SHALLOW_LAYERS = {"relu1_2": 0.5, "conv2_2": 1.0}
+
+
+def run_all(trainer: Trainer, on_event: Callable[[Any], None] = lambda event: None) -> list[Any]:
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        on_event(event)
+    return events
+
+
+def of_type(events: list[Any], kind: type) -> list[Any]:
+    return [event for event in events if isinstance(event, kind)]
+
+
+@pytest.fixture
+def config(tiny_config: TrainConfig) -> TrainConfig:
+    return tiny_config.replace(perceptual_layers=SHALLOW_LAYERS)
+
+
+def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConfig,
+                                                               thin_vgg16: torch.nn.Sequential) -> None:
+    events = run_all(Trainer(config.replace(sample_every=2), feature_net=thin_vgg16))
+    assert [(e.step, e.phase) for e in of_type(events, ev.PhaseChanged)] == [(0, "pretrain"), (2, "gan")]
+    steps = of_type(events, ev.StepMetrics)
+    assert [s.step for s in steps] == [1, 2, 3, 4]
+    assert set(steps[0].losses) == {"g_pixel", "g_loss"} and steps[0].d_real is None
+    gan = steps[-1]
+    assert {"g_pixel", "g_perceptual", "g_adversarial", "g_loss", "d_adversarial", "d_loss"} <= set(gan.losses)
+    assert all(math.isfinite(v) for v in gan.losses.values()) and 0 < gan.d_real < 1
+    assert gan.samples_per_s > 0 and steps[0].eta_s >= gan.eta_s == 0
+
+    validations = of_type(events, ev.Validation)
+    assert [v.step for v in validations] == [2, 4] and validations[0].is_best
+    assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
+    sample = of_type(events, ev.Samples)[0]
+    assert sample.lr.shape[0] * 4 == sample.sr.shape[0] == sample.hr.shape[0] and sample.sr.dtype.name == "uint8"
+    assert sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+
+    finished = events[-1]
+    assert isinstance(finished, ev.Finished) and finished.reason == "completed" and finished.step == 4
+    model, meta = load_generator(finished.export_path)
+    assert meta["steps"] == 4 and meta["config"]["gen_features"] == 8 and meta["phase"] == "gan"
+    assert meta["data"] == Path(config.data_dir).name
+    assert (Path(config.out_dir) / "best.safetensors").is_file()
+    assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+
+
+def test_checkpoint_loads_without_pickle_and_gives_the_generator(config: TrainConfig) -> None:
+    run_all(Trainer(config.replace(perceptual_weight=0)))
+    path = Path(config.out_dir) / "checkpoint.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["step"] == 4 and state["config"] == config.replace(perceptual_weight=0).to_dict()
+    assert {"generator", "ema", "discriminator", "opt_g", "opt_d", "rng", "history", "best_psnr"} <= set(state)
+    ema, info = load_generator_from_checkpoint(path)
+    raw, raw_info = load_generator_from_checkpoint(path, which="generator")
+    assert (info["weights"], raw_info["weights"], info["step"], info["value_range"]) == ("ema", "generator", 4,
+                                                                                         (0.0, 1.0))
+    assert not torch.equal(ema.body[0].weight, raw.body[0].weight)  # EMA lags the raw weights
+    assert not ema.training
+
+
+def test_existing_run_is_never_overwritten(config: TrainConfig) -> None:
+    run_all(Trainer(config.replace(steps=1, pretrain_steps=1, perceptual_weight=0)))
+    with pytest.raises(RunExistsError, match="already holds a run"):
+        Trainer(config)
+
+
+def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16: torch.nn.Sequential) -> None:
+    trainer = Trainer(config, feature_net=thin_vgg16)
+
+    def stop_at_3(event: Any) -> None:
+        if isinstance(event, ev.StepMetrics) and event.step == 3:
+            trainer.request_stop()
+
+    events = run_all(trainer, stop_at_3)
+    finished = events[-1]
+    assert (finished.reason, finished.step) == ("stopped", 3)
+    assert of_type(events, ev.CheckpointSaved)[-1].reason == "stop"
+    assert load_checkpoint(finished.checkpoint_path)["step"] == 3
+    assert Path(finished.export_path).is_file()
+
+    resumed = Trainer(config.replace(steps=6), resume=True, feature_net=vgg_feature_stack("vgg16", 16))
+    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3]
+    events = run_all(resumed)
+    assert events[0] == ev.Resumed(step=3, path=str(Path(config.out_dir) / "checkpoint.pt"))
+    assert [e.step for e in of_type(events, ev.StepMetrics)] == [4, 5, 6]
+    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3, 4, 5, 6]
+    assert (events[-1].reason, events[-1].step) == ("completed", 6)
+
+
+def test_missing_vgg_weights_warn_and_train_without_perceptual(config: TrainConfig) -> None:
+    events = run_all(Trainer(config))
+    warnings = [e for e in of_type(events, ev.TrainWarning) if e.code == "no-vgg-weights"]
+    assert len(warnings) == 1 and "vgg19" in warnings[0].message and "vgg_weights" in warnings[0].message
+    assert all("g_perceptual" not in e.losses for e in of_type(events, ev.StepMetrics))
+    assert events[-1].reason == "completed"
+
+
+def test_configured_vgg_weights_give_a_perceptual_term(config: TrainConfig, tmp_path: Path) -> None:
+    weights = tmp_path / "vgg16-head.pth"
+    torch.save({f"features.{k}": v for k, v in vgg_feature_stack("vgg16")[:8].state_dict().items()}, weights)
+    events = run_all(Trainer(config.replace(perceptual_net="vgg16", vgg_weights=str(weights))))
+    assert not of_type(events, ev.TrainWarning)
+    gan = [e for e in of_type(events, ev.StepMetrics) if e.phase == "gan"]
+    assert gan and all(math.isfinite(e.losses["g_perceptual"]) and e.losses["g_perceptual"] > 0 for e in gan)
+
+
+def test_corrupt_file_warns_and_training_goes_on(config: TrainConfig) -> None:
+    (Path(config.data_dir) / "corrupt.png").write_bytes(b"garbage")
+    events = run_all(Trainer(config.replace(perceptual_weight=0)))
+    skipped = [e for e in of_type(events, ev.TrainWarning) if e.code == "skipped-file"]
+    assert len(skipped) == 1 and "corrupt.png" in skipped[0].message
+    assert events[-1].reason == "completed"
+
+
+def nan_on_calls(calls: set[int] | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """An L1 loss that returns NaN on the given call numbers (every call when None)."""
+    count = 0
+
+    def loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        nonlocal count
+        count += 1
+        value = torch.nn.functional.l1_loss(sr, hr)
+        return value * math.nan if calls is None or count in calls else value
+
+    return loss
+
+
+def test_nan_rolls_back_with_lower_learning_rate(config: TrainConfig) -> None:
+    trainer = Trainer(config.replace(lr_schedule="constant", perceptual_weight=0, checkpoint_every=100))
+    trainer.pixel_loss = nan_on_calls({4})
+    events = run_all(trainer)
+    (rollback,) = of_type(events, ev.Rollback)
+    # Step 4 went NaN; the last good state is the checkpoint taken when the GAN phase began at step 2.
+    assert (rollback.term, rollback.step, rollback.to_step) == ("g_pixel", 3, 2)
+    assert rollback.lr_g == pytest.approx(config.lr_g / 2) and rollback.lr_d == pytest.approx(config.lr_d / 2)
+    steps = of_type(events, ev.StepMetrics)
+    assert [s.step for s in steps] == [1, 2, 3, 3, 4]
+    assert steps[0].lr_g == pytest.approx(config.lr_g) and steps[-1].lr_g == pytest.approx(config.lr_g / 2)
+    assert events[-1].reason == "completed" and events[-1].step == 4
+
+
+def test_persistent_nan_fails_naming_the_term(config: TrainConfig) -> None:
+    trainer = Trainer(config.replace(perceptual_weight=0))
+    trainer.pixel_loss = nan_on_calls(None)
+    events = run_all(trainer)
+    assert len(of_type(events, ev.Rollback)) == MAX_ROLLBACKS
+    finished = events[-1]
+    assert finished.reason == "failed" and "g_pixel" in finished.message and finished.export_path is None
+
+
+def test_an_error_still_checkpoints_exports_and_finishes(config: TrainConfig) -> None:
+    trainer = Trainer(config.replace(perceptual_weight=0, checkpoint_every=100))
+    original = trainer.generator.forward
+    calls = 0
+
+    def failing_forward(x: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("simulated out of memory")
+        return original(x)
+
+    trainer.generator.forward = failing_forward
+    events = run_all(trainer)
+    finished = events[-1]
+    assert finished.reason == "failed" and "simulated out of memory" in finished.message
+    assert of_type(events, ev.CheckpointSaved)[-1].reason == "error"
+    assert load_checkpoint(finished.checkpoint_path)["step"] == finished.step > 0
+    assert Path(finished.export_path).is_file()
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "hinge", "lsgan"])
+def test_other_adversarial_losses_train(config: TrainConfig, loss: str) -> None:
+    events = run_all(Trainer(config.replace(adversarial_loss=loss, perceptual_weight=0, discriminator="vgg",
+                                            grad_clip=1.0, lr_schedule="step")))
+    gan = of_type(events, ev.StepMetrics)[-1]
+    assert events[-1].reason == "completed" and math.isfinite(gan.losses["d_loss"])
+    assert ("d_gp" in gan.losses) == (loss == "wgan-gp")
+
+
+def test_classic_preset_trains_in_grayscale(image_folder: Path, tmp_path: Path) -> None:
+    from engine.config import classic_preset
+
+    config = classic_preset(data_dir=str(image_folder), out_dir=str(tmp_path / "classic"), hr_patch=32, steps=2,
+                            batch_size=2, val_count=2, val_every=2, device="cpu", perceptual_layers={"relu1_2": 1.0})
+    events = run_all(Trainer(config, feature_net=vgg_feature_stack("vgg16", 16)))
+    assert [e.phase for e in of_type(events, ev.PhaseChanged)] == ["gan"]
+    assert "g_perceptual" in of_type(events, ev.StepMetrics)[0].losses
+    model, meta = load_generator(events[-1].export_path)
+    assert meta["value_range"] == [-1.0, 1.0]
+    assert model(torch.zeros(1, 1, 8, 8)).shape == (1, 1, 32, 32)
