@@ -68,6 +68,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             raise ImageReadError(_bomb_message(width * height))
         image.load()
         return image
+    except ImageReadError:
+        raise
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         raise ImageReadError(_bomb_message(int(found.group(1))) if found else str(exc)) from None

@@ -268,7 +268,7 @@ def collect_inputs(inputs: Sequence[str | Path], keep_tree: bool = True,
             items.append(InputItem(entry, Path()))
             continue
         for path in sorted(entry.rglob("*")):
-            if not path.is_file() or _inside(path, exclude):
+            if path.is_dir() or _inside(path, exclude):  # broken links stay, to be reported
                 continue
             if has_image_extension(path) or is_image_file(path):
                 items.append(InputItem(path, path.parent.relative_to(entry) if keep_tree else Path()))

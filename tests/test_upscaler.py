@@ -1,0 +1,200 @@
+"""Upscaler (one array) and BatchUpscaler (files): channels, alpha, sizes, metadata, bad input, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from engine.archs import CompactGenerator
+from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
+from engine.export import export_generator
+from engine.imageio import ORIENTATION_TAG
+from engine.models import LoadedModel, load_model
+from engine.upscaler import BatchUpscaler, OptionsError, Upscaler, UpscaleOptions, resolve_dtype, target_size
+
+
+def tiny_model(tmp_path: Path, channels: int = 3) -> LoadedModel:
+    torch.manual_seed(channels)
+    net = CompactGenerator(channels, num_feat=8, num_conv=2, scale=4)
+    return load_model(export_generator(tmp_path / f"tiny{channels}.safetensors", net.state_dict(), net.spec(),
+                                       (0.0, 1.0)))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+@pytest.fixture
+def rgb_model(tmp_path: Path) -> LoadedModel:
+    return tiny_model(tmp_path, 3)
+
+
+def run_batch(inputs: list, options: UpscaleOptions, model: LoadedModel) -> list:
+    return list(BatchUpscaler(inputs, options, model).run())
+
+
+# ----------------------------------------------------------------------------- one array
+def test_grey_into_rgb_model_comes_back_grey(rgb_model: LoadedModel) -> None:
+    out = Upscaler(rgb_model, "cpu", tile=16, overlap=8).upscale(noise(10, 12, 1))
+    assert out.shape == (40, 48, 1) and out.dtype == np.uint8
+
+
+def test_colour_into_grey_model_runs_on_luma_and_keeps_colour(tmp_path: Path) -> None:
+    red = np.zeros((12, 12, 3), dtype=np.uint8)
+    red[..., 0] = 200
+    out = Upscaler(tiny_model(tmp_path, 1), "cpu").upscale(red)
+    assert out.shape == (48, 48, 3)
+    assert out[..., 0].mean() > out[..., 1].mean() + 100  # chroma carried by bicubic, still red
+
+
+def test_alpha_pattern_survives(rgb_model: LoadedModel) -> None:
+    rgba = noise(16, 16, 4)
+    rgba[:, :8, 3], rgba[:, 8:, 3] = 0, 255  # left half transparent, right half opaque
+    out = Upscaler(rgb_model, "cpu").upscale(rgba)
+    assert out.shape == (64, 64, 4)
+    assert out[:, :28, 3].max() < 10 and out[:, 36:, 3].min() > 245
+
+
+def test_one_pixel_image_works(rgb_model: LoadedModel) -> None:
+    assert Upscaler(rgb_model, "cpu").upscale(noise(1, 1)).shape == (4, 4, 3)
+
+
+def test_progress_and_tiles(rgb_model: LoadedModel) -> None:
+    seen: list[tuple[int, int]] = []
+    Upscaler(rgb_model, "cpu", tile=16, overlap=8).upscale(noise(40, 40), progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) > 1 and seen[-1][0] == seen[-1][1] == len(seen)
+
+
+def test_half_precision_is_never_used_on_the_cpu(rgb_model: LoadedModel) -> None:
+    assert resolve_dtype("auto", torch.device("cpu"), rgb_model) == torch.float32
+    with pytest.raises(OptionsError, match="for GPUs"):
+        resolve_dtype("fp16", torch.device("cpu"), rgb_model)
+    assert resolve_dtype("auto", torch.device("cuda"), rgb_model) in (torch.bfloat16, torch.float16)
+
+
+def test_target_sizes() -> None:
+    assert target_size(30, 20, 4) == (120, 80)
+    assert target_size(30, 20, 4, scale=2) == (60, 40)
+    assert target_size(30, 20, 4, target_width=45) == (45, 30)
+
+
+def test_options_are_validated() -> None:
+    assert UpscaleOptions(tile="auto").tile == 0
+    for bad in ({"tile": 3}, {"quality": 0}, {"format": "bmp"}, {"scale": 2, "width": 10}, {"which": "best"},
+                {"overlap": -1}, {"device": "tpu"}):
+        with pytest.raises(OptionsError):
+            UpscaleOptions(**bad)
+
+
+# ----------------------------------------------------------------------------- batch
+def test_batch_writes_named_outputs_and_reports_events(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    Image.fromarray(noise(10, 14)).save(tmp_path / "photo.jpg")
+    out_dir = tmp_path / "out"
+    events = run_batch([tmp_path / "photo.jpg"], UpscaleOptions(out_dir=str(out_dir), tile=16), rgb_model)
+    assert isinstance(events[0], ItemStarted) and isinstance(events[1], TileProgress)
+    done = events[-2]
+    assert isinstance(done, ItemDone) and done.output_path == str(out_dir / "photo_x4.jpg") and done.image is None
+    assert events[-1] == BatchDone(succeeded=[str(out_dir / "photo_x4.jpg")], failed=[], cancelled=False)
+    with Image.open(out_dir / "photo_x4.jpg") as written:
+        assert written.size == (56, 40) and written.format == "JPEG"
+
+
+def test_batch_without_out_dir_returns_images_at_the_target_scale(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    Image.fromarray(noise(10, 14)).save(tmp_path / "a.png")
+    events = run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=None, scale=2), rgb_model)
+    done = [e for e in events if isinstance(e, ItemDone)][0]
+    assert done.output_path is None and done.image.shape == (20, 28, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "tiny3.safetensors"]  # nothing written
+
+
+def test_exif_orientation_icc_and_alpha_reach_the_output(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = 6
+    rgba = noise(10, 16, 4)
+    rgba[..., 3] = 255
+    rgba[:5, :, 3] = 0  # top half transparent before rotation
+    Image.fromarray(rgba).save(tmp_path / "turn.png", icc_profile=icc, exif=exif.tobytes())
+    run_batch([tmp_path / "turn.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
+    with Image.open(tmp_path / "out" / "turn_x4.png") as written:
+        assert written.size == (40, 64) and written.mode == "RGBA"
+        assert written.getexif()[ORIENTATION_TAG] == 1 and written.info["icc_profile"] == icc
+        alpha = np.asarray(written)[..., 3]
+    assert alpha[:, 2:18].min() > 245 and alpha[:, 22:38].max() < 10  # the transparent top is now on the right
+
+
+def test_bad_inputs_fail_alone_and_nothing_is_touched(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(noise(12, 12)).save(inputs / "good.png")
+    Image.fromarray(noise(12, 12)).save(inputs / "really_png.jpg", format="PNG")
+    Image.fromarray(noise(1, 1)).save(inputs / "dot.png")
+    Image.new("L", (1100, 1000)).save(inputs / "bomb.png")
+    (inputs / "empty.png").write_bytes(b"")
+    (inputs / "cut.png").write_bytes((inputs / "good.png").read_bytes()[:90])
+    (inputs / "notes.txt").write_text("not an image")
+    (inputs / "gone.png").symlink_to(tmp_path / "missing.png")
+    before = {p.name: digest(p) for p in inputs.iterdir() if p.is_file()}
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "keep.png").write_bytes(b"someone else's file")
+    options = UpscaleOptions(out_dir=str(out_dir), max_pixels=1_000_000)
+    done = run_batch([inputs, inputs / "notes.txt"], options, rgb_model)[-1]
+    reasons = {Path(path).name: reason for path, reason in done.failed}
+    assert reasons == {
+        "bomb.png": "image too large (1 megapixels) — refused as a possible decompression bomb",
+        "cut.png": reasons["cut.png"], "empty.png": "empty.png is empty (0 bytes)",
+        "gone.png": f"{inputs / 'gone.png'} does not exist", "notes.txt": "notes.txt is not an image Pillow can read"}
+    assert "damaged or truncated" in reasons["cut.png"]
+    assert sorted(Path(p).name for p in done.succeeded) == ["dot_x4.png", "good_x4.png", "really_png_x4.png"]
+    assert {p.name: digest(p) for p in inputs.iterdir() if p.is_file()} == before
+    assert (out_dir / "keep.png").read_bytes() == b"someone else's file"
+
+
+def test_output_folder_that_is_a_file_fails_clearly(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    Image.fromarray(noise(8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "blocker").write_bytes(b"x")
+    done = run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(tmp_path / "blocker")), rgb_model)[-1]
+    assert done.failed == [(str(tmp_path / "a.png"), f"cannot create the output folder {tmp_path / 'blocker'}: "
+                                                     "a file is in the way")]
+    assert (tmp_path / "blocker").read_bytes() == b"x"
+
+
+def test_existing_output_is_kept_unless_overwrite(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    Image.fromarray(noise(8, 8)).save(tmp_path / "a.png")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "a_x4.png").write_bytes(b"older result")
+    done = run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(out_dir)), rgb_model)[-1]
+    assert "already exists" in done.failed[0][1] and (out_dir / "a_x4.png").read_bytes() == b"older result"
+    done = run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(out_dir), overwrite=True), rgb_model)[-1]
+    assert done.succeeded and Image.open(out_dir / "a_x4.png").size == (32, 32)
+
+
+def test_stop_cancels_mid_image_and_starts_nothing_else(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    for name in ("a.png", "b.png"):
+        Image.fromarray(noise(40, 40)).save(tmp_path / name)
+    batch = BatchUpscaler([tmp_path / "a.png", tmp_path / "b.png"],
+                          UpscaleOptions(out_dir=str(tmp_path / "out"), tile=16, overlap=4), rgb_model)
+    events = []
+    for event in batch.run():
+        events.append(event)
+        if isinstance(event, TileProgress):
+            batch.request_stop()
+    assert [type(e) for e in events] == [ItemStarted, TileProgress, BatchDone]
+    assert events[-1].cancelled and not events[-1].succeeded
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_unreadable_explicit_input_is_reported_not_raised(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    events = run_batch([tmp_path / "nope.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
+    assert isinstance(events[1], ItemFailed) and "does not exist" in events[1].message
