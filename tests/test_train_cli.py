@@ -1,0 +1,112 @@
+"""`python -m engine train/eval` end to end on tiny images, including bad input and Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from engine import events as ev
+from engine.checkpoint import load_checkpoint
+from engine.cli import main
+from engine.export import load_generator
+from engine.train_cli import build_config
+from engine.trainer import Trainer
+
+TINY = ["hr_patch=32", "batch_size=2", "gen_features=8", "gen_blocks=2", "disc_features=8", "val_count=2",
+        "val_every=2", "checkpoint_every=2", "device=cpu"]
+
+
+def train(data: Path, out: Path, *extra: str, preset: str = "default") -> int:
+    return main(["train", "--data", str(data), "--preset", preset, "--out", str(out), *extra, "--set", *TINY])
+
+
+@pytest.mark.parametrize("preset", ["default", "classic"])
+def test_three_step_smoke_train(image_folder: Path, tmp_path: Path, preset: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / preset
+    assert train(image_folder, out, "--steps", "3", preset=preset) == 0
+    model, meta = load_generator(out / "generator.safetensors")
+    assert meta["steps"] == 3 and meta["config"]["preset"] == preset
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    channels = 1 if preset == "classic" else 3
+    assert model(torch.rand(1, channels, 8, 8)).shape == (1, channels, 32, 32)
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("completed") and str(out / "generator.safetensors") in last_line
+
+
+def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "2") == 0
+    assert train(image_folder, out, "--steps", "2") == 2  # an existing run is never overwritten
+    assert main(["train", "--data", str(image_folder), "--out", str(out), "--resume", "--steps", "4"]) == 0
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["step"] == 4 and state["config"]["gen_features"] == 8  # the stored settings won
+
+
+def test_steps_keep_the_default_presets_pretraining_share() -> None:
+    def config(*argv: str) -> Any:
+        parser = argparse.ArgumentParser()
+        from engine.train_cli import register
+
+        register(parser.add_subparsers())
+        return build_config(parser.parse_args(["train", "--data", "d", "--out", "o", *argv]))
+
+    assert (config("--steps", "100").steps, config("--steps", "100").pretrain_steps) == (100, 50)
+    assert config("--steps", "100", "--set", "pretrain_steps=10").pretrain_steps == 10
+    assert config("--preset", "classic", "--steps", "100").pretrain_steps == 0
+    assert config("--scale", "2").scale == 2
+
+
+@pytest.mark.parametrize(("argv_tail", "message"), [
+    (["--set", "batch_size=lots"], "bad value for batch_size"),
+    (["--set", "nonsense=1"], "nonsense=1"),
+])
+def test_bad_settings_exit_with_one_line(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         argv_tail: list[str], message: str) -> None:
+    code = main(["train", "--data", str(image_folder), "--out", str(tmp_path / "x"), *argv_tail])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert train(tmp_path / "empty", tmp_path / "run") == 2
+    assert f"error: no readable images in {tmp_path / 'empty'}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_stops_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original_run = Trainer.run
+
+    def interrupted_run(self: Trainer) -> Iterator[Any]:
+        for event in original_run(self):
+            yield event
+            if isinstance(event, ev.StepMetrics) and event.step == 1:
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(Trainer, "run", interrupted_run)
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "50") == 130
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 1
+    assert (out / "generator.safetensors").is_file()
+
+
+def test_eval_reports_model_and_bicubic(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "1") == 0
+    capsys.readouterr()
+    for model in (out / "generator.safetensors", out / "checkpoint.pt"):
+        assert main(["eval", "--model", str(model), "--data", str(image_folder)]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1 + 5 + 1 and lines[-1].startswith("mean of 5")
+        psnr, ssim, bicubic_psnr, bicubic_ssim = map(float, lines[-1].split()[-4:])
+        assert 0 < ssim <= 1 and 0 < bicubic_ssim <= 1 and bicubic_psnr > 20 and psnr > 0
+    assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(image_folder),
+                 "--scale", "2"]) == 2
+    assert "does not match" in capsys.readouterr().err
