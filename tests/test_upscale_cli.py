@@ -1,0 +1,89 @@
+"""`python -m engine upscale`: folders kept as trees, failures reported with exit codes, no overwrites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.archs import CompactGenerator
+from engine.cli import main
+from engine.export import export_generator
+
+
+@pytest.fixture
+def model_path(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    net = CompactGenerator(3, num_feat=8, num_conv=2, scale=4)
+    return export_generator(tmp_path / "tiny.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
+
+
+def write_image(path: Path, size: tuple[int, int] = (12, 10)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(len(path.name)).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_folder_is_upscaled_recursively_and_failures_reported(tmp_path: Path, model_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    write_image(photos / "top.png")
+    write_image(photos / "trip" / "day1" / "beach.jpg")
+    (photos / "trip" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    (photos / "readme.txt").write_text("not a picture, skipped")
+    out = tmp_path / "out"
+    code = main(["upscale", str(photos), "--model", str(model_path), "--out", str(out), "--tile", "16"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "top_x4.png", "trip/day1/beach_x4.jpg"]
+    assert Image.open(out / "trip" / "day1" / "beach_x4.jpg").size == (48, 40)
+    assert f"failed: {photos / 'trip' / 'broken.png'}: " in captured.err
+    assert "readme.txt" not in captured.err
+    assert "upscaled 2 image(s), 1 failed" in captured.out
+
+
+def test_all_good_exits_zero_with_target_width(tmp_path: Path, model_path: Path) -> None:
+    image = write_image(tmp_path / "a.png", (20, 10))
+    code = main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out"),
+                 "--width", "50", "--format", "webp"])
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "a_x2.5.webp").size == (50, 25)
+
+
+def test_existing_output_is_left_byte_identical_unless_overwrite(tmp_path: Path, model_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    image = write_image(tmp_path / "a.png")
+    existing = tmp_path / "out" / "a_x4.png"
+    existing.parent.mkdir()
+    existing.write_bytes(b"an earlier result")
+    args = ["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out")]
+    assert main(args) == 1
+    assert existing.read_bytes() == b"an earlier result"
+    assert "already exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert Image.open(existing).size == (48, 40)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--model", "no-such-model.pth"], "model not found"),
+    (["--quality", "0"], "quality must be between 1 and 100"),
+    (["--device", "cuda"] if not torch.cuda.is_available() else ["--tile", "4"], "error:"),
+])
+def test_bad_arguments_exit_two(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str],
+                                extra: list[str], message: str) -> None:
+    image = write_image(tmp_path / "a.png")
+    args = ["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out"), *extra]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unparseable_tile_is_an_argument_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["upscale", str(tmp_path), "--tile", "big"])
+    assert exit_info.value.code == 2
