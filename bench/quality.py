@@ -223,12 +223,12 @@ def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
     with_vgg = bool(base.vgg)
     width = max(len(name) for name in scores) + 2
     lines = [f"{'method':<{width}}{'PSNR dB':>9}{'vs bicubic':>12}{'SSIM':>8}{'vs bicubic':>12}"
-             f"{'detail':>8}{'VGG dist' if with_vgg else '':>10}{'seconds':>9}"]
+             f"{'detail':>8}{'VGG dist' if with_vgg else '':>{10 * with_vgg}}{'seconds':>9}"]
     for name, s in scores.items():
         psnr, ssim = s.mean(s.psnr), s.mean(s.ssim)
         vgg = f"{s.mean(s.vgg):>10.4f}" if with_vgg else ""
         lines.append(f"{name:<{width}}{psnr:>9.2f}{psnr - base_psnr:>+12.2f}{ssim:>8.4f}"
-                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{vgg:>10}{s.seconds:>9.1f}")
+                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{vgg}{s.seconds:>9.1f}")
     return "\n".join(lines)
 
 

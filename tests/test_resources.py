@@ -138,3 +138,13 @@ def test_vgg_distance_is_zero_for_the_original_and_grows_with_blur(tmp_path: Pat
 def test_vgg_distance_refuses_a_missing_weights_file(tmp_path: Path) -> None:
     with pytest.raises(quality.BenchError, match="missing.safetensors"):
         quality.VggDistance(tmp_path / "missing.safetensors")
+
+
+def test_a_run_folder_stands_for_its_exported_generator(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "classic"
+    run.mkdir(parents=True)
+    with pytest.raises(quality.BenchError, match="neither"):
+        quality.resolve_run(str(run))
+    exported = tiny_model(run / "generator.safetensors")
+    assert quality.resolve_run(str(run)) == str(exported)
+    assert quality.resolve_run(str(exported)) == str(exported)
