@@ -34,13 +34,14 @@ from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
 from engine.models import ModelLoadError, load_model  # noqa: E402
-from engine.perceptual import VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess, vgg_feature_stack  # noqa: E402
+from engine.perceptual import (VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess,  # noqa: E402
+                               vgg_feature_stack)
 from engine.upscaler import Upscaler  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
 # LR uint8 HxWx3 -> SR uint8 (scale*H)x(scale*W)x3
 Method = Callable[[np.ndarray], np.ndarray]
-# Bicubic x4 on these LR files as measured with Pillow (benchmarks/README.md): the check of our pipeline.
+# Pillow bicubic on the sets' own LR files, as benchmarks/README.md measured it: the check of our pipeline.
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
 RUN_FILES = ("generator.safetensors", CHECKPOINT_NAME)  # what a run folder offers, preferred first
 FIGURE_CROP = 160  # HR pixels of the side-by-side crop
@@ -72,7 +73,7 @@ class Pair:
 
 @dataclass
 class Scores:
-    """Running per-method sums over the images of one suite."""
+    """One method's per-image scores over a suite, and its total running time."""
 
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
@@ -80,8 +81,9 @@ class Scores:
     vgg: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
-    def mean(self, values: list[float]) -> float:
-        return float(np.mean(values)) if values else math.nan
+
+def mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
 
 
 # ----------------------------------------------------------------------------- data
@@ -188,8 +190,8 @@ class VggDistance:
 def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
     """Mean gradient magnitude on Y of the output over that of the original (see NO_PERCEPTUAL)."""
     crop = (slice(border, -border or None),) * 2
-    return float(gradient_magnitude(rgb_to_y(sr)[crop]).mean() / max(gradient_magnitude(rgb_to_y(hr)[crop]).mean(),
-                                                                       1e-12))
+    sr_detail, hr_detail = (float(gradient_magnitude(rgb_to_y(x)[crop]).mean()) for x in (sr, hr))
+    return sr_detail / max(hr_detail, 1e-12)
 
 
 def evaluate(pairs: list[Pair], methods: dict[str, Method], scale: int,
@@ -219,16 +221,16 @@ def evaluate(pairs: list[Pair], methods: dict[str, Method], scale: int,
 
 def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
     base = scores[baseline]
-    base_psnr, base_ssim = base.mean(base.psnr), base.mean(base.ssim)
+    base_psnr, base_ssim = mean(base.psnr), mean(base.ssim)
     with_vgg = bool(base.vgg)
     width = max(len(name) for name in scores) + 2
     lines = [f"{'method':<{width}}{'PSNR dB':>9}{'vs bicubic':>12}{'SSIM':>8}{'vs bicubic':>12}"
              f"{'detail':>8}{'VGG dist' if with_vgg else '':>{10 * with_vgg}}{'seconds':>9}"]
     for name, s in scores.items():
-        psnr, ssim = s.mean(s.psnr), s.mean(s.ssim)
-        vgg = f"{s.mean(s.vgg):>10.4f}" if with_vgg else ""
+        psnr, ssim = mean(s.psnr), mean(s.ssim)
+        vgg = f"{mean(s.vgg):>10.4f}" if with_vgg else ""
         lines.append(f"{name:<{width}}{psnr:>9.2f}{psnr - base_psnr:>+12.2f}{ssim:>8.4f}"
-                     f"{ssim / base_ssim:>11.3f}x{s.mean(s.detail):>8.2f}{vgg}{s.seconds:>9.1f}")
+                     f"{ssim / base_ssim:>11.3f}x{mean(s.detail):>8.2f}{vgg}{s.seconds:>9.1f}")
     return "\n".join(lines)
 
 
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(scores))
             expected = EXPECTED_BICUBIC.get((suite_name, args.scale))
             if expected is not None and args.limit is None:
-                print(f"check: bicubic {scores['bicubic'].mean(scores['bicubic'].psnr):.2f} dB "
+                print(f"check: bicubic {mean(scores['bicubic'].psnr):.2f} dB "
                       f"(benchmarks/README.md measured {expected:.2f} dB with Pillow)")
             figure_input = figure_input or (pairs[0], first_outputs)
     except BenchError as exc:
