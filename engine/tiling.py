@@ -88,10 +88,14 @@ def _to_float(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32, copy=False)
 
 
-def _store(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return values.astype(dtype, copy=False)
+def _normalise_into(target: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
+    """target = values / weights, in place on `values` (a finished band: big, and not needed after)."""
+    np.divide(values, np.maximum(weights, 1e-12), out=values)
+    if target.dtype == np.uint8:
+        np.clip(values, 0.0, 1.0, out=values)
+        np.multiply(values, 255.0, out=values)
+        np.add(values, 0.5, out=values)
+    target[...] = values  # casts (truncating, hence the + 0.5 above)
 
 
 def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
@@ -120,15 +124,15 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
             patch = torch.from_numpy(_to_float(image[y0:y0 + tile_h, x0:x0 + tile_w])).permute(2, 0, 1)[None]
             result = forward(patch)[0].permute(1, 2, 0).numpy()
             weight = (y_weights[row][:, None] * x_weights[col][None, :])[..., None]
-            band[:, x0 * scale:(x0 + tile_w) * scale] += result * weight
+            np.multiply(result, weight, out=result)
+            band[:, x0 * scale:(x0 + tile_w) * scale] += result
             band_weight[:, x0 * scale:(x0 + tile_w) * scale] += weight
             done += 1
             yield done, total
         next_top = ys[row + 1] if row + 1 < len(ys) else y0 + tile_h
         final = (next_top - y0) * scale
-        output[y0 * scale:next_top * scale] = _store(band[:final] / np.maximum(band_weight[:final], 1e-12),
-                                                     output_dtype)
-        carried = (band[final:], band_weight[final:])
+        carried = (band[final:].copy(), band_weight[final:].copy())  # copies, so this band can be freed
+        _normalise_into(output[y0 * scale:next_top * scale], band[:final], band_weight[:final])
     return output
 
 

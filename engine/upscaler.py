@@ -124,12 +124,16 @@ class Upscaler:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """One tile through the model: [0, 1] in and out, whatever range the model itself uses."""
         low, high = self.model.value_range
+        remap = (low, high) != (0.0, 1.0)
         height, width = x.shape[-2:]
         x = _pad_to_requirements(x, self.model.min_size, self.model.size_multiple)
         with torch.inference_mode():
-            y = self.model.module(x.to(self.device, self.dtype) * (high - low) + low)
-        scale = self.model.scale
-        return ((y[..., : height * scale, : width * scale].float() - low) / (high - low)).cpu()
+            x = x.to(self.device, self.dtype)
+            y = self.model.module(x * (high - low) + low if remap else x)
+            y = y[..., : height * self.model.scale, : width * self.model.scale].float()
+            if remap:
+                y = y.sub_(low).div_(high - low)
+        return y.cpu()
 
     def _run(self, planes: list[np.ndarray],
              cancel: threading.Event | None) -> Generator[Progress, None, list[np.ndarray]]:
