@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from bench import quality
+from scripts import make_sample_set, prepare_photos
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLES = RESOURCES / "samples"
@@ -23,16 +24,31 @@ def sample_files() -> list[Path]:
     return sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def credited_files() -> list[str]:
-    """First-column names of the LICENSES.md table rows that name an image file."""
+def licence_rows() -> list[list[str]]:
+    """The cells of each LICENSES.md table row that names an image: file, package, source, author, licence, crop."""
     text = (RESOURCES / "LICENSES.md").read_text(encoding="utf-8")
-    return re.findall(r"^\| *([^|\s]+\.(?:jpe?g|png)) *\|", text, re.M | re.I)
+    rows = re.findall(r"^\|(.+\.(?:jpe?g|png) *\|.*)\|$", text, re.M | re.I)
+    return [[cell.strip() for cell in row.split("|")] for row in rows]
 
 
 def test_every_sample_is_credited_and_every_credit_is_a_sample() -> None:
-    credited = credited_files()
+    credited = [row[0] for row in licence_rows()]
     assert len(credited) == len(set(credited)), "a file is listed twice in LICENSES.md"
     assert sorted(credited) == [p.name for p in sample_files()]
+
+
+def test_every_sample_comes_from_a_redistributable_photo() -> None:
+    rows = licence_rows()
+    assert rows and all(row[4].startswith(make_sample_set.REDISTRIBUTABLE) for row in rows)
+
+
+def test_no_sample_comes_from_a_validation_photo() -> None:
+    try:
+        photos = prepare_photos.all_photos()
+    except (OSError, KeyError):
+        pytest.skip("the wallpaper packages are not installed (scripts/install_training_photos.sh)")
+    val_sources = {p.source for i, p in enumerate(photos) if prepare_photos.split_of(i) == "val"}
+    assert val_sources and not val_sources & {row[2] for row in licence_rows()}
 
 
 def test_sample_set_is_big_enough_to_train_and_small_enough_to_ship() -> None:
