@@ -96,14 +96,25 @@ def bicubic_row(side: int) -> tuple[float, float]:
     return seconds, (side * SCALE) ** 2 / 1e6 / seconds
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory. VmHWM, because ru_maxrss survives exec on Linux and would
+    report the parent's peak; ru_maxrss where there is no /proc."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def memory_child(side: int) -> None:
     """Runs in a subprocess: upscale a side x side uint8 input; print baseline and peak RSS in bytes."""
     upscaler = Upscaler(one_conv_model(), "cpu")
     upscaler.upscale(np.zeros((16, 16, 3), np.uint8))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = peak_rss_bytes()
     image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
     seconds = _timed(lambda: upscaler.upscale(image))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes()
     print(baseline, peak, upscaler.tile, f"{seconds:.1f}")
 
 

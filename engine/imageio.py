@@ -100,7 +100,7 @@ def _split_planes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     elif mode == "1":
         image = image.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBa, ...
+        image = image.convert("RGBA" if "A" in mode.upper() else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBa, ...
     array = np.asarray(image)
     if array.ndim == 2:
         return array[..., None], None

@@ -14,8 +14,8 @@ from tqdm import tqdm
 from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.imageio import FORMATS
-from engine.models import WHICH_WEIGHTS, ModelLoadError, load_model
-from engine.upscaler import BatchUpscaler, OptionsError, UpscaleOptions
+from engine.models import WHICH_WEIGHTS, load_model
+from engine.upscaler import BatchUpscaler, UpscaleOptions
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_ARGS = 0, 1, 2
 
@@ -83,7 +83,7 @@ def run_upscale(args: argparse.Namespace) -> int:
         batch = BatchUpscaler(args.inputs, options, model)
         events = batch.run()
         first = next(events)  # the device and precision are checked before the first item
-    except (OptionsError, ModelLoadError, ValueError) as exc:
+    except ValueError as exc:  # OptionsError, ModelLoadError, or a device this machine lacks
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS
     print(f"model: {model.name} ({model.kind}, x{model.scale})", file=sys.stderr)

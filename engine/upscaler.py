@@ -144,6 +144,20 @@ class Upscaler:
             results.append((yield from _offset_progress(steps, index, len(planes))))
         return results
 
+    def _model_plane(self, colour: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """What the model sees of HxWxC `colour`, and how to turn its output back into C channels."""
+        if colour.shape[2] == self.model.in_channels:
+            return colour, lambda upscaled: upscaled
+        if self.model.in_channels == 1:  # colour into a grey model: Y through the model, Cb/Cr bicubic
+            ycbcr = to_pil(_to_uint8(colour)).convert("YCbCr")
+
+            def add_chroma(luma: np.ndarray) -> np.ndarray:
+                _, cb, cr = ycbcr.resize((luma.shape[1], luma.shape[0]), Image.Resampling.BICUBIC).split()
+                return np.asarray(Image.merge("YCbCr", (to_pil(luma), cb, cr)).convert("RGB"))
+
+            return np.asarray(ycbcr)[..., :1], add_chroma
+        return np.repeat(colour, 3, axis=2), lambda upscaled: np.asarray(to_pil(upscaled).convert("L"))[..., None]
+
     def iter_upscale(self, pixels: np.ndarray,
                      cancel: threading.Event | None = None) -> Generator[Progress, None, np.ndarray]:
         """Upscale HxW or HxWxC (C = 1, 2, 3, 4; uint8 or float in [0, 1]) at the model's scale.
@@ -156,32 +170,19 @@ class Upscaler:
             raise ValueError(f"expected an HxW or HxWxC image with 1 to 4 channels, got shape {pixels.shape}")
         has_alpha = pixels.shape[2] in (2, 4)
         colour = pixels[..., :-1] if has_alpha else pixels
-        alpha = pixels[..., -1:] if has_alpha else None
-        height, width = colour.shape[:2]
-        out_size = (width * self.model.scale, height * self.model.scale)
-        grey_model = self.model.in_channels == 1
-        planes: list[np.ndarray] = []
-        if colour.shape[2] == self.model.in_channels:
-            planes.append(colour)
-        elif grey_model:
-            ycbcr = np.asarray(to_pil(_to_uint8(colour)).convert("YCbCr"))
-            planes.append(ycbcr[..., :1])
-        else:
-            planes.append(np.repeat(colour, 3, axis=2))
-        if alpha is not None and grey_model:
-            planes.append(alpha)
+        plane, restore = self._model_plane(colour)
+        alpha_through_model = has_alpha and self.model.in_channels == 1
+        planes = [plane, pixels[..., -1:]] if alpha_through_model else [plane]
         results = yield from self._run(planes, cancel)
-        upscaled = results[0]
-        if colour.shape[2] == 3 and grey_model:
-            chroma = _resize(ycbcr, out_size, Image.Resampling.BICUBIC)
-            merged = np.concatenate([upscaled, chroma[..., 1:]], axis=2)
-            upscaled = np.asarray(Image.fromarray(merged, "YCbCr").convert("RGB"))
-        elif colour.shape[2] == 1 and not grey_model:
-            upscaled = np.asarray(to_pil(upscaled).convert("L"))[..., None]
-        if alpha is None:
+        upscaled = restore(results[0])
+        if not has_alpha:
             return upscaled
-        alpha_up = results[1] if grey_model else _resize(_to_uint8(alpha), out_size, Image.Resampling.LANCZOS)
-        return np.concatenate([upscaled, alpha_up], axis=2)
+        if alpha_through_model:
+            alpha = results[1]
+        else:
+            alpha = _resize(_to_uint8(pixels[..., -1:]), (upscaled.shape[1], upscaled.shape[0]),
+                            Image.Resampling.LANCZOS)
+        return np.concatenate([upscaled, alpha], axis=2)
 
     def upscale(self, pixels: np.ndarray, cancel: threading.Event | None = None,
                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
