@@ -1,12 +1,13 @@
 """How fast does the upscaler run on this machine, and does its memory stay flat in the image size?
 
     python bench/upscale_speed.py            # about 2-3 minutes on a 2-core CPU
+    python bench/upscale_speed.py --big      # adds the 8000x8000 memory run (minutes more)
 
 Prints, side by side: output megapixels/s and FLOPs per output pixel of the default generator, the
 classic generator and Pillow's bicubic; the share of this CPU's measured float32 matmul peak that the
 default generator reaches; the time of a 1-megapixel photo x4; and the peak RSS of a whole tiled
-x4 run on 2000x2000 and 8000x8000 inputs, each in its own process, beside the bytes of its uint8
-input and output. The memory runs use a one-conv net (1x1 conv + pixel shuffle) to stay quick on two
+x4 run on 2000x2000 and 4000x4000 inputs (8000x8000 too with --big), each in its own process,
+beside the bytes of its uint8 input and output. The memory runs use a one-conv net (1x1 conv + pixel shuffle) to stay quick on two
 cores: what they measure is the pipeline around the model, which is the same for every model.
 """
 
@@ -37,7 +38,7 @@ from engine.upscaler import Upscaler  # noqa: E402
 SCALE = 4
 PHOTO_SIDE = 1000  # the 1-megapixel photo
 CLASSIC_SIDE = 64  # the classic net does ~40x the default's work per pixel: a smaller input keeps it short
-MEMORY_SIDES = (2000, 8000)
+MEMORY_SIDES = (2000, 4000)  # --big adds 8000x8000: about 4 minutes on a busy 2-core CPU
 
 
 def as_loaded(module: nn.Module, name: str, in_channels: int = 3,
@@ -133,6 +134,7 @@ def memory_row(side: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", action="store_true", help="also measure memory on an 8000x8000 input")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -160,7 +162,7 @@ def main() -> None:
     print(f"1-megapixel photo ({PHOTO_SIDE}x{PHOTO_SIDE}) x4 with the default generator: {d_seconds:.1f} s "
           f"(bicubic: {b_seconds * 1000:.0f} ms; classic would take ~{(PHOTO_SIDE * SCALE) ** 2 / 1e6 / c_rate:.0f} s)")
     print("\npeak memory of a whole tiled x4 run (one-conv net, separate process each):")
-    for side in MEMORY_SIDES:
+    for side in (*MEMORY_SIDES, 8000) if args.big else MEMORY_SIDES:
         print("  " + memory_row(side))
 
 

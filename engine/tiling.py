@@ -89,13 +89,14 @@ def _to_float(pixels: np.ndarray) -> np.ndarray:
 
 
 def _normalise_into(target: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
-    """target = values / weights, in place on `values` (a finished band: big, and not needed after)."""
-    np.divide(values, np.maximum(weights, 1e-12), out=values)
+    """target = values / weights, computed in place on `values` (a finished band: big, not needed after)."""
     if target.dtype == np.uint8:
-        np.clip(values, 0.0, 1.0, out=values)
-        np.multiply(values, 255.0, out=values)
-        np.add(values, 0.5, out=values)
-    target[...] = values  # casts (truncating, hence the + 0.5 above)
+        np.multiply(values, 255.0 / np.maximum(weights, 1e-12), out=values)
+        np.add(values, 0.5, out=values)  # the cast below truncates
+        np.clip(values, 0.0, 255.0, out=values)
+    else:
+        np.divide(values, np.maximum(weights, 1e-12), out=values)
+    target[...] = values
 
 
 def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
