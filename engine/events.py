@@ -88,6 +88,9 @@ class Rollback:
 
 @dataclass(frozen=True)
 class Resumed:
+    """A run continues from its checkpoint. The trainer's `history` then holds the earlier curves (plain
+    dicts, "kind" "step" or "validation"), and the next StepMetrics is step `step + 1`."""
+
     step: int
     path: str
 

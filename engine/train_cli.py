@@ -29,7 +29,7 @@ SETUP_ERRORS = (ValueError, OSError)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
-    train.add_argument("--data", required=True, help="folder of training images (searched recursively)")
+    train.add_argument("--data", help="folder of training images, searched recursively (not needed with --resume)")
     train.add_argument("--preset", default="default", choices=("default", "classic"))
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt, generator.safetensors, samples/")
     train.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (default: the preset's)")
@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """The preset, then --scale, --set and --steps; --steps keeps the preset's pretraining share unless
     pretrain_steps is set explicitly."""
+    if not args.data:
+        raise ConfigError("--data is required to start a run (only --resume can do without it)")
     base = preset(args.preset)
     overrides = [item for group in args.overrides for item in group]
     changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
@@ -76,13 +78,17 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
 
     interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        """The first Ctrl-C stops cleanly (checkpoint + export); a second one aborts at once."""
         nonlocal interrupted
         interrupted = True
         trainer.request_stop()
+        signal.signal(signal.SIGINT, previous)
+        print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         finished = report_progress(trainer)
     finally:

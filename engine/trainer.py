@@ -227,8 +227,8 @@ class Trainer:
                     yield from self._save("phase")
                 phase = self._phase(self.step)
                 yield ev.PhaseChanged(step=self.step, phase=phase)
-            hr, lr = next(batches)
             started = time.perf_counter()
+            hr, lr = next(batches)
             try:
                 metrics = self._train_step(hr, lr, phase)
             except NonFiniteLoss as exc:

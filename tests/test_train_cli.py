@@ -34,7 +34,8 @@ def test_three_step_smoke_train(image_folder: Path, tmp_path: Path, preset: str,
     model, meta = load_generator(out / "generator.safetensors")
     assert meta["steps"] == 3 and meta["config"]["preset"] == preset
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
-    channels = 1 if preset == "classic" else 3
+    channels, value_range = (1, [-1.0, 1.0]) if preset == "classic" else (3, [0.0, 1.0])
+    assert meta["value_range"] == value_range
     assert model(torch.rand(1, channels, 8, 8)).shape == (1, channels, 32, 32)
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.startswith("completed") and str(out / "generator.safetensors") in last_line
@@ -44,7 +45,7 @@ def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train(image_folder, out, "--steps", "2") == 0
     assert train(image_folder, out, "--steps", "2") == 2  # an existing run is never overwritten
-    assert main(["train", "--data", str(image_folder), "--out", str(out), "--resume", "--steps", "4"]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--steps", "4"]) == 0
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["step"] == 4 and state["config"]["gen_features"] == 8  # the stored settings won
 
@@ -64,12 +65,15 @@ def test_steps_keep_the_default_presets_pretraining_share() -> None:
 
 
 @pytest.mark.parametrize(("argv_tail", "message"), [
-    (["--set", "batch_size=lots"], "bad value for batch_size"),
-    (["--set", "nonsense=1"], "nonsense=1"),
+    (["--data", "{images}", "--set", "batch_size=lots"], "bad value for batch_size"),
+    (["--data", "{images}", "--set", "nonsense=1"], "nonsense=1"),
+    ([], "--data is required"),
+    (["--resume"], "no checkpoint at"),
 ])
 def test_bad_settings_exit_with_one_line(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv_tail: list[str], message: str) -> None:
-    code = main(["train", "--data", str(image_folder), "--out", str(tmp_path / "x"), *argv_tail])
+    argv_tail = [arg.format(images=image_folder) for arg in argv_tail]
+    code = main(["train", "--out", str(tmp_path / "x"), *argv_tail])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
 
