@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -27,6 +28,8 @@ from torch import nn
 TileForward = Callable[[torch.Tensor], torch.Tensor]
 # What the generators below yield while they run: (tiles done, tiles in total).
 Progress = tuple[int, int]
+T = TypeVar("T")
+R = TypeVar("R")
 
 MIN_TILE = 16
 CPU_MAX_TILE = 512
@@ -36,6 +39,26 @@ MPS_TILE = 256
 
 class UpscaleCancelled(Exception):
     """The cancel event was set; raised between tiles."""
+
+
+def map_progress(steps: Generator[Progress, None, R], convert: Callable[[int, int], T]) -> Generator[T, None, R]:
+    """Re-yield each (done, total) of `steps` as convert(done, total); return what `steps` returns."""
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield convert(done, total)
+
+
+def run_to_end(steps: Generator[Progress, None, R], progress: Callable[[int, int], None] | None = None) -> R:
+    """Drive a progress generator to its result, telling `progress` (if any) along the way."""
+    reported = map_progress(steps, progress or (lambda done, total: None))
+    while True:
+        try:
+            next(reported)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _effective_overlap(tile: int, overlap: int) -> int:

@@ -24,7 +24,8 @@ from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProg
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
                             is_image_file, read_image, save_image, to_pil)
 from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
-from engine.tiling import MIN_TILE, Progress, UpscaleCancelled, auto_tile_size, iter_tiled_halving
+from engine.tiling import (MIN_TILE, Progress, UpscaleCancelled, auto_tile_size, iter_tiled_halving, map_progress,
+                           run_to_end)
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 BatchEvent = ItemStarted | TileProgress | ItemDone | ItemFailed | BatchDone
@@ -96,17 +97,6 @@ def _pad_to_requirements(x: torch.Tensor, minimum: int, multiple: int) -> torch.
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
-def _offset_progress(steps: Generator[Progress, None, np.ndarray], index: int,
-                     count: int) -> Generator[Progress, None, np.ndarray]:
-    """Progress of pass `index` of `count` equal-sized passes, as one running count."""
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield index * total + done, count * total
-
-
 # ----------------------------------------------------------------------------- one image
 class Upscaler:
     """A model placed on a device, with a tile size and precision; upscales pixel arrays."""
@@ -141,7 +131,9 @@ class Upscaler:
         results = []
         for index, plane in enumerate(planes):
             steps = iter_tiled_halving(plane, self._forward, self.model.scale, self.tile, self.overlap, cancel)
-            results.append((yield from _offset_progress(steps, index, len(planes))))
+            # Passes are the same size, so progress over all of them is pass index * total + done.
+            overall = map_progress(steps, lambda done, total, k=index: (k * total + done, len(planes) * total))
+            results.append((yield from overall))
         return results
 
     def _model_plane(self, colour: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -187,14 +179,7 @@ class Upscaler:
     def upscale(self, pixels: np.ndarray, cancel: threading.Event | None = None,
                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """`iter_upscale`, driven to the end, reporting progress through a callback."""
-        steps = self.iter_upscale(pixels, cancel)
-        while True:
-            try:
-                done, total = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(done, total)
+        return run_to_end(self.iter_upscale(pixels, cancel), progress)
 
 
 # ----------------------------------------------------------------------------- batch
@@ -304,7 +289,7 @@ class BatchUpscaler:
     def _output_path(self, item: InputItem, loaded_format: str | None, factor: float) -> Path:
         out_format = self.options.format or loaded_format or "png"
         name = f"{item.path.stem}_x{scale_label(factor)}{EXTENSIONS[out_format]}"
-        return Path(self.options.out_dir or ".") / item.sub_dir / name
+        return Path(str(self.options.out_dir)) / item.sub_dir / name
 
     def _process(self, index: int, item: InputItem,
                  upscaler: Upscaler) -> Generator[TileProgress, None, ItemDone]:
@@ -322,14 +307,9 @@ class BatchUpscaler:
             if out_path.resolve() == item.path.resolve():
                 raise ImageWriteError(f"{out_path} is the input itself; choose another output folder")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
-        steps = upscaler.iter_upscale(pixels, self._stop)
-        while True:
-            try:
-                done, total = next(steps)
-            except StopIteration as stop:
-                result = resize_to(stop.value, size)
-                break
-            yield TileProgress(index, str(item.path), done, total)
+        upscaled = yield from map_progress(upscaler.iter_upscale(pixels, self._stop),
+                                           lambda done, total: TileProgress(index, str(item.path), done, total))
+        result = resize_to(upscaled, size)
         if out_path is not None:
             save_image(result, out_path, options.format or image.format, options.quality, image.icc, image.exif,
                        options.overwrite)
