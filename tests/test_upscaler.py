@@ -15,7 +15,8 @@ from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProg
 from engine.export import export_generator
 from engine.imageio import ORIENTATION_TAG
 from engine.models import LoadedModel, load_model
-from engine.upscaler import BatchUpscaler, OptionsError, Upscaler, UpscaleOptions, resolve_dtype, target_size
+from engine.upscaler import (BatchUpscaler, OptionsError, Upscaler, UpscaleOptions, collect_inputs, resolve_dtype,
+                             target_size)
 
 
 def tiny_model(tmp_path: Path, channels: int = 3) -> LoadedModel:
@@ -198,3 +199,17 @@ def test_stop_cancels_mid_image_and_starts_nothing_else(tmp_path: Path, rgb_mode
 def test_unreadable_explicit_input_is_reported_not_raised(tmp_path: Path, rgb_model: LoadedModel) -> None:
     events = run_batch([tmp_path / "nope.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
     assert isinstance(events[1], ItemFailed) and "does not exist" in events[1].message
+
+
+def test_folder_search_skips_non_images_and_the_output_folder(tmp_path: Path) -> None:
+    Image.fromarray(noise(8, 8)).save(tmp_path / "b.png")
+    Image.fromarray(noise(8, 8)).save(tmp_path / "no_extension", format="PNG")
+    (tmp_path / "sub").mkdir()
+    Image.fromarray(noise(8, 8)).save(tmp_path / "sub" / "a.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "upscaled").mkdir()
+    Image.fromarray(noise(8, 8)).save(tmp_path / "upscaled" / "b_x4.png")
+    items = collect_inputs([tmp_path], exclude=(tmp_path / "upscaled").resolve())
+    assert [(item.path.name, str(item.sub_dir)) for item in items] == [
+        ("b.png", "."), ("no_extension", "."), ("a.png", "sub")]
+    assert [item.sub_dir for item in collect_inputs([tmp_path], keep_tree=False)] == [Path()] * 4
