@@ -1,5 +1,6 @@
-"""Live training curves. Events append to buffers; a timer redraws at most ~20 times a second, so
-a fast trainer never floods the GUI thread with repaints."""
+"""Live training curves. Events only append to buffers; a timer redraws, one plot per tick at most
+~20 ticks a second. Repainting a pyqtgraph plot (axes, text) costs tens of milliseconds in software
+rendering, so refreshing all five at once would freeze the window; one at a time keeps stalls short."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from engine.events import StepMetrics, Validation
 from gui.plot_series import Series
@@ -35,7 +36,11 @@ class LossPlots(QWidget):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._markers: list[tuple[float, str, str]] = []
-        self._dirty = False
+        self._dirty: set[str] = set()  # plot titles with data not drawn yet
+        self._next = 0  # where the round-robin redraw resumes
+        self._total_steps = 0
+        self._marker_lines: dict[str, list[pg.InfiniteLine]] = {title: [] for title in PLOTS}
+        self._plot_of: dict[str, str] = {key: title for title, entries in PLOTS.items() for key, _ in entries}
         self.graphics = pg.GraphicsLayoutWidget()
         for index, (title, entries) in enumerate(PLOTS.items()):
             self._add_plot(index, title, entries)
@@ -59,13 +64,19 @@ class LossPlots(QWidget):
         self._timer.start()
 
     def _add_plot(self, index: int, title: str, entries: tuple[tuple[str, str], ...]) -> None:
-        row, col = divmod(index, 3)
-        plot = self.graphics.addPlot(row=row, col=col, title=title)
+        # Six grid columns: three plots of two columns on the first row, two of three on the second.
+        row, col, span = (0, 2 * index, 2) if index < 3 else (1, 3 * (index - 3), 3)
+        plot = self.graphics.addPlot(row=row, col=col, colspan=span, title=title)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         plot.getAxis("bottom").setLabel("step")
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.getAxis("left").setWidth(52)  # a fixed width: changing tick labels never re-lays out the grid
+        for name in ("left", "bottom"):
+            # Axis text is the slow part of a repaint; cached axes are blitted unless their range moved.
+            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._plots[title] = plot
         for i, (key, name) in enumerate(entries):
             style = Qt.PenStyle.DashLine if key in BASELINES else Qt.PenStyle.SolidLine
@@ -87,13 +98,21 @@ class LossPlots(QWidget):
     def _append(self, key: str, step: float, value: float | None) -> None:
         if key in self._series and value is not None and math.isfinite(value):
             self._series[key].append(step, value)
-            self._dirty = True
+            self._dirty.add(self._plot_of[key])
 
     def add_metrics(self, metrics: StepMetrics) -> None:
+        if metrics.total_steps != self._total_steps:
+            self.set_total_steps(metrics.total_steps)
         for key, value in metrics.losses.items():
             self._append(key, metrics.step, value)
         self._append("d_real", metrics.step, metrics.d_real)
         self._append("d_fake", metrics.step, metrics.d_fake)
+
+    def set_total_steps(self, total: int) -> None:
+        """Fix the step axis to the whole run: an x range that grows with every step would re-render
+        every axis on every redraw (the slow part), and a fixed one reads like a progress bar."""
+        self._total_steps = total
+        self._dirty.update(PLOTS)
 
     def add_validation(self, validation: Validation) -> None:
         for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"):
@@ -102,16 +121,20 @@ class LossPlots(QWidget):
     def mark(self, step: float, text: str, color: str = "#9aa1ab") -> None:
         """A labelled vertical line on every plot (phase change, resume, rollback)."""
         self._markers.append((step, text, color))
-        for plot in self._plots.values():
-            self._add_marker(plot, step, text, color)
+        self._dirty.update(PLOTS)  # drawn plot by plot, like the data
 
-    @staticmethod
-    def _add_marker(plot: pg.PlotItem, step: float, text: str, color: str) -> None:
-        line = pg.InfiniteLine(pos=step, angle=90, movable=False,
-                               pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine), label=text,
-                               labelOpts={"position": 0.92, "color": color, "anchors": [(0, 0.5), (0, 0.5)],
-                                          "rotateAxis": (1, 0)})
-        plot.addItem(line, ignoreBounds=True)
+    def _sync_plot(self, title: str) -> None:
+        """Bring one plot's step range and marker lines up to date."""
+        plot = self._plots[title]
+        if self._total_steps and plot.getViewBox().viewRange()[0][1] < self._total_steps:
+            plot.setXRange(0, self._total_steps, padding=0.02)
+        lines = self._marker_lines[title]
+        for step, text, color in self._markers[len(lines):]:
+            line = pg.InfiniteLine(pos=step, angle=90, movable=False,
+                                   pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine), label=text,
+                                   labelOpts={"position": 0.97, "color": color, "anchors": [(0, 0), (0, 0)]})
+            plot.addItem(line, ignoreBounds=True)
+            lines.append(line)
 
     def markers(self) -> list[tuple[float, str, str]]:
         return list(self._markers)
@@ -119,25 +142,40 @@ class LossPlots(QWidget):
     def clear(self) -> None:
         for key in self._series:
             self._series[key] = Series(self.smoothing_factor() if key in SMOOTHED else 0.0)
-        for plot in self._plots.values():
-            for item in [i for i in plot.items if isinstance(i, pg.InfiniteLine)]:
-                plot.removeItem(item)
+        for title, lines in self._marker_lines.items():
+            for line in lines:
+                self._plots[title].removeItem(line)
+            lines.clear()
         self._markers.clear()
-        self._dirty = True
-        self.redraw()
+        self._total_steps = 0
+        self._dirty.update(PLOTS)
+        self.redraw_all()
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        for key, series in self._series.items():
-            self._curves[key].setData(*series.data())
+        """Draw the next plot with new data, taking turns so every plot gets its refresh."""
+        titles = list(PLOTS)
+        for offset in range(len(titles)):
+            title = titles[(self._next + offset) % len(titles)]
+            if title in self._dirty:
+                self._draw(title)
+                self._next = (titles.index(title) + 1) % len(titles)
+                return
+
+    def redraw_all(self) -> None:
+        for title in list(self._dirty):
+            self._draw(title)
+
+    def _draw(self, title: str) -> None:
+        self._dirty.discard(title)
+        self._sync_plot(title)
+        for key, _ in PLOTS[title]:
+            self._curves[key].setData(*self._series[key].data())
 
     def _on_smoothing(self, value: int) -> None:
         for key in SMOOTHED:
             self._series[key].set_smoothing(value / 100)
-        self._dirty = True
+            self._dirty.add(self._plot_of[key])
 
     def _on_log(self, on: bool) -> None:
         for title in LOSS_PLOTS:
@@ -153,3 +191,5 @@ class LossPlots(QWidget):
                 axis.setTextPen(pg.mkPen(colors.muted))
             if plot.legend is not None:
                 plot.legend.setLabelTextColor(colors.text)
+                plot.legend.setBrush(pg.mkBrush(pg.mkColor(colors.base).darker(102)))
+                plot.legend.setPen(pg.mkPen(colors.border))

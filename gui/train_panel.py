@@ -52,6 +52,7 @@ class TrainPanel(QWidget):
     # ------------------------------------------------------------------ layout
     def _build_layout(self) -> None:
         self.data_dir = QLineEdit(placeholderText="Folder of training images")
+        self.data_dir.textChanged.connect(self.data_dir.setToolTip)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_data)
         data_row = QHBoxLayout()
@@ -93,7 +94,8 @@ class TrainPanel(QWidget):
         self.error.setProperty("role", "error")
         self.banner = QLabel(wordWrap=True, visible=False)
         self.banner.setProperty("role", "banner")
-        self.warnings = QListWidget()
+        self.warnings = QListWidget(wordWrap=True)
+        self.warnings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.warnings.setMaximumHeight(110)
         self.warnings.setVisible(False)
 
@@ -231,7 +233,7 @@ class TrainPanel(QWidget):
         self.banner.setText(f"⚠ {message}")
         self.banner.setVisible(True)
         self.warnings.addItem(f"Step {step}: {message}")
-        self.warnings.setVisible(True)
+        self.warnings.setVisible(self.warnings.count() > 1)  # the banner already shows a lone warning
         self.warnings.scrollToBottom()
 
     def warning_texts(self) -> list[str]:

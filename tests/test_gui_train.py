@@ -34,7 +34,7 @@ def click(qtbot, button) -> None:
 
 
 def curve_xy(panel: TrainPanel, key: str) -> tuple[np.ndarray, np.ndarray]:
-    panel.plots.redraw()
+    panel.plots.redraw_all()
     x, y = panel.plots.curve(key).getData()
     return (np.asarray(x), np.asarray(y)) if x is not None else (np.empty(0), np.empty(0))
 

@@ -1,0 +1,135 @@
+"""How long can the window freeze? A 5 ms QTimer pings the GUI event loop and we record the worst gap
+between pings while (a) the real trainer runs and (b) a ~1000x700 image is upscaled and displayed.
+
+Usage: python bench/ui_latency.py [--train-seconds 15]   (goal: worst stall under 50 ms)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from engine.archs import CompactGenerator  # noqa: E402
+from engine.export import export_generator  # noqa: E402
+from gui.app import configure_process  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from gui.train_panel import REPO_SAMPLES  # noqa: E402
+from gui.upscale_queue import State  # noqa: E402
+
+PING_MS = 5
+TRAINING = {"hr_patch": 64, "batch_size": 4, "gen_features": 16, "gen_blocks": 4, "disc_features": 16,
+            "discriminator": "vgg", "steps": 100_000, "pretrain_steps": 20, "val_every": 10, "val_count": 4,
+            "workers": 0, "checkpoint_every": 1_000_000}
+
+
+class StallMeter:
+    """Records gaps between consecutive 5 ms timer ticks; a gap is how long the loop could not run."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer(interval=PING_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.gaps.clear()
+        self._clock.start()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        self.gaps.append(self._clock.nsecsElapsed() / 1e6)
+        self._clock.restart()
+
+    def report(self, label: str) -> float:
+        gaps = np.array(self.gaps[1:] or [0.0])
+        print(f"{label:<30} pings {len(gaps):>5}  worst {gaps.max():6.1f} ms  p99 {np.percentile(gaps, 99):5.1f} ms  "
+              f"median {np.median(gaps):4.1f} ms  gaps over 50 ms: {int((gaps > 50).sum())}")
+        return float(gaps.max())
+
+
+def spin(app: QApplication, until: Callable[[], bool], timeout: float) -> None:
+    """Run a real event loop until `until()` holds (checked every 20 ms) or `timeout` seconds pass."""
+    loop = QEventLoop()
+    check = QTimer(interval=20)
+    check.timeout.connect(lambda: until() and loop.quit())
+    QTimer.singleShot(int(timeout * 1000), loop.quit)
+    check.start()
+    if not until():
+        loop.exec()
+    check.stop()
+
+
+def bench_training(app: QApplication, window: MainWindow, seconds: float) -> float:
+    train = window.train
+    train.data_dir.setText(str(REPO_SAMPLES))
+    for name, value in TRAINING.items():
+        train.form.set_value(name, value)
+    if not train.start():
+        raise SystemExit(f"training did not start: {train.error.text()}")
+    spin(app, lambda: train.progress.value() >= 1, timeout=120)  # measure steady training, not start-up
+    meter = StallMeter()
+    meter.start()
+    spin(app, lambda: False, timeout=seconds)
+    meter.stop()
+    steps = train.progress.value()
+    train.stop()
+    spin(app, lambda: not train.is_running(), timeout=120)
+    return meter.report(f"training ({steps} steps)")
+
+
+def bench_upscale(app: QApplication, window: MainWindow, work: Path) -> float:
+    net = CompactGenerator(3, 16, 4, 4)
+    model = export_generator(work / "bench.safetensors", net.state_dict(), net.spec(), net.value_range)
+    photo = Image.open(sorted(REPO_SAMPLES.glob("*.jpg"))[0]).convert("RGB").resize((1000, 700))
+    photo.save(work / "photo.png")
+    upscale = window.upscale
+    window.tabs.setCurrentWidget(upscale)
+    upscale.model.add_model_file(model)
+    spin(app, lambda: False, timeout=0.5)  # the tab's first paint is not part of upscaling
+    meter = StallMeter()
+    meter.start()
+    upscale.add_paths([str(work / "photo.png")])
+    spin(app, lambda: not upscale.is_running() and bool(upscale.queue.with_state(State.DONE, State.FAILED)), 300)
+    spin(app, lambda: False, timeout=0.5)  # include painting the result
+    meter.stop()
+    entry = upscale.queue.entries[0]
+    if entry.state is not State.DONE:
+        raise SystemExit(f"upscale failed: {entry.detail}")
+    return meter.report(f"upscale 1000x700 -> {entry.result.shape[1]}x{entry.result.shape[0]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    configure_process()
+    app = QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory(prefix="srgan-bench-") as tmp:
+        work = Path(tmp)
+        window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat), runs_dir=work / "runs")
+        window.resize(1500, 950)
+        window.show()
+        worst = max(bench_training(app, window, args.train_seconds), bench_upscale(app, window, work))
+        window.close()
+    print(f"worst stall {worst:.1f} ms ({'OK' if worst <= 50 else 'ABOVE'} the 50 ms goal)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
