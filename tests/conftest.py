@@ -51,6 +51,13 @@ def tiny_config(image_folder: Path, tmp_path: Path) -> TrainConfig:
                   pretrain_steps=2, **TINY_SETTINGS)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread() -> None:
+    """Test tensors are tiny, and on a small shared CPU two threads spend more time waiting for each
+    other than computing (measured: a classic-generator step took 4x longer with 2 threads than 1)."""
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def empty_torch_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty hub cache, so no test depends on VGG weights this machine may happen to have."""
