@@ -87,6 +87,7 @@ class TrainingData:
 
     train: ImageSet
     val: ImageSet
+    val_is_training_image: bool = False  # every held-out file was unusable; numbers will be optimistic
 
     @property
     def skipped(self) -> list[str]:
@@ -111,8 +112,11 @@ class TrainingData:
             raise DataError(f"no readable images in {folder} large enough to train on: need at least 2 images of "
                             f"{config.hr_patch}x{config.hr_patch} or more, found {usable}"
                             + (f" ({reasons})" if reasons else ""))
-        if not val.images:  # every held-out file was unusable: validate on a training image rather than nothing
-            val = ImageSet(images=train.images[:1], names=train.names[:1], skipped=val.skipped)
+        if not val.images and config.val_dir:
+            raise DataError(f"no readable images in {config.val_dir} (the validation folder)")
+        if not val.images:  # validate on a training image rather than on nothing
+            fallback = ImageSet(train.images[:1], train.names[:1], val.skipped)
+            return cls(train=train, val=fallback, val_is_training_image=True)
         return cls(train=train, val=val)
 
 

@@ -207,6 +207,9 @@ class Trainer:
             yield ev.Resumed(step=self.step, path=str(self.checkpoint_path))
         for message in self.data.skipped:
             yield ev.TrainWarning(step=self.step, code="skipped-file", message=message)
+        if self.data.val_is_training_image:
+            yield ev.TrainWarning(step=self.step, code="no-validation-images", message="no held-out image was "
+                                  "usable, so validation uses a training image: its numbers will be optimistic")
         if self.perceptual is None and self.config.perceptual_weight > 0:
             yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,16 @@ def test_val_dir_replaces_the_held_out_split(image_folder: Path, tmp_path: Path,
     assert len(data.train.images) == 5 and [image.shape[:2] for image in data.val.images] == [(64, 64), (72, 64)]
 
 
+def test_unusable_validation_images(image_folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="validation folder"):
+        TrainingData.load(config_for(image_folder, val_dir=str(tmp_path / "empty")))
+    for held_out in split_paths(list_images(image_folder), 2)[1]:
+        held_out.write_bytes(b"corrupt")
+    data = TrainingData.load(config_for(image_folder))
+    assert len(data.val.images) == 1 and data.val_is_training_image and len(data.skipped) == 2
+
+
 def test_grayscale_loads_one_channel(image_folder: Path) -> None:
     data = TrainingData.load(config_for(image_folder, channels=1))
     assert all(image.ndim == 3 and image.shape[2] == 1 for image in data.train.images)
