@@ -307,7 +307,8 @@ class Trainer:
         self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator)
         if self.ema is not None:
             self.ema.update(self.generator)
-        return {"losses": {name: float(value.detach()) for name, value in losses.items()}, "d_real": d_real, "d_fake": d_fake}
+        values = {name: float(value.detach()) for name, value in losses.items()}
+        return {"losses": values, "d_real": d_real, "d_fake": d_fake}
 
     def _discriminator_step(self, hr: torch.Tensor, sr: torch.Tensor,
                             losses: dict[str, torch.Tensor]) -> tuple[float, float]:

@@ -79,7 +79,8 @@ def test_images_smaller_than_the_crop(image_folder: Path, tmp_path: Path,
                                       make_images: Callable[..., list[Path]]) -> None:
     make_images(image_folder / "small", count=1, size=(20, 20))
     data = TrainingData.load(config_for(image_folder))
-    assert any(str(image_folder / "small" / "image_00.png") in m and "smaller than the 32-pixel crop" in m for m in data.skipped)
+    small = str(image_folder / "small" / "image_00.png")
+    assert any(small in message and "smaller than the 32-pixel crop" in message for message in data.skipped)
     make_images(tmp_path / "tiny", count=3, size=(20, 20))
     with pytest.raises(DataError, match="need at least 2 images"):
         TrainingData.load(config_for(tmp_path / "tiny"))

@@ -34,7 +34,8 @@ def test_generator_loss_is_lower_when_it_fools_the_discriminator(name: str) -> N
 def test_bce_on_logits_equals_sigmoid_then_bce() -> None:
     real, fake = torch.randn(16, 1), torch.randn(16, 1)
     bce = nn.BCELoss()
-    expected = 0.5 * (bce(torch.sigmoid(real), torch.ones_like(real)) + bce(torch.sigmoid(fake), torch.zeros_like(fake)))
+    expected = 0.5 * (bce(torch.sigmoid(real), torch.ones_like(real))
+                      + bce(torch.sigmoid(fake), torch.zeros_like(fake)))
     assert adversarial_loss("bce").d(real, fake) == pytest.approx(float(expected), rel=1e-5)
     assert adversarial_loss("bce").g(real, fake) == pytest.approx(
         float(bce(torch.sigmoid(fake), torch.ones_like(fake))), rel=1e-5)
@@ -67,8 +68,8 @@ class Linear(nn.Module):
 
 def test_gradient_penalty_measures_distance_from_unit_slope() -> None:
     real, fake = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
-    assert float(gradient_penalty(Linear((1, 8, 8), 1.0), real, fake)) == pytest.approx(0.0, abs=1e-8)
-    assert float(gradient_penalty(Linear((1, 8, 8), 3.0), real, fake)) == pytest.approx(4.0, rel=1e-5)
+    assert gradient_penalty(Linear((1, 8, 8), 1.0), real, fake).item() == pytest.approx(0.0, abs=1e-8)
+    assert gradient_penalty(Linear((1, 8, 8), 3.0), real, fake).item() == pytest.approx(4.0, rel=1e-5)
     d = Linear((1, 8, 8), 3.0)
     gradient_penalty(d, real, fake).backward()
     assert d.w.grad is not None and d.w.grad.abs().sum() > 0  # the penalty trains D

@@ -54,7 +54,8 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
     sample = of_type(events, ev.Samples)[0]
     assert sample.lr.shape[0] * 4 == sample.sr.shape[0] == sample.hr.shape[0] and sample.sr.dtype.name == "uint8"
-    assert sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+    figures = sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir())
+    assert figures == ["step_000002.png", "step_000004.png"]
 
     finished = events[-1]
     assert isinstance(finished, ev.Finished) and finished.reason == "completed" and finished.step == 4
@@ -193,20 +194,7 @@ def test_an_error_still_checkpoints_exports_and_finishes(config: TrainConfig) ->
 @pytest.mark.parametrize("loss", ["wgan-gp", "hinge", "lsgan"])
 def test_other_adversarial_losses_train(config: TrainConfig, loss: str) -> None:
     events = run_all(Trainer(config.replace(adversarial_loss=loss, perceptual_weight=0, discriminator="vgg",
-                                            grad_clip=1.0, lr_schedule="step")))
+                                            grad_clip=1.0, lr_schedule="step", steps=2, pretrain_steps=0)))
     gan = of_type(events, ev.StepMetrics)[-1]
     assert events[-1].reason == "completed" and math.isfinite(gan.losses["d_loss"])
     assert ("d_gp" in gan.losses) == (loss == "wgan-gp")
-
-
-def test_classic_preset_trains_in_grayscale(image_folder: Path, tmp_path: Path) -> None:
-    from engine.config import classic_preset
-
-    config = classic_preset(data_dir=str(image_folder), out_dir=str(tmp_path / "classic"), hr_patch=32, steps=2,
-                            batch_size=2, val_count=2, val_every=2, device="cpu", perceptual_layers={"relu1_2": 1.0})
-    events = run_all(Trainer(config, feature_net=vgg_feature_stack("vgg16", 16)))
-    assert [e.phase for e in of_type(events, ev.PhaseChanged)] == ["gan"]
-    assert "g_perceptual" in of_type(events, ev.StepMetrics)[0].losses
-    model, meta = load_generator(events[-1].export_path)
-    assert meta["value_range"] == [-1.0, 1.0]
-    assert model(torch.zeros(1, 1, 8, 8)).shape == (1, 1, 32, 32)
