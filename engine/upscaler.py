@@ -44,7 +44,7 @@ def resolve_dtype(precision: str, device: torch.device, model: LoadedModel) -> t
         if precision in ("fp16", "bf16"):
             raise OptionsError("half precision (fp16/bf16) is for GPUs; use fp32 or auto on the CPU")
         return torch.float32
-    bf16_ok = model.supports_bf16 and (device.type != "cuda" or torch.cuda.is_bf16_supported())
+    bf16_ok = model.supports_bf16 and device.type == "cuda" and torch.cuda.is_bf16_supported()  # MPS: fp16
     wanted = {"fp32": [], "fp16": ["fp16"], "bf16": ["bf16"], "auto": ["bf16", "fp16"]}[precision]
     for name in wanted:
         if name == "bf16" and bf16_ok:
