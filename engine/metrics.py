@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -46,29 +45,37 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(PEAK**2 / mse)
 
 
-def _gaussian_window() -> torch.Tensor:
-    coords = torch.arange(SSIM_WINDOW, dtype=torch.float64) - SSIM_WINDOW // 2
-    g = torch.exp(-(coords**2) / (2 * SSIM_SIGMA**2))
-    return g / g.sum()
+def _gaussian_window() -> list[float]:
+    coords = np.arange(SSIM_WINDOW) - SSIM_WINDOW // 2
+    g = np.exp(-(coords**2) / (2 * SSIM_SIGMA**2))
+    return (g / g.sum()).tolist()
+
+
+def _blur(t: torch.Tensor, window: list[float]) -> torch.Tensor:
+    """Separable 'valid' gaussian filtering as shifted in-place adds: several times faster on a CPU than
+    conv2d with one channel, which has no fast path for that shape."""
+    for dim in (-1, -2):
+        size = t.shape[dim] - len(window) + 1
+        out = t.narrow(dim, 0, size) * window[0]
+        for k, weight in enumerate(window[1:], start=1):
+            out.add_(t.narrow(dim, k, size), alpha=weight)
+        t = out
+    return t
 
 
 def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
-    """Wang et al.'s SSIM on Y (0-255 data, gaussian 11x11 window, sigma 1.5, 'valid' filtering),
-    as separable convolutions so a 2000x2000 image takes well under a second."""
+    """Wang et al.'s SSIM on Y (0-255 data, gaussian 11x11 window, sigma 1.5, 'valid' filtering);
+    a 2000x2000 image takes about a second on one CPU core."""
     y_sr, y_hr = _y_pair(sr, hr, border)
     if min(y_sr.shape) < SSIM_WINDOW:
         raise ValueError(f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after the border crop")
-    x = torch.from_numpy(np.ascontiguousarray(y_sr))[None, None]
-    y = torch.from_numpy(np.ascontiguousarray(y_hr))[None, None]
-    g = _gaussian_window()
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(t, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
-
+    x = torch.from_numpy(np.ascontiguousarray(y_sr))
+    y = torch.from_numpy(np.ascontiguousarray(y_hr))
+    window = _gaussian_window()
     c1, c2 = (SSIM_K1 * PEAK) ** 2, (SSIM_K2 * PEAK) ** 2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    mu_x, mu_y = _blur(x, window), _blur(y, window)
+    var_x = _blur(x * x, window) - mu_x**2
+    var_y = _blur(y * y, window) - mu_y**2
+    cov = _blur(x * y, window) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return float(ssim_map.mean())

@@ -65,3 +65,28 @@ def test_ssim_falls_with_noise() -> None:
 def test_mismatched_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="shape"):
         psnr_y(gray(1, (8, 8, 3)), gray(1, (8, 9, 3)), border=0)
+
+
+def reference_ssim(x: np.ndarray, y: np.ndarray) -> float:
+    """Wang et al.'s formula evaluated window by window with a full 11x11 gaussian (slow, obviously right)."""
+    coords = np.arange(11) - 5
+    g = np.exp(-(coords[:, None] ** 2 + coords[None, :] ** 2) / (2 * 1.5**2))
+    g /= g.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for i in range(x.shape[0] - 10):
+        for j in range(x.shape[1] - 10):
+            a, b = x[i:i + 11, j:j + 11], y[i:i + 11, j:j + 11]
+            mu_a, mu_b = (g * a).sum(), (g * b).sum()
+            var_a, var_b = (g * a * a).sum() - mu_a**2, (g * b * b).sum() - mu_b**2
+            cov = (g * a * b).sum() - mu_a * mu_b
+            values.append((2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)))
+    return float(np.mean(values))
+
+
+def test_ssim_matches_the_windowed_definition() -> None:
+    rng = np.random.default_rng(2)
+    hr = rng.integers(0, 256, (22, 25), dtype=np.uint8)
+    sr = np.clip(hr + rng.normal(0, 20, hr.shape), 0, 255).astype(np.uint8)
+    expected = reference_ssim(sr.astype(np.float64), hr.astype(np.float64))
+    assert ssim_y(sr, hr, border=0) == pytest.approx(expected, rel=1e-9)
