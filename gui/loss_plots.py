@@ -29,6 +29,15 @@ SMOOTHED = {key for title in LOSS_PLOTS + ("Discriminator outputs",) for key, _ 
 BASELINES = {"bicubic_psnr", "bicubic_ssim"}
 
 
+def step_axis_end(step: int, total_steps: int) -> int:
+    """The step axis grows in doublings, not with every step: an x range that changed on every redraw
+    would re-render every axis each time (the slow part of a repaint)."""
+    end = 50
+    while end < step:
+        end *= 2
+    return min(end, max(total_steps, step))
+
+
 class LossPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,12 +47,14 @@ class LossPlots(QWidget):
         self._markers: list[tuple[float, str, str]] = []
         self._dirty: set[str] = set()  # plot titles with data not drawn yet
         self._next = 0  # where the round-robin redraw resumes
-        self._total_steps = 0
+        self._x_end = 0
         self._marker_lines: dict[str, list[pg.InfiniteLine]] = {title: [] for title in PLOTS}
         self._plot_of: dict[str, str] = {key: title for title, entries in PLOTS.items() for key, _ in entries}
         self.graphics = pg.GraphicsLayoutWidget()
         for index, (title, entries) in enumerate(PLOTS.items()):
             self._add_plot(index, title, entries)
+        for column in range(6):
+            self.graphics.ci.layout.setColumnStretchFactor(column, 1)
         self.smoothing = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=99, value=60)
         self.smoothing.setFixedWidth(160)
         self.smoothing.valueChanged.connect(self._on_smoothing)
@@ -101,18 +112,13 @@ class LossPlots(QWidget):
             self._dirty.add(self._plot_of[key])
 
     def add_metrics(self, metrics: StepMetrics) -> None:
-        if metrics.total_steps != self._total_steps:
-            self.set_total_steps(metrics.total_steps)
+        if metrics.step > self._x_end:
+            self._x_end = step_axis_end(metrics.step, metrics.total_steps)
+            self._dirty.update(PLOTS)
         for key, value in metrics.losses.items():
             self._append(key, metrics.step, value)
         self._append("d_real", metrics.step, metrics.d_real)
         self._append("d_fake", metrics.step, metrics.d_fake)
-
-    def set_total_steps(self, total: int) -> None:
-        """Fix the step axis to the whole run: an x range that grows with every step would re-render
-        every axis on every redraw (the slow part), and a fixed one reads like a progress bar."""
-        self._total_steps = total
-        self._dirty.update(PLOTS)
 
     def add_validation(self, validation: Validation) -> None:
         for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"):
@@ -126,8 +132,8 @@ class LossPlots(QWidget):
     def _sync_plot(self, title: str) -> None:
         """Bring one plot's step range and marker lines up to date."""
         plot = self._plots[title]
-        if self._total_steps and plot.getViewBox().viewRange()[0][1] < self._total_steps:
-            plot.setXRange(0, self._total_steps, padding=0.02)
+        if self._x_end and plot.getViewBox().viewRange()[0][1] < self._x_end:
+            plot.setXRange(0, self._x_end, padding=0.02)
         lines = self._marker_lines[title]
         for step, text, color in self._markers[len(lines):]:
             line = pg.InfiniteLine(pos=step, angle=90, movable=False,
@@ -147,7 +153,7 @@ class LossPlots(QWidget):
                 self._plots[title].removeItem(line)
             lines.clear()
         self._markers.clear()
-        self._total_steps = 0
+        self._x_end = 0
         self._dirty.update(PLOTS)
         self.redraw_all()
 

@@ -248,7 +248,8 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Samples):
             self.samples.add(event)
         elif isinstance(event, ev.PhaseChanged):
-            self.plots.mark(event.step, PHASE_NAMES.get(event.phase, event.phase), "#3fb950")
+            if event.step > 0:  # a run's first phase needs no marker
+                self.plots.mark(event.step, PHASE_NAMES.get(event.phase, event.phase), "#3fb950")
             self.status.setText(f"Phase: {PHASE_NAMES.get(event.phase, event.phase)}")
         elif isinstance(event, ev.TrainWarning):
             self._warn(event.step, event.message)
