@@ -213,3 +213,18 @@ def test_folder_search_skips_non_images_and_the_output_folder(tmp_path: Path) ->
     assert [(item.path.name, str(item.sub_dir)) for item in items] == [
         ("b.png", "."), ("no_extension", "."), ("a.png", "sub")]
     assert [item.sub_dir for item in collect_inputs([tmp_path], keep_tree=False)] == [Path()] * 4
+
+
+def test_size_requirements_of_third_party_models_are_met_by_padding(rgb_model: LoadedModel) -> None:
+    class NeedsMultipleOf8(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            assert x.shape[-2] % 8 == 0 and x.shape[-1] % 8 == 0, f"got {tuple(x.shape)}"
+            return rgb_model.module(x)
+
+    strict = LoadedModel(NeedsMultipleOf8(), 4, 3, (0.0, 1.0), "strict", "spandrel", False, False, size_multiple=8)
+    image = noise(13, 10)
+    padded = Upscaler(strict, "cpu").upscale(image)
+    assert padded.shape == (52, 40, 3)
+    direct = Upscaler(rgb_model, "cpu").upscale(image)
+    # Beyond the receptive radius (4 LR px) of the padded bottom and right edges, padding changes nothing.
+    assert np.abs(padded[:36, :24].astype(int) - direct[:36, :24]).max() <= 1
