@@ -119,7 +119,10 @@ class CompareView(QWidget):
         painter.drawText(QRectF(x - 11, self.height() / 2 - 11, 22, 22), Qt.AlignmentFlag.AlignCenter, "⇔")
         for text, right in (("Before", False), ("After", True)):
             box = QRectF(0, 8, 64, 22)
-            box.moveRight(x - 8) if not right else box.moveLeft(x + 8)
+            if right:
+                box.moveLeft(x + 8)
+            else:
+                box.moveRight(x - 8)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(30, 32, 38, 170))
             painter.drawRoundedRect(box, 4, 4)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 from engine.models import bundled_models
@@ -18,8 +17,6 @@ RUN_MODELS = (("latest", CHECKPOINT, "generator"), ("best", BEST, "ema"), ("EMA"
 
 
 class ModelPicker(QComboBox):
-    model_changed = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._run_dir: str = ""
@@ -60,7 +57,6 @@ class ModelPicker(QComboBox):
             self.insertItem(self.count() - 2, f"File: {Path(path).name}", data)
         self.setCurrentIndex(self.findData(data))
         self._previous = self.currentIndex()
-        self.model_changed.emit()
 
     def current(self) -> tuple[str, str] | None:
         """(model source, which weights), or None when nothing usable is selected."""
@@ -70,7 +66,6 @@ class ModelPicker(QComboBox):
     def _on_activated(self, index: int) -> None:
         if self.itemData(index) != OPEN_FILE:
             self._previous = index
-            self.model_changed.emit()
             return
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
         if path:

@@ -29,8 +29,9 @@ class Entry:
     result: np.ndarray | None = None
 
     def status_text(self) -> str:
-        return f"{self.state.value} {self.detail}".strip() if self.state is not State.FAILED \
-            else f"Failed: {self.detail}"
+        if self.state is State.FAILED:
+            return f"Failed: {self.detail}"
+        return f"{self.state.value} {self.detail}".strip()
 
 
 class UpscaleQueue(QListWidget):

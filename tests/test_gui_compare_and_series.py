@@ -1,0 +1,50 @@
+"""The before/after view's wipe, zoom and buttons; the plot buffers' growth and smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.compare_view import CompareView
+from gui.plot_series import Series
+
+
+def test_divider_drag_wheel_zoom_and_one_to_one(qtbot) -> None:
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    before, after = QImage(100, 75, QImage.Format.Format_RGB888), QImage(400, 300, QImage.Format.Format_RGB888)
+    before.fill(Qt.GlobalColor.red)
+    after.fill(Qt.GlobalColor.blue)
+    view.set_images(before, after)
+    assert view.zoom() == 1.0  # 400x300 fits 400x300 exactly
+
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(200, 150))  # on the divider
+    qtbot.mouseMove(view, QPoint(100, 150))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 150))
+    assert view.split() == 0.25
+    shot = view.grab().toImage()
+    assert shot.pixelColor(50, 150).red() > 200 and shot.pixelColor(300, 150).blue() > 200
+
+    wheel = QWheelEvent(QPointF(300, 150), QPointF(300, 150), QPoint(), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view, wheel)
+    assert abs(view.zoom() - 1.15 ** 2) < 1e-9
+    view.actual_size()
+    assert view.zoom() == 1.0
+
+
+def test_series_grows_past_capacity_and_smooths() -> None:
+    series = Series(smoothing=0.5, capacity=2)
+    for step, value in enumerate([0.0, 2.0, 2.0, 2.0, 2.0]):
+        series.append(step, value)
+    x, raw = series.data(smoothed=False)
+    _, smooth = series.data()
+    np.testing.assert_array_equal(x, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(raw, [0, 2, 2, 2, 2])
+    np.testing.assert_allclose(smooth, [0, 1, 1.5, 1.75, 1.875])
+    series.set_smoothing(0.0)
+    np.testing.assert_array_equal(series.data()[1], raw)
