@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSize, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.archs import CompactGenerator
 from engine.export import export_generator
@@ -113,3 +113,22 @@ def test_save_all_never_overwrites(qtbot, panel: UpscalePanel, tmp_path: Path) -
     assert existing.read_bytes() == b"keep me"
     assert Image.open(saved[0]).size == (64, 64)
     np.testing.assert_array_equal(np.asarray(Image.open(saved[0])), panel.queue.entries[0].result)
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_save_asks_before_replacing(qtbot, panel: UpscalePanel, tmp_path: Path, monkeypatch, answer: str) -> None:
+    drop(panel.drop_zone, write_images(tmp_path / "in", 1, size=16))
+    wait_idle(qtbot, panel)
+    target = tmp_path / "chosen.png"
+    target.write_bytes(b"old")
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or getattr(QMessageBox.StandardButton, answer))
+    assert panel.save_button.isEnabled()
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    assert asked and "chosen.png" in asked[0]
+    if answer == "No":
+        assert target.read_bytes() == b"old"
+    else:
+        assert Image.open(target).size == (64, 64)
