@@ -45,6 +45,9 @@ class TrainConfig:
     generator: str = "compact"
     gen_features: int = 32
     gen_blocks: int = 12
+    # Start G (and its EMA) from these weights: an export or a checkpoint of a pixel-loss run, as ESRGAN
+    # starts its GAN from its PSNR model. Empty = random initialisation.
+    init_generator: str = ""
     discriminator: str = "unet"
     disc_features: int = 32
     spectral_norm: bool = True
@@ -149,15 +152,21 @@ class TrainConfig:
 
     def with_overrides(self, assignments: list[str]) -> TrainConfig:
         """Apply `name=value` strings (from the command line), parsed by each field's type."""
-        changes: dict[str, Any] = {}
-        hints = typing.get_type_hints(TrainConfig)
-        for item in assignments:
-            name, sep, text = item.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in hints:
-                raise ConfigError(f"expected name=value with a known setting name, got {item!r}")
-            changes[name] = parse_value(hints[name], text.strip(), name)
-        return self.replace(**changes)
+        return self.replace(**parse_assignments(assignments))
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """`name=value` strings parsed by each field's type, unvalidated, so callers can combine them with
+    other changes before one validation (e.g. --steps with --set pretrain_steps=...)."""
+    changes: dict[str, Any] = {}
+    hints = typing.get_type_hints(TrainConfig)
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in hints:
+            raise ConfigError(f"expected name=value with a known setting name, got {item!r}")
+        changes[name] = parse_value(hints[name], text.strip(), name)
+    return changes
 
 
 def parse_value(hint: Any, text: str, name: str) -> Any:

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from engine import events as ev
 from engine.checkpoint import load_generator_from_checkpoint, load_run_config
-from engine.config import ConfigError, TrainConfig, preset
+from engine.config import ConfigError, TrainConfig, parse_assignments, preset
 from engine.data import (DataError, crop_to_multiple, downscale, list_images, load_image, to_tensor, to_uint8,
                          upscale_bicubic)
 from engine.export import load_generator
@@ -53,15 +53,14 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     if not args.data:
         raise ConfigError("--data is required to start a run (only --resume can do without it)")
     base = preset(args.preset)
-    overrides = [item for group in args.overrides for item in group]
+    overrides = parse_assignments([item for group in args.overrides for item in group])
     changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
     if args.scale:
         changes["scale"] = args.scale
-    config = base.replace(**changes).with_overrides(overrides)
     if args.steps is not None:
-        explicit = any(item.partition("=")[0].strip().replace("-", "_") == "pretrain_steps" for item in overrides)
-        pretrain = config.pretrain_steps if explicit else round(args.steps * base.pretrain_steps / base.steps)
-        config = config.replace(steps=args.steps, pretrain_steps=min(pretrain, args.steps))
+        share = round(args.steps * base.pretrain_steps / base.steps)
+        changes.update(steps=args.steps, pretrain_steps=min(share, args.steps))
+    config = base.replace(**{**changes, **overrides})
     return config
 
 

@@ -27,7 +27,7 @@ from engine import events as ev
 from engine.archs import DISCRIMINATORS, build_generator
 from engine.checkpoint import (CHECKPOINT_NAME, capture_rng, cpu_state, load_checkpoint, restore_rng,
                                save_checkpoint, value_range_of)
-from engine.config import TrainConfig
+from engine.config import ConfigError, TrainConfig
 from engine.data import (SAMPLE_CROP, VAL_CROP, TrainingData, batch_stream, center_crop, downscale, to_tensor,
                          to_uint8, upscale_bicubic)
 from engine.device import resolve_device
@@ -110,6 +110,19 @@ def resolve_run_config(config: TrainConfig, resume: bool) -> tuple[TrainConfig, 
     return stored.replace(steps=config.steps, pretrain_steps=min(stored.pretrain_steps, config.steps)), state
 
 
+def load_initial_weights(generator: nn.Module, source: str) -> None:
+    """Copy a pretrained generator's weights (an export, or a checkpoint's EMA) into `generator`;
+    a file of another architecture or size is refused with a message naming both."""
+    from engine.models import load_model  # the registry reads every format we write, without pickle
+
+    loaded = load_model(source, device=torch.device("cpu")).module
+    try:
+        generator.load_state_dict(loaded.state_dict())
+    except RuntimeError:
+        raise ConfigError(f"init_generator {source} does not match this run's generator "
+                          f"({generator.spec()}); train with the same architecture and size") from None
+
+
 class Trainer:
     """One training run. Construction checks everything that can be checked up front (data, VGG
     weights, an existing run) and raises a ValueError subclass with a clear message; `run()` then never
@@ -128,7 +141,10 @@ class Trainer:
         torch.manual_seed(config.seed)
 
         self.data = TrainingData.load(config)
-        self.generator = build_generator(generator_spec(config)).to(self.device)
+        self.generator = build_generator(generator_spec(config))
+        if config.init_generator and self._resume_state is None:
+            load_initial_weights(self.generator, config.init_generator)
+        self.generator.to(self.device)
         self.discriminator = build_discriminator(config).to(self.device)
         self.value_range = value_range_of(self.generator)
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 else None

@@ -60,6 +60,9 @@ def test_steps_keep_the_default_presets_pretraining_share() -> None:
 
     assert (config("--steps", "100").steps, config("--steps", "100").pretrain_steps) == (100, 50)
     assert config("--steps", "100", "--set", "pretrain_steps=10").pretrain_steps == 10
+    # --set is applied together with --steps, so a share above the preset's own step count is fine
+    long_pixel_run = config("--steps", "8000", "--set", "pretrain_steps=8000")
+    assert (long_pixel_run.steps, long_pixel_run.pretrain_steps) == (8000, 8000)
     assert config("--preset", "classic", "--steps", "100").pretrain_steps == 0
     assert config("--scale", "2").scale == 2
 

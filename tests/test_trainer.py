@@ -198,3 +198,21 @@ def test_other_adversarial_losses_train(config: TrainConfig, loss: str) -> None:
     gan = of_type(events, ev.StepMetrics)[-1]
     assert events[-1].reason == "completed" and math.isfinite(gan.losses["d_loss"])
     assert ("d_gp" in gan.losses) == (loss == "wgan-gp")
+
+
+def test_init_generator_starts_from_pretrained_weights(config: TrainConfig, tmp_path: Path) -> None:
+    pretrained = Trainer(config.replace(out_dir=str(tmp_path / "pixel"), steps=2, pretrain_steps=2))
+    export = of_type(run_all(pretrained), ev.Finished)[0].export_path
+    source, _ = load_generator(export)
+
+    gan = Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
+    for name, weights in source.state_dict().items():
+        assert torch.equal(gan.generator.state_dict()[name], weights), name
+        assert torch.equal(gan.ema.model.state_dict()[name], weights), name
+
+
+def test_init_generator_of_another_size_is_refused(config: TrainConfig, tmp_path: Path) -> None:
+    other = Trainer(config.replace(out_dir=str(tmp_path / "wide"), gen_features=12, steps=1, pretrain_steps=1))
+    export = of_type(run_all(other), ev.Finished)[0].export_path
+    with pytest.raises(ValueError, match="does not match this run's generator"):
+        Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
