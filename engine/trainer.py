@@ -61,10 +61,17 @@ class EMA:
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay = decay
 
+    def decay_at(self, step: int) -> float:
+        """The full decay from the start would keep the random initial weights in the average for
+        thousands of steps (0.999**1000 = 37%), and early validation would show a model worse than the
+        one being trained; warming the decay up lets the average follow the first steps closely."""
+        return min(self.decay, (1 + step) / (10 + step))
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, step: int) -> None:
+        decay = self.decay_at(step)
         for ema_p, p in zip(self.model.parameters(), model.parameters()):
-            ema_p.lerp_(p, 1.0 - self.decay)
+            ema_p.lerp_(p, 1.0 - decay)
         for ema_b, b in zip(self.model.buffers(), model.buffers()):
             ema_b.copy_(b)
 
@@ -322,7 +329,7 @@ class Trainer:
         _check_finite(losses, g_terms)
         self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator)
         if self.ema is not None:
-            self.ema.update(self.generator)
+            self.ema.update(self.generator, self.step)
         values = {name: float(value.detach()) for name, value in losses.items()}
         return {"losses": values, "d_real": d_real, "d_fake": d_fake}
 

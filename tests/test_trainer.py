@@ -216,3 +216,17 @@ def test_init_generator_of_another_size_is_refused(config: TrainConfig, tmp_path
     export = of_type(run_all(other), ev.Finished)[0].export_path
     with pytest.raises(ValueError, match="does not match this run's generator"):
         Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
+
+
+def test_ema_warms_up_then_averages_at_the_configured_decay() -> None:
+    from engine.trainer import EMA
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.999)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update(model, step=0)  # the first update follows the trained weights, not the random start
+    gap = (ema.model.weight - model.weight).abs().max().item()
+    assert gap == pytest.approx(0.1, abs=1e-5)
+    assert ema.decay_at(0) == pytest.approx(0.1)
+    assert ema.decay_at(100_000) == 0.999
