@@ -5,7 +5,7 @@ photographs listed below (chosen by looking at them) are taken, each at its larg
 validation split never shares a picture with training. Every 6th photo in (package, name) order
 goes to val/, and data/photos/manifest.json records where each copy came from and its licence.
 
-    python scripts/prepare_photos.py [--out data/photos]
+    python scripts/prepare_photos.py [--out data/photos] [--max-side 2048]
 """
 
 from __future__ import annotations
@@ -125,17 +125,33 @@ def split_of(index: int) -> str:
     return "val" if index % VAL_EVERY == VAL_EVERY - 1 else "train"
 
 
-def collect(out: Path) -> list[dict[str, object]]:
-    """Copy every photo into out/{train,val}/ (atomically, skipping identical copies) and describe it."""
+def write_downscaled(source: Path, tmp: Path, max_side: int) -> None:
+    """An RGB PNG whose long side is at most `max_side` (Lanczos): the shipped models train on DIV2K-like
+    2K images, where a 128-pixel crop holds more detail than in a soft 15-megapixel original."""
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        factor = max_side / max(image.size)
+        if factor < 1:
+            image = image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
+        image.save(tmp, format="PNG")
+
+
+def collect(out: Path, max_side: int | None = None) -> list[dict[str, object]]:
+    """Copy every photo into out/{train,val}/ (atomically, skipping existing copies) and describe it;
+    with `max_side`, write downscaled PNGs instead of copies."""
     entries = []
     for index, photo in enumerate(all_photos()):
         split = split_of(index)
-        target = out / split / f"{photo.package}_{photo.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
         source = Path(photo.source)
-        if not target.exists() or target.stat().st_size != source.stat().st_size:
+        name = f"{photo.package}_{photo.name}"
+        target = out / split / (name if max_side is None else f"{Path(name).stem}.png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if max_side is not None:
+            if not target.exists():
+                atomic_write(target, lambda tmp, src=source: write_downscaled(src, tmp, max_side))
+        elif not target.exists() or target.stat().st_size != source.stat().st_size:
             atomic_write(target, lambda tmp, src=source: shutil.copyfile(src, tmp))
-        with Image.open(source) as image:
+        with Image.open(target) as image:
             size = list(image.size)
         entries.append({"file": f"{split}/{target.name}", "split": split, "size": size, **asdict(photo)})
     return entries
@@ -144,9 +160,10 @@ def collect(out: Path) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "photos")
+    parser.add_argument("--max-side", type=int, help="downscale each photo to this long side (PNG)")
     args = parser.parse_args(argv)
     try:
-        entries = collect(args.out)
+        entries = collect(args.out, args.max_side)
     except (OSError, KeyError) as exc:
         print(f"error: a wallpaper package is missing or changed ({exc}); run scripts/install_training_photos.sh",
               file=sys.stderr)
