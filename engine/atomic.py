@@ -22,6 +22,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
     try:
         yield tmp
         if overwrite:
@@ -34,6 +35,12 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], None], overwrite: bool = True) -> Path:

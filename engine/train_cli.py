@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import numpy as np
-import torch
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.checkpoint import load_generator_from_checkpoint, load_run_config
+from engine.checkpoint import load_run_config
 from engine.config import ConfigError, TrainConfig, parse_assignments, preset
-from engine.data import (DataError, crop_to_multiple, downscale, list_images, load_image, to_tensor, to_uint8,
-                         upscale_bicubic)
-from engine.export import load_generator
-from engine.metrics import psnr_y, ssim_y
+from engine.evaluation import ImageScore, load_eval_model, mean_score, score_folder
 from engine.trainer import Trainer
 
 EXIT_INTERRUPTED = 130
@@ -128,55 +123,29 @@ def report_progress(trainer: Trainer) -> ev.Finished:
 
 
 # ----------------------------------------------------------------------------- eval
-def load_any_model(path: str) -> tuple[torch.nn.Module, tuple[float, float], int, bool]:
-    """An exported .safetensors or a checkpoint.pt -> (model, value range, scale, whether its training LR
-    was antialiased, so eval degrades images the way the model learned)."""
-    if Path(path).suffix == ".safetensors":
-        model, meta = load_generator(path)
-        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-        return model, tuple(meta["value_range"]), int(meta["scale"]), bool(config.get("antialias", True))
-    model, info = load_generator_from_checkpoint(path)
-    return model, info["value_range"], int(info["spec"]["scale"]), bool(info["config"].get("antialias", True))
-
-
-@torch.inference_mode()
-def super_resolve(model: torch.nn.Module, lr: torch.Tensor, value_range: tuple[float, float]) -> np.ndarray:
-    low, high = value_range
-    return to_uint8((model(lr * (high - low) + low) - low) / (high - low))
-
-
 def run_eval(args: argparse.Namespace) -> int:
     try:
-        model, value_range, scale, antialias = load_any_model(args.model)
-        if args.scale and args.scale != scale:
-            raise ConfigError(f"--scale {args.scale} does not match the model's x{scale}")
-        paths = list_images(args.data)
-        if not paths:
-            raise DataError(f"no readable images in {args.data}")
+        model = load_eval_model(args.model, args.scale)
+        results = score_folder(model, args.data)
+        first = next(results)
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    channels = model.in_channels
-    rows = []
+    scores = []
     print(f"{'image':<32} {'PSNR':>8} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13}")
-    for path in paths:
-        try:
-            image = load_image(path, channels)
-        except (OSError, ValueError) as exc:
-            print(f"warning: skipped {path.name}: not a readable image ({exc.__class__.__name__})", file=sys.stderr)
+    for result in itertools.chain([first], results):
+        if isinstance(result, str):
+            print(f"warning: {result}", file=sys.stderr)
             continue
-        hr = crop_to_multiple(image, scale)
-        if min(hr.shape[:2]) < 8 * scale:
-            print(f"warning: skipped {path.name}: too small", file=sys.stderr)
-            continue
-        lr = downscale(to_tensor(hr), scale, antialias)
-        sr, bicubic = super_resolve(model, lr, value_range), to_uint8(upscale_bicubic(lr, scale))
-        row = (psnr_y(sr, hr, scale), ssim_y(sr, hr, scale), psnr_y(bicubic, hr, scale), ssim_y(bicubic, hr, scale))
-        rows.append(row)
-        print(f"{path.name[:32]:<32} {row[0]:8.2f} {row[1]:7.4f} {row[2]:13.2f} {row[3]:13.4f}")
-    if not rows:
+        scores.append(result)
+        print(format_row(result))
+    if not scores:
         print(f"error: no readable images in {args.data}", file=sys.stderr)
         return 2
-    mean = np.mean(rows, axis=0)
-    print(f"{'mean of ' + str(len(rows)):<32} {mean[0]:8.2f} {mean[1]:7.4f} {mean[2]:13.2f} {mean[3]:13.4f}")
+    print(format_row(mean_score(scores)))
     return 0
+
+
+def format_row(score: ImageScore) -> str:
+    return (f"{score.name[:32]:<32} {score.psnr:8.2f} {score.ssim:7.4f} {score.bicubic_psnr:13.2f} "
+            f"{score.bicubic_ssim:13.4f}")

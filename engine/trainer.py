@@ -390,7 +390,8 @@ class Trainer:
         psnr = float(np.mean([psnr_y(sr, hr, border) for sr, hr in outputs]))
         ssim = float(np.mean([ssim_y(sr, hr, border) for sr, hr in outputs]))
         is_best = psnr > self.best_psnr
-        self.last_validation = {"psnr": psnr, "ssim": ssim}
+        self.last_validation = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": self.bicubic_psnr,
+                                "bicubic_ssim": self.bicubic_ssim}
         self.history.append({"kind": "validation", "step": self.step, "psnr": psnr, "ssim": ssim,
                              "bicubic_psnr": self.bicubic_psnr, "bicubic_ssim": self.bicubic_ssim})
         if is_best:

@@ -1,0 +1,51 @@
+"""Copy a trained generator into resources/models/ with the record a user needs to trust it: its
+held-out PSNR/SSIM against bicubic, the data it learned from and the exact command that trained it.
+
+    python scripts/ship_model.py runs/faithful-x4/generator.safetensors faithful-x4 \\
+        --val data/photos2k/val --data "..." --command "python -m engine train ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.evaluation import ImageScore, load_eval_model, mean_score, score_folder  # noqa: E402
+from engine.export import export_generator, load_generator  # noqa: E402
+
+STORED_BY_EXPORT = ("format", "format_version", "arch", "scale", "in_channels", "value_range")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", type=Path, help="an exported generator (.safetensors)")
+    parser.add_argument("name", help="file stem in resources/models, e.g. default-x4")
+    parser.add_argument("--val", type=Path, required=True, help="held-out HR images never trained on")
+    parser.add_argument("--data", required=True, help="what the model was trained on")
+    parser.add_argument("--command", required=True, help="the command(s) that trained it")
+    args = parser.parse_args(argv)
+
+    module, meta = load_generator(args.source)
+    scores = [s for s in score_folder(load_eval_model(args.source), args.val) if isinstance(s, ImageScore)]
+    held_out = mean_score(scores)
+    extra = {key: value for key, value in meta.items() if key not in STORED_BY_EXPORT}
+    extra.update(name=args.name, data=args.data, training_command=args.command,
+                 validation={"psnr": held_out.psnr, "ssim": held_out.ssim, "bicubic_psnr": held_out.bicubic_psnr,
+                             "bicubic_ssim": held_out.bicubic_ssim, "images": len(scores),
+                             "folder": args.val.as_posix(), "measure": "Y channel, 4-pixel border, whole images"})
+    target = ROOT / "resources" / "models" / f"{args.name}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    export_generator(target, load_file(str(args.source)), module.spec(), module.value_range, extra=extra)
+    print(f"{target.relative_to(ROOT)}: held-out PSNR {held_out.psnr:.2f} dB (bicubic {held_out.bicubic_psnr:.2f}), "
+          f"SSIM {held_out.ssim:.4f} (bicubic {held_out.bicubic_ssim:.4f}) on {len(scores)} images")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

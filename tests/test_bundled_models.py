@@ -1,0 +1,47 @@
+"""The shipped models: they load through the upscaler's registry, say how they were made, stay small,
+and beat bicubic on a bundled photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.data import center_crop, downscale, load_image, to_tensor, to_uint8, upscale_bicubic
+from engine.metrics import psnr_y
+from engine.models import bundled_models, load_model, resolve_model_source
+from engine.upscaler import Upscaler
+
+SHIPPED = ("default-x4", "faithful-x4")
+SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "samples" / "sample_05.jpg"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_with_its_training_record(name: str) -> None:
+    path = bundled_models()[name]
+    assert path.stat().st_size < 10 * 2**20
+    model = load_model(name)
+    assert (model.kind, model.scale, model.in_channels) == ("srgan-studio", 4, 3)
+    meta = model.metadata
+    assert meta["config"]["scale"] == 4 and meta["steps"] > 0
+    assert meta["data"] and meta["training_command"].startswith("python -m engine train")
+    assert meta["validation"]["images"] > 0
+    assert meta["validation"]["psnr"] > meta["validation"]["bicubic_psnr"]
+
+
+def test_default_means_default_x4() -> None:
+    assert resolve_model_source("default") == bundled_models()["default-x4"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_bicubic_on_a_bundled_photo(name: str) -> None:
+    hr = center_crop(load_image(SAMPLE, 3), 192, 4)
+    lr = downscale(to_tensor(hr), 4, antialias=True)
+    bicubic = to_uint8(upscale_bicubic(lr, 4))
+    lr_pixels = to_uint8(lr)
+    sr = Upscaler(load_model(name), device="cpu").upscale(lr_pixels)
+    assert sr.shape == hr.shape
+    assert psnr_y(sr, hr, 4) > psnr_y(bicubic, hr, 4) + 0.3
+    assert np.isfinite(psnr_y(sr, hr, 4)) and not torch.is_tensor(sr)
