@@ -25,6 +25,11 @@ HUB_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAG
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+# Caffe weights see 0-255 input where torchvision's see unit-variance input, so their features are about
+# 255 * 0.226 times larger (conv is linear and ReLU homogeneous; only biases break the equality).
+# Dividing by it keeps loss weights meaning the same under both conventions (the article's 0.001 on
+# MSE of relu4_3 would otherwise weigh ~3300x more with Caffe weights).
+FEATURE_SCALE = {"torchvision": 1.0, "caffe": 255.0 * sum(IMAGENET_STD) / 3}
 _LAYER_NAME = re.compile(r"^(conv|relu)(\d+)_(\d+)$")
 
 
@@ -120,7 +125,8 @@ class PerceptualLoss(nn.Module):
         sr_feats = self.features(preprocess(sr, self.value_range, self.convention))
         with torch.no_grad():
             hr_feats = self.features(preprocess(hr, self.value_range, self.convention))
-        return sum(weight * self.criterion(sr_feats[name], hr_feats[name])
+        scale = FEATURE_SCALE[self.convention]
+        return sum(weight * self.criterion(sr_feats[name] / scale, hr_feats[name] / scale)
                    for name, weight in self.layer_weights.items())
 
 

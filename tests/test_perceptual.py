@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from engine.config import TrainConfig
-from engine.perceptual import (VGGFeatures, VGGWeightsError, build_perceptual_loss, hub_cache_path, layer_names,
-                               preprocess, vgg_feature_stack)
+from engine.perceptual import (FEATURE_SCALE, PerceptualLoss, VGGFeatures, VGGWeightsError, build_perceptual_loss,
+                               hub_cache_path, layer_names, preprocess, vgg_feature_stack)
 
 SHALLOW = {"relu1_2": 1.0}  # weights for the first two convs are enough, and tiny
 
@@ -70,6 +70,23 @@ def test_injected_feature_net_drives_the_loss(thin_vgg16: torch.nn.Sequential) -
     value.backward()
     assert value > 0 and sr.grad is not None and sr.grad.abs().sum() > 0  # gradients reach the image
     assert all(p.grad is None for p in loss.parameters())  # never VGG
+
+
+def test_caffe_features_are_brought_to_torchvision_scale() -> None:
+    """A bias-free conv sees the same image through both conventions; once the Caffe features are
+    rescaled, the two losses agree to within the conventions' mean/std differences, not 58x apart."""
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1, bias=False))
+    features = VGGFeatures(conv, ["conv1_1"])
+    hr = torch.rand(2, 3, 16, 16)
+    sr = (hr + 0.05 * torch.randn_like(hr)).clamp(0, 1)
+    losses = {}
+    for convention in ("torchvision", "caffe"):
+        losses[convention] = float(PerceptualLoss(features, {"conv1_1": 1.0}, "l1", convention, (0.0, 1.0))(sr, hr))
+    raw_caffe = float((conv(preprocess(sr, (0.0, 1.0), "caffe")) - conv(preprocess(hr, (0.0, 1.0), "caffe")))
+                      .abs().mean())
+    assert losses["caffe"] == pytest.approx(raw_caffe / FEATURE_SCALE["caffe"], rel=1e-5)
+    assert 0.5 < losses["caffe"] / losses["torchvision"] < 2
 
 
 def test_no_weights_anywhere_means_no_loss(empty_torch_hub: Path) -> None:
