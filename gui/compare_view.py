@@ -145,7 +145,8 @@ class CompareView(QWidget):
             self._center -= (pos - self._last_pos) / self._zoom
             self.update()
         near = abs(pos.x() - self._divider_x()) <= GRAB_PX
-        self.setCursor(Qt.CursorShape.SplitHCursor if near or self._drag == "divider" else Qt.CursorShape.OpenHandCursor)
+        on_divider = near or self._drag == "divider"
+        self.setCursor(Qt.CursorShape.SplitHCursor if on_divider else Qt.CursorShape.OpenHandCursor)
         self._last_pos = pos
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:

@@ -37,7 +37,8 @@ LABELS = {
     "vgg_weights": "VGG weights file", "val_dir": "Validation folder", "val_count": "Validation images",
     "val_every": "Validate every", "checkpoint_every": "Checkpoint every", "minibatch_stddev": "Minibatch stddev",
     "spectral_norm": "Spectral norm", "lr_schedule": "LR schedule", "gp_weight": "Gradient penalty weight",
-    "vgg_convention": "VGG convention", "perceptual_net": "Perceptual network", "perceptual_layers": "Perceptual layers",
+    "vgg_convention": "VGG convention", "perceptual_net": "Perceptual network",
+    "perceptual_layers": "Perceptual layers",
 }
 HINTS = typing.get_type_hints(TrainConfig)
 
