@@ -8,7 +8,8 @@ classic generator and Pillow's bicubic; the share of this CPU's measured float32
 default generator reaches; the time of a 1-megapixel photo x4; and the peak RSS of a whole tiled
 x4 run on 2000x2000 and 4000x4000 inputs (8000x8000 too with --big), each in its own process,
 beside the bytes of its uint8 input and output. The memory runs use a one-conv net (1x1 conv + pixel
-shuffle) to stay quick on two cores: what they measure is the pipeline around the model, which is the same for every model.
+shuffle) to stay quick on two cores: what they measure is the pipeline around the model, which is the
+same for every model.
 """
 
 from __future__ import annotations
