@@ -6,7 +6,9 @@ strings and numpy arrays only, never tensors, so they can cross threads safely.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -88,11 +90,30 @@ class Rollback:
 
 @dataclass(frozen=True)
 class Resumed:
-    """A run continues from its checkpoint. The trainer's `history` then holds the earlier curves (plain
-    dicts, "kind" "step" or "validation"), and the next StepMetrics is step `step + 1`."""
+    """A run continues from its checkpoint; the next StepMetrics is step `step + 1`. `history` holds the
+    earlier curves (plain dicts, "kind" "step" or "validation"), so a window opened after a restart can
+    redraw them: `replay_history` turns them back into events."""
 
     step: int
     path: str
+    history: tuple[dict[str, Any], ...] = ()
+
+
+def replay_history(history: Iterable[dict[str, Any]], total_steps: int) -> Iterator[Any]:
+    """The StepMetrics, Validation and PhaseChanged events that a stored history stands for (speed and
+    ETA were not stored, so they are 0)."""
+    phase = None
+    for record in history:
+        if record["kind"] == "validation":
+            yield Validation(step=record["step"], psnr=record["psnr"], ssim=record["ssim"],
+                             bicubic_psnr=record["bicubic_psnr"], bicubic_ssim=record["bicubic_ssim"], is_best=False)
+            continue
+        if record["phase"] != phase:
+            phase = record["phase"]
+            yield PhaseChanged(step=record["step"] - 1, phase=phase)
+        yield StepMetrics(step=record["step"], total_steps=total_steps, phase=phase, losses=record["losses"],
+                          d_real=record["d_real"], d_fake=record["d_fake"], lr_g=record["lr_g"],
+                          lr_d=record["lr_d"], samples_per_s=0.0, eta_s=0.0)
 
 
 @dataclass(frozen=True)

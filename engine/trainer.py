@@ -227,7 +227,7 @@ class Trainer:
 
     def _startup_events(self) -> Iterator[Event]:
         if self._resume_state is not None:
-            yield ev.Resumed(step=self.step, path=str(self.checkpoint_path))
+            yield ev.Resumed(step=self.step, path=str(self.checkpoint_path), history=tuple(copy.deepcopy(self.history)))
         for message in self.data.skipped:
             yield ev.TrainWarning(step=self.step, code="skipped-file", message=message)
         if self.data.val_is_training_image:

@@ -39,7 +39,7 @@ class TrainPanel(QWidget):
         self._runs_dir = runs_dir or default_runs_dir()
         self._job_factory = job_factory
         self._worker: JobWorker | None = None
-        self._batch_size = 1
+        self._batch_size, self._total_steps = 1, 0
         self.last_run: str = str(settings.value("train/last_run", "") or "")
         self._last_reason: str = str(settings.value("train/last_reason", "") or "")
 
@@ -194,7 +194,7 @@ class TrainPanel(QWidget):
         self.last_run = str(run_dir)
         self._last_reason = ""
         self._remember("train/last_run", self.last_run)
-        self._batch_size = config.batch_size
+        self._batch_size, self._total_steps = config.batch_size, config.steps
         self._worker = JobWorker(DeferredJob(lambda: self._job_factory(config, resume)))
         self._worker.event.connect(self._on_event)
         self._worker.failed.connect(self._show_error)
@@ -258,11 +258,19 @@ class TrainPanel(QWidget):
             self._warn(event.step, f"{event.term} went NaN/inf: rolled back to step {event.to_step}, "
                                    f"learning rates now G {event.lr_g:.2g} / D {event.lr_d:.2g}")
         elif isinstance(event, ev.Resumed):
-            self.plots.mark(event.step, "resumed", "#d2a8ff")
+            self._redraw_history(event)
         elif isinstance(event, ev.CheckpointSaved):
             self.speed.setToolTip(f"Checkpoint at step {event.step}: {event.path}")
         elif isinstance(event, ev.Finished):
             self._on_run_finished(event)
+
+    def _redraw_history(self, resumed: ev.Resumed) -> None:
+        """Curves from the checkpoint, so a run resumed after a restart shows its whole history (and one
+        resumed in the same window is not drawn twice)."""
+        self.plots.clear()
+        for event in ev.replay_history(resumed.history, self._total_steps):
+            self._on_event(event)
+        self.plots.mark(resumed.step, "resumed", "#d2a8ff")
 
     def _on_step(self, metrics: ev.StepMetrics) -> None:
         self.plots.add_metrics(metrics)

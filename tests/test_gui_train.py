@@ -69,8 +69,22 @@ def test_train_plot_stop_resume_with_real_engine(qtbot, panel: TrainPanel, tmp_p
     x, _ = curve_xy(panel, "d_loss")
     assert x[points_before] > stopped_at
     assert "resumed" in [m[1] for m in panel.plots.markers()]
+    assert len(np.unique(x)) == len(x)  # the history is redrawn, not drawn twice
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+
+    # a window opened after a restart resumes the same run and redraws its whole curves
+    reopened = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")
+    qtbot.addWidget(reopened, before_close_func=lambda w: finish_run(qtbot, w))
+    stopped_again = panel.progress.value()
+    click(qtbot, reopened.resume_button)
+    qtbot.waitUntil(lambda: curve_xy(reopened, "d_loss")[0].size and
+                    curve_xy(reopened, "d_loss")[0][-1] > stopped_again, timeout=90_000)
+    x, y = curve_xy(reopened, "g_loss")
+    assert x[0] == 1 and np.isfinite(y).all()  # from the start of the run, not just since the restart
+    assert "GAN" in [m[1] for m in reopened.plots.markers()]
+    click(qtbot, reopened.stop_button)
+    qtbot.waitUntil(lambda: not reopened.is_running(), timeout=60_000)
 
 
 def test_missing_data_folder_is_a_message_not_a_run(qtbot, panel: TrainPanel, tmp_path: Path) -> None:
