@@ -39,10 +39,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, ValueError, EOFError) as exc:
         raise CheckpointError(f"{path.name}: not a readable training checkpoint ({exc})") from None
+    return checked_state(state, path.name)
+
+
+def checked_state(state: Any, name: str) -> dict[str, Any]:
+    """`state` (already loaded with weights_only) if it is a checkpoint this version can use."""
     if not isinstance(state, dict) or "generator_spec" not in state:
-        raise CheckpointError(f"{path.name}: not an SRGAN Studio training checkpoint")
+        raise CheckpointError(f"{name}: not an SRGAN Studio training checkpoint")
     if state.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name}: made by a newer version (format {state['format_version']})")
+        raise CheckpointError(f"{name}: made by a newer version (format {state['format_version']})")
     return state
 
 
@@ -94,15 +99,21 @@ def load_generator_from_checkpoint(path: str | Path, which: str = "ema") -> tupl
     """The generator of a training checkpoint, in eval mode on the CPU, and an info dict
     (spec, step, config, value_range, weights). `which="ema"` falls back to the raw weights when the
     run kept no EMA."""
+    return generator_from_state(load_checkpoint(path), which, Path(path).name)
+
+
+def generator_from_state(state: Any, which: str, name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """As load_generator_from_checkpoint, for a checkpoint already read (the model registry reads
+    each file once)."""
     if which not in ("ema", "generator"):
         raise ValueError(f"which must be 'ema' or 'generator', not {which!r}")
-    state = load_checkpoint(path)
+    state = checked_state(state, name)
     weights = which if which == "generator" or state.get("ema") is not None else "generator"
     model = build_generator(state["generator_spec"])
     try:
         model.load_state_dict(state[weights])
     except RuntimeError as exc:
-        raise CheckpointError(f"{Path(path).name}: weights do not match the stored architecture ({exc})") from None
+        raise CheckpointError(f"{name}: weights do not match the stored architecture ({exc})") from None
     info = {"spec": state["generator_spec"], "step": state["step"], "config": state["config"],
             "value_range": value_range_of(model), "weights": weights}
     return model.eval(), info

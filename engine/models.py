@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from engine import export
-from engine.checkpoint import CheckpointError, load_generator_from_checkpoint
+from engine.checkpoint import CheckpointError, generator_from_state
 from engine.device import resolve_device
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
@@ -120,7 +120,7 @@ def _is_training_checkpoint(model_file: ModelFile) -> bool:
 def _load_checkpoint(model_file: ModelFile, which: str) -> LoadedModel:
     """Our trainer's checkpoint, through the trainer's own reader; `which` picks EMA or raw weights."""
     try:
-        module, info = load_generator_from_checkpoint(model_file.path, which)
+        module, info = generator_from_state(model_file.content, which, model_file.path.name)
     except (CheckpointError, ValueError) as exc:
         raise ModelLoadError(str(exc)) from None
     spec = info["spec"]
