@@ -2,13 +2,13 @@
 a sharpness proxy, and a side-by-side picture of a detailed crop for a person to judge.
 
     python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
-        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--side-by-side out.png]
+        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--side-by-side out.png]
     python bench/quality.py --model default --set5-set14 ../shared/benchmarks
     ... --vgg data/vgg16-imagenet-caffe.safetensors   # adds an LPIPS-style VGG16 distance (slow on a CPU)
 
-With --data, each image is an original (HR): a centred crop of at most --max-side pixels (a multiple
-of the scale, to keep 2-core CPU runs short) is shrunk with Pillow's antialiased bicubic to make the
-LR input. With --set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR,
+With --data, each image is an original (HR), cropped to at most --max-side pixels (to keep 2-core CPU
+runs short) and shrunk as engine/evaluation.py does for `python -m engine eval` and the shipped models'
+figures (Pillow's antialiased bicubic, MATLAB imresize's kernel). With --set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR,
 so bicubic's own score can be checked against the table in that folder's README.
 """
 
@@ -31,12 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
 from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
+from engine.config import ConfigError  # noqa: E402
+from engine.evaluation import bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
-from engine.models import ModelLoadError, load_model  # noqa: E402
+from engine.models import ModelLoadError  # noqa: E402
 from engine.perceptual import (VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess,  # noqa: E402
                                vgg_feature_stack)
-from engine.upscaler import Upscaler  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
 # LR uint8 HxWx3 -> SR uint8 (scale*H)x(scale*W)x3
@@ -95,19 +96,6 @@ def load_rgb(path: Path) -> np.ndarray:
         raise BenchError(f"cannot read {path}: {exc}") from None
 
 
-def bicubic_resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Pillow's bicubic, which widens its kernel when shrinking (antialiased, close to MATLAB imresize)."""
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
-
-
-def center_crop(pixels: np.ndarray, max_side: int, scale: int) -> np.ndarray:
-    """The centred crop of at most max_side x max_side, each side a multiple of scale."""
-    height, width = pixels.shape[:2]
-    crop_h, crop_w = (min(side, max_side) // scale * scale for side in (height, width))
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    return pixels[top:top + crop_h, left:left + crop_w]
-
-
 def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> list[Pair]:
     if not folder.is_dir():
         raise BenchError(f"--data {folder} is not a folder")
@@ -116,10 +104,10 @@ def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> 
         raise BenchError(f"no images in {folder}")
     pairs = []
     for path in paths:
-        hr = center_crop(load_rgb(path), max_side, scale)
+        hr, lr = make_pair(load_rgb(path), scale, max_side)
         if min(hr.shape[:2]) < 8 * scale:
             raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
-        pairs.append(Pair(path.stem, hr, bicubic_resize(hr, (hr.shape[1] // scale, hr.shape[0] // scale))))
+        pairs.append(Pair(path.stem, hr, lr))
     return pairs
 
 
@@ -138,7 +126,7 @@ def benchmark_pairs(root: Path, set_name: str, scale: int, limit: int | None) ->
 
 # ----------------------------------------------------------------------------- methods
 def bicubic_method(scale: int) -> Method:
-    return lambda lr: bicubic_resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale))
+    return lambda lr: bicubic_baseline(lr, scale)
 
 
 def resolve_run(source: str) -> str:
@@ -155,13 +143,10 @@ def resolve_run(source: str) -> str:
 def model_method(source: str, scale: int) -> tuple[str, Method]:
     """A model file, bundled model name or run folder, run through the app's own upscaler on the CPU."""
     try:
-        model = load_model(resolve_run(source))
-    except ModelLoadError as exc:
-        raise BenchError(str(exc)) from None
-    if model.scale != scale:
-        raise BenchError(f"{source} upscales x{model.scale}, but the benchmark is x{scale} (--scale)")
-    upscaler = Upscaler(model, device="cpu")
-    return model.name, upscaler.upscale
+        upscaler = load_upscaler(resolve_run(source), scale, device="cpu")
+    except (ModelLoadError, ConfigError) as exc:
+        raise BenchError(f"{source}: {exc}") from None
+    return upscaler.model.name, upscaler.upscale
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -234,6 +219,17 @@ def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
     return "\n".join(lines)
 
 
+def format_per_image(names: list[str], scores: dict[str, Scores], baseline: str = "bicubic") -> str:
+    """Each image's PSNR per method and its gain over the baseline: where a mean's gain comes from."""
+    width = max(len(name) for name in names) + 2
+    lines = [f"{'image':<{width}}" + "".join(f"{name:>{max(len(name), 6) + 10}}" for name in scores)]
+    for index, image in enumerate(names):
+        base = scores[baseline].psnr[index]
+        lines.append(f"{image:<{width}}" + "".join(
+            f"{s.psnr[index]:>{max(len(name), 6) + 2}.2f} ({s.psnr[index] - base:+5.2f})" for name, s in scores.items()))
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- figure
 def side_by_side(pair: Pair, outputs: dict[str, np.ndarray], scale: int) -> Image.Image:
     """LR (nearest-enlarged, so its pixels stay honest), each method, and the original, on the crop
@@ -267,6 +263,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
     parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
+    parser.add_argument("--per-image", action="store_true", help="also print each image's PSNR per method")
     parser.add_argument("--side-by-side", type=Path, metavar="OUT.png", help="write a comparison picture")
     parser.add_argument("--vgg", type=Path, metavar="WEIGHTS", help="VGG16 weights (.safetensors) for an "
                         "LPIPS-style distance; several seconds per megapixel on a CPU")
@@ -303,14 +300,18 @@ def main(argv: list[str] | None = None) -> int:
         all_suites = suites(args)
         vgg = VggDistance(args.vgg) if args.vgg is not None else None
         if args.data is not None:
-            print(f"HR: centred crop of at most {args.max_side}x{args.max_side} px per image (a multiple of "
-                  f"{args.scale}); LR: Pillow antialiased bicubic x1/{args.scale}")
-        print(f"PSNR and SSIM on Y (BT.601), {args.scale}-px border cropped; means over the images")
+            print(describe(args.scale, args.max_side))
+        else:
+            print(f"HR cropped to {args.scale} x the published LR_bicubic inputs; PSNR/SSIM on Y (BT.601), "
+                  f"{args.scale}-px border")
+        print("means over the images")
         figure_input: tuple[Pair, dict[str, np.ndarray]] | None = None
         for suite_name, pairs in all_suites:
             scores, first_outputs = evaluate(pairs, methods, args.scale, vgg)
             print(f"\n{suite_name}: {len(pairs)} image(s), x{args.scale}")
             print(format_table(scores))
+            if args.per_image:
+                print(format_per_image([pair.name for pair in pairs], scores))
             expected = EXPECTED_BICUBIC.get((suite_name, args.scale))
             if expected is not None and args.limit is None:
                 print(f"check: bicubic {mean(scores['bicubic'].psnr):.2f} dB "

@@ -144,18 +144,14 @@ def upscale_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp_(0, 1)
 
 
-def center_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
-    """The central square of at most `size`, rounded down to a multiple of `multiple`."""
+def center_crop(image: np.ndarray, max_side: int | None, multiple: int) -> np.ndarray:
+    """The centred crop of at most `max_side` x `max_side` (None: the whole image), each side rounded
+    down to a multiple of `multiple` so that it shrinks by that factor exactly."""
     h, w = image.shape[:2]
-    side = min(size, h, w) // multiple * multiple
-    top, left = (h - side) // 2, (w - side) // 2
-    return image[top:top + side, left:left + side]
-
-
-def crop_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
-    """The image minus its bottom/right remainder, so it downscales by `multiple` exactly."""
-    h, w = image.shape[:2]
-    return image[:h // multiple * multiple, :w // multiple * multiple]
+    limit = max(h, w) if max_side is None else max_side
+    crop_h, crop_w = (min(side, limit) // multiple * multiple for side in (h, w))
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    return image[top:top + crop_h, left:left + crop_w]
 
 
 def random_crops(images: list[np.ndarray], rng: np.random.Generator, count: int, size: int,

@@ -1,30 +1,54 @@
-"""PSNR/SSIM of a generator and of bicubic over a folder of high-resolution images, as SR papers score
-them (Y channel, `scale`-pixel border). Used by `python -m engine eval` and by the script that ships
-models with their held-out figures in the metadata."""
+"""How SR papers score a model, kept in one place so that `python -m engine eval`, the script that ships
+models, `bench/quality.py` and the bundled-model tests give numbers that compare with each other and
+with published tables.
+
+The protocol: HR is the image's centred crop (at most `max_side`, sides a multiple of the scale); LR is
+HR shrunk by Pillow's antialiased bicubic (the kernel of MATLAB's imresize, which made the published
+Set5/Set14 inputs) and kept as 8 bits; the baseline enlarges LR with the same bicubic; PSNR and SSIM
+are taken on Y with a `scale`-pixel border. The trainer's live validation instead degrades images as
+its own config trains them, since it watches the run rather than ranking models.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
+from PIL import Image
 
-from engine.checkpoint import load_generator_from_checkpoint
 from engine.config import ConfigError
-from engine.data import (DataError, crop_to_multiple, downscale, list_images, load_image, to_tensor, to_uint8,
-                         upscale_bicubic)
-from engine.export import load_generator
+from engine.data import DataError, center_crop, list_images, load_image
+from engine.imageio import resize
 from engine.metrics import psnr_y, ssim_y
+from engine.models import load_model
+from engine.upscaler import Upscaler
+
+# LR uint8 HxWxC -> SR uint8 (scale*H)x(scale*W)xC
+SuperResolve = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
-class EvalModel:
-    module: torch.nn.Module
-    value_range: tuple[float, float]
-    scale: int
-    antialias: bool  # how its training LR was made, so evaluation degrades images the same way
+def describe(scale: int, max_side: int | None) -> str:
+    """The protocol in one line, printed above every table of these numbers."""
+    crop = "whole images" if max_side is None else f"centred crops of at most {max_side}x{max_side} px"
+    return (f"HR: {crop}, sides a multiple of {scale}; LR: Pillow antialiased bicubic x1/{scale}; "
+            f"PSNR/SSIM on Y (BT.601), {scale}-px border")
+
+
+def bicubic_resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return resize(pixels, size, Image.Resampling.BICUBIC)
+
+
+def make_pair(image: np.ndarray, scale: int, max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) of one original image, as published benchmarks make them."""
+    hr = center_crop(image, max_side, scale)
+    return hr, bicubic_resize(hr, (hr.shape[1] // scale, hr.shape[0] // scale))
+
+
+def bicubic_baseline(lr: np.ndarray, scale: int) -> np.ndarray:
+    """The result every model is compared against."""
+    return bicubic_resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale))
 
 
 @dataclass(frozen=True)
@@ -36,45 +60,32 @@ class ImageScore:
     bicubic_ssim: float
 
 
-def load_eval_model(path: str | Path, scale: int | None = None) -> EvalModel:
-    """An exported .safetensors or a checkpoint.pt; `scale`, when given, must be the model's."""
-    if Path(path).suffix == ".safetensors":
-        module, meta = load_generator(path)
-        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-        model = EvalModel(module, tuple(meta["value_range"]), int(meta["scale"]), bool(config.get("antialias", True)))
-    else:
-        module, info = load_generator_from_checkpoint(path)
-        model = EvalModel(module, info["value_range"], int(info["spec"]["scale"]),
-                          bool(info["config"].get("antialias", True)))
+def load_upscaler(source: str | Path, scale: int | None = None, device: str = "auto") -> Upscaler:
+    """Any model the app can use (export, checkpoint, bundled name, third-party file); `scale`, when
+    given, must be the model's. Raises ModelLoadError or ConfigError with a one-line message."""
+    model = load_model(source)
     if scale and scale != model.scale:
         raise ConfigError(f"--scale {scale} does not match the model's x{model.scale}")
-    return model
+    return Upscaler(model, device=device)
 
 
-@torch.inference_mode()
-def super_resolve(model: EvalModel, lr: torch.Tensor) -> np.ndarray:
-    low, high = model.value_range
-    return to_uint8((model.module(lr * (high - low) + low) - low) / (high - low))
-
-
-def score_folder(model: EvalModel, folder: str | Path) -> Iterator[ImageScore | str]:
-    """One ImageScore per usable image, or a warning string naming a skipped one."""
+def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels: int = 3,
+                 max_side: int | None = None) -> Iterator[ImageScore | str]:
+    """One ImageScore per usable image of `folder`, or a warning string naming a skipped one."""
     paths = list_images(folder)
     if not paths:
         raise DataError(f"no readable images in {folder}")
-    scale, channels = model.scale, model.module.in_channels
     for path in paths:
         try:
             image = load_image(path, channels)
         except (OSError, ValueError) as exc:
             yield f"skipped {path.name}: not a readable image ({exc.__class__.__name__})"
             continue
-        hr = crop_to_multiple(image, scale)
-        if min(hr.shape[:2]) < 8 * scale:
+        if min(image.shape[:2]) < 8 * scale:
             yield f"skipped {path.name}: too small"
             continue
-        lr = downscale(to_tensor(hr), scale, model.antialias)
-        sr, bicubic = super_resolve(model, lr), to_uint8(upscale_bicubic(lr, scale))
+        hr, lr = make_pair(image, scale, max_side)
+        sr, bicubic = upscale(lr), bicubic_baseline(lr, scale)
         yield ImageScore(path.name, psnr_y(sr, hr, scale), ssim_y(sr, hr, scale), psnr_y(bicubic, hr, scale),
                          ssim_y(bicubic, hr, scale))
 

@@ -163,6 +163,13 @@ def to_pil(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(pixels))
 
 
+def resize(pixels: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+    """HxWxC uint8 (C = 1, 3 or 4) to `size` (width, height) with Pillow, whose filters widen when
+    shrinking (antialiased, as MATLAB's imresize does)."""
+    resized = np.asarray(to_pil(pixels).resize(size, resample))
+    return resized[..., None] if resized.ndim == 2 else resized
+
+
 def _flatten_alpha(image: Image.Image) -> Image.Image:
     """JPEG has no alpha: composite onto white rather than letting transparent areas turn black."""
     if image.mode not in ("RGBA", "LA"):

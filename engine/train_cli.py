@@ -14,7 +14,7 @@ from tqdm import tqdm
 from engine import events as ev
 from engine.checkpoint import load_run_config
 from engine.config import ConfigError, TrainConfig, parse_assignments, preset
-from engine.evaluation import ImageScore, load_eval_model, mean_score, score_folder
+from engine.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
 from engine.trainer import Trainer
 
 EXIT_INTERRUPTED = 130
@@ -35,9 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser("eval", help="PSNR/SSIM (Y channel) of a model and of bicubic on HR images")
-    evaluate.add_argument("--model", required=True, help="an exported .safetensors or a training checkpoint.pt")
+    evaluate.add_argument("--model", required=True, help="a bundled model name, an exported .safetensors, a "
+                          "training checkpoint.pt or a third-party model file")
     evaluate.add_argument("--data", required=True, help="folder of high-resolution images")
     evaluate.add_argument("--scale", type=int, choices=(2, 4), help="must match the model (default: the model's)")
+    evaluate.add_argument("--max-side", type=int, help="score centred crops of at most this size (default: whole "
+                          "images)")
     evaluate.set_defaults(func=run_eval)
 
 
@@ -125,13 +128,17 @@ def report_progress(trainer: Trainer) -> ev.Finished:
 # ----------------------------------------------------------------------------- eval
 def run_eval(args: argparse.Namespace) -> int:
     try:
-        model = load_eval_model(args.model, args.scale)
-        results = score_folder(model, args.data)
+        upscaler = load_upscaler(args.model, args.scale)
+        scale = upscaler.model.scale
+        if args.max_side is not None and args.max_side < 8 * scale:
+            raise ConfigError(f"--max-side must be at least {8 * scale} for a x{scale} model")
+        results = score_folder(upscaler.upscale, scale, args.data, upscaler.model.in_channels, args.max_side)
         first = next(results)
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scores = []
+    print(describe(scale, args.max_side))
     print(f"{'image':<32} {'PSNR':>8} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13}")
     for result in itertools.chain([first], results):
         if isinstance(result, str):

@@ -22,7 +22,7 @@ from PIL import Image
 from engine.device import DEVICE_CHOICES, resolve_device
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
-                            is_image_file, read_image, save_image, to_pil)
+                            is_image_file, read_image, resize, save_image, to_pil)
 from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
 from engine.tiling import (MIN_TILE, Progress, UpscaleCancelled, auto_tile_size, iter_tiled_halving, map_progress,
                            run_to_end)
@@ -63,12 +63,6 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return (np.clip(pixels.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _resize(pixels: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
-    """Resize HxWxC uint8 (C = 1, 3 or 4) with Pillow; Pillow's filters antialias when shrinking."""
-    resized = np.asarray(to_pil(pixels).resize(size, resample))
-    return resized[..., None] if resized.ndim == 2 else resized
-
-
 def target_size(width: int, height: int, native_scale: int, scale: float | None = None,
                 target_width: int | None = None) -> tuple[int, int]:
     """Output (width, height): the model's scale, a target scale, or a target width (aspect kept)."""
@@ -82,7 +76,7 @@ def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Lanczos to `size` (antialiased when shrinking); a no-op when it already has that size."""
     if (pixels.shape[1], pixels.shape[0]) == size:
         return pixels
-    return _resize(pixels, size, Image.Resampling.LANCZOS)
+    return resize(pixels, size, Image.Resampling.LANCZOS)
 
 
 def _pad_to_requirements(x: torch.Tensor, minimum: int, multiple: int) -> torch.Tensor:
@@ -172,7 +166,7 @@ class Upscaler:
         if alpha_through_model:
             alpha = results[1]
         else:
-            alpha = _resize(_to_uint8(pixels[..., -1:]), (upscaled.shape[1], upscaled.shape[0]),
+            alpha = resize(_to_uint8(pixels[..., -1:]), (upscaled.shape[1], upscaled.shape[0]),
                             Image.Resampling.LANCZOS)
         return np.concatenate([upscaled, alpha], axis=2)
 

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation import ImageScore, load_eval_model, mean_score, score_folder  # noqa: E402
+from engine.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder  # noqa: E402
 from engine.export import export_generator, load_generator  # noqa: E402
 
 STORED_BY_EXPORT = ("format", "format_version", "arch", "scale", "in_channels", "value_range")
@@ -32,13 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     module, meta = load_generator(args.source)
-    scores = [s for s in score_folder(load_eval_model(args.source), args.val) if isinstance(s, ImageScore)]
+    upscaler = load_upscaler(args.source, device="cpu")
+    scale = upscaler.model.scale
+    scores = [s for s in score_folder(upscaler.upscale, scale, args.val) if isinstance(s, ImageScore)]
     held_out = mean_score(scores)
     extra = {key: value for key, value in meta.items() if key not in STORED_BY_EXPORT}
     extra.update(name=args.name, data=args.data, training_command=args.command,
                  validation={"psnr": held_out.psnr, "ssim": held_out.ssim, "bicubic_psnr": held_out.bicubic_psnr,
                              "bicubic_ssim": held_out.bicubic_ssim, "images": len(scores),
-                             "folder": args.val.as_posix(), "measure": "Y channel, 4-pixel border, whole images"})
+                             "folder": args.val.as_posix(), "measure": describe(scale, None)})
     target = ROOT / "resources" / "models" / f"{args.name}.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
     export_generator(target, load_file(str(args.source)), module.spec(), module.value_range, extra=extra)

@@ -111,10 +111,12 @@ def test_downscale_is_bicubic_quantised_and_in_range(antialias: bool) -> None:
     assert torch.allclose(flat, torch.full_like(flat, round(0.5 * 255) / 255))
 
 
-def test_center_crop_is_square_and_a_multiple_of_scale() -> None:
-    image = np.zeros((301, 410, 3), np.uint8)
-    assert center_crop(image, 256, 4).shape == (256, 256, 3)
-    assert center_crop(image[:70], 256, 4).shape == (68, 68, 3)
+def test_center_crop_is_centred_capped_and_a_multiple_of_scale() -> None:
+    image = np.arange(301 * 410).reshape(301, 410, 1)
+    assert center_crop(image, 256, 4).shape == (256, 256, 1)
+    assert center_crop(image[:70], 256, 4).shape == (68, 256, 1)
+    whole = center_crop(image, None, 4)
+    assert whole.shape == (300, 408, 1) and whole[0, 0, 0] == image[0, 1, 0]
 
 
 def test_batch_stream_yields_matching_pairs(image_folder: Path) -> None:

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from bench import quality
+from engine.evaluation import bicubic_resize
 from scripts import make_sample_set, prepare_photos
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -108,7 +109,7 @@ def test_quality_benchmark_prints_a_finite_table_and_a_side_by_side(tmp_path: Pa
 def test_scores_reward_the_exact_original_and_penalise_blur() -> None:
     rng = np.random.default_rng(0)
     hr = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    pair = quality.Pair("noise", hr, quality.bicubic_resize(hr, (16, 16)))
+    pair = quality.Pair("noise", hr, bicubic_resize(hr, (16, 16)))
     scores, outputs = quality.evaluate([pair], {"bicubic": quality.bicubic_method(4), "oracle": lambda lr: hr}, 4)
     oracle, bicubic = scores["oracle"], scores["bicubic"]
     assert oracle.psnr == [math.inf] and oracle.ssim[0] == pytest.approx(1.0) and oracle.detail[0] == pytest.approx(1.0)
@@ -116,10 +117,15 @@ def test_scores_reward_the_exact_original_and_penalise_blur() -> None:
     assert outputs["oracle"] is hr
 
 
-def test_center_crop_is_limited_and_a_multiple_of_scale() -> None:
-    pixels = np.zeros((70, 90, 3), dtype=np.uint8)
-    assert quality.center_crop(pixels, 1024, 4).shape == (68, 88, 3)
-    assert quality.center_crop(pixels, 32, 4).shape == (32, 32, 3)
+def test_per_image_table_shows_each_gain_over_bicubic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scores = {"bicubic": quality.Scores(psnr=[30.0, 40.0]), "model": quality.Scores(psnr=[33.5, 40.25])}
+    lines = quality.format_per_image(["flat", "sharp"], scores).splitlines()
+    assert lines[0].split() == ["image", "bicubic", "model"]
+    assert lines[1].split() == ["flat", "30.00", "(+0.00)", "33.50", "(+3.50)"]
+    assert lines[2].split() == ["sharp", "40.00", "(+0.00)", "40.25", "(+0.25)"]
+    model = tiny_model(tmp_path / "tiny.safetensors")
+    assert quality.main(["--model", str(model), "--data", str(photo_folder(tmp_path / "photos")), "--per-image"]) == 0
+    assert sum(line.startswith("photo_") for line in capsys.readouterr().out.splitlines()) == 2
 
 
 def test_quality_benchmark_refuses_a_model_of_another_scale(tmp_path: Path,
@@ -144,7 +150,7 @@ def test_vgg_distance_is_zero_for_the_original_and_grows_with_blur(tmp_path: Pat
     original = vgg.embed(hr)
 
     def blurred(factor: int) -> np.ndarray:
-        return quality.bicubic_resize(quality.bicubic_resize(hr, (64 // factor, 64 // factor)), (64, 64))
+        return bicubic_resize(bicubic_resize(hr, (64 // factor, 64 // factor)), (64, 64))
 
     mild, strong = (vgg.distance(vgg.embed(blurred(f)), original) for f in (2, 4))
     assert vgg.distance(original, original) == 0.0

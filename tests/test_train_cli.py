@@ -14,8 +14,9 @@ import torch
 from engine import events as ev
 from engine.checkpoint import load_checkpoint
 from engine.cli import main
+from engine.evaluation import ImageScore, load_upscaler, mean_score, score_folder
 from engine.export import load_generator
-from engine.train_cli import build_config
+from engine.train_cli import build_config, format_row
 from engine.trainer import Trainer
 
 TINY = ["hr_patch=32", "batch_size=2", "gen_features=8", "gen_blocks=2", "disc_features=8", "val_count=2",
@@ -111,9 +112,29 @@ def test_eval_reports_model_and_bicubic(image_folder: Path, tmp_path: Path, caps
     for model in (out / "generator.safetensors", out / "checkpoint.pt"):
         assert main(["eval", "--model", str(model), "--data", str(image_folder)]) == 0
         lines = capsys.readouterr().out.strip().splitlines()
-        assert len(lines) == 1 + 5 + 1 and lines[-1].startswith("mean of 5")
+        assert lines[0].startswith("HR: whole images") and len(lines) == 2 + 5 + 1
+        assert lines[-1].startswith("mean of 5")
         psnr, ssim, bicubic_psnr, bicubic_ssim = map(float, lines[-1].split()[-4:])
         assert 0 < ssim <= 1 and 0 < bicubic_ssim <= 1 and bicubic_psnr > 20 and psnr > 0
     assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(image_folder),
                  "--scale", "2"]) == 2
     assert "does not match" in capsys.readouterr().err
+    assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(image_folder),
+                 "--max-side", "8"]) == 2
+    assert "--max-side must be at least" in capsys.readouterr().err
+
+
+def test_eval_crops_score_the_same_as_the_shared_protocol(image_folder: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "1") == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(image_folder),
+                 "--max-side", "32"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "crops of at most 32x32" in lines[0]
+    upscaler = load_upscaler(out / "generator.safetensors")
+    expected = mean_score([s for s in score_folder(upscaler.upscale, upscaler.model.scale, image_folder,
+                                                         max_side=32)
+                           if isinstance(s, ImageScore)])
+    assert lines[-1] == format_row(expected)
