@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.config import TrainConfig, preset
-from engine.perceptual import vgg_feature_stack
+# A bare `pytest` (not only `make test`) must not try to open windows on a display it may not have.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from engine.config import TrainConfig, preset  # noqa: E402
+from engine.perceptual import vgg_feature_stack  # noqa: E402
 
 TINY_SETTINGS: dict[str, Any] = {
     "hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
