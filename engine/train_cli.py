@@ -14,6 +14,8 @@ from tqdm import tqdm
 from engine import events as ev
 from engine.checkpoint import load_run_config
 from engine.config import ConfigError, TrainConfig, parse_assignments, preset
+from engine.device import resolve_device
+from engine.distributed import SINGLE, join_from_environment, leave
 from engine.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
 from engine.trainer import Trainer
 
@@ -63,38 +65,59 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train in this process, or as one of torchrun's processes (only rank 0 reports)."""
+    group = SINGLE
     try:
         if args.resume:  # the stored run's settings win; only --steps may change, to train longer
             stored = load_run_config(args.out)
             config = stored.replace(steps=args.steps) if args.steps is not None else stored
         else:
             config = build_config(args)
-        trainer = Trainer(config, resume=args.resume)
+        group = join_from_environment(resolve_device(config.device))
+        trainer = Trainer(config, resume=args.resume, group=group)
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        leave(group)
         return 2
+    try:
+        return drive(trainer)
+    finally:
+        leave(group)
 
+
+def drive(trainer: Trainer) -> int:
+    """Run to the end; the first Ctrl-C stops cleanly (checkpoint + export), a second one aborts at once."""
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        """The first Ctrl-C stops cleanly (checkpoint + export); a second one aborts at once."""
         nonlocal interrupted
         interrupted = True
         trainer.request_stop()
         signal.signal(signal.SIGINT, previous)
-        print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+        if trainer.group.is_main:
+            print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
-        finished = report_progress(trainer)
+        finished = report_progress(trainer) if trainer.group.is_main else run_quietly(trainer)
     finally:
         signal.signal(signal.SIGINT, previous)
-    where = f"; generator: {finished.export_path}" if finished.export_path else ""
-    print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
+    if trainer.group.is_main or finished.reason == "failed":
+        where = f"; generator: {finished.export_path}" if finished.export_path else ""
+        print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if finished.reason in ("completed", "stopped") else 1
+
+
+def run_quietly(trainer: Trainer) -> ev.Finished:
+    """A torchrun process other than rank 0: train, leaving the reporting to rank 0."""
+    finished = None
+    for event in trainer.run():
+        finished = event
+    assert isinstance(finished, ev.Finished), "Trainer.run always ends with Finished"
+    return finished
 
 
 def report_progress(trainer: Trainer) -> ev.Finished:

@@ -31,6 +31,7 @@ from engine.config import ConfigError, TrainConfig
 from engine.data import (SAMPLE_CROP, VAL_CROP, TrainingData, batch_stream, center_crop, downscale, to_tensor,
                          to_uint8, upscale_bicubic)
 from engine.device import resolve_device
+from engine.distributed import SINGLE, ProcessGroup
 from engine.export import export_generator
 from engine.losses import adversarial_loss, discriminator_stuck, gradient_penalty, pixel_loss
 from engine.metrics import psnr_y, ssim_y
@@ -136,12 +137,14 @@ class Trainer:
     raises: whatever happens ends with a `Finished` event.
     """
 
-    def __init__(self, config: TrainConfig, resume: bool = False, feature_net: nn.Sequential | None = None) -> None:
+    def __init__(self, config: TrainConfig, resume: bool = False, feature_net: nn.Sequential | None = None,
+                 group: ProcessGroup = SINGLE) -> None:
         self.config, self._resume_state = resolve_run_config(config, resume)
         config = self.config
+        self.group = group  # under torchrun: this process's rank; only rank 0 validates and writes files
         self.out_dir = Path(config.out_dir)
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
-        self.device = resolve_device(config.device)
+        self.device = group.device(resolve_device(config.device))
         self._stop = threading.Event()
         random.seed(config.seed)
         np.random.seed(config.seed)
@@ -171,6 +174,9 @@ class Trainer:
         if self.memory_format is torch.channels_last:
             self.generator.to(memory_format=torch.channels_last)
             self.discriminator.to(memory_format=torch.channels_last)
+        # What the optimisation steps call: the same modules, averaging gradients over processes under torchrun.
+        self._train_generator = group.wrap(self.generator, self.device)
+        self._train_discriminator = group.wrap(self.discriminator, self.device)
 
         self.step = 0
         self.lr_scale = 1.0  # halved by each rollback
@@ -235,19 +241,28 @@ class Trainer:
                                   "usable, so validation uses a training image: its numbers will be optimistic")
         if self.perceptual is None and self.config.perceptual_weight > 0:
             yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.group.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         self._good_state = self._capture()
 
     # ------------------------------------------------------------------ the loop
     def _phase(self, step: int) -> str:
         return "pretrain" if step < self.config.pretrain_steps else "gan"
 
+    def _batches(self, offset: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Crops seeded by the step (and rollbacks), so a resumed run draws fresh ones; each process its own."""
+        seed = self.group.seed(self.config.seed + offset)
+        return batch_stream(self.data.train.images, self.config, seed, self.device)
+
+    def _stop_requested(self) -> bool:
+        return self.group.any(self._stop.is_set(), self.device)
+
     def _loop(self) -> Iterator[Event]:
         config = self.config
-        batches = batch_stream(self.data.train.images, config, config.seed + self.step, self.device)
+        batches = self._batches(self.step)
         phase = None
         speed = 0.0
-        while self.step < config.steps and not self._stop.is_set():
+        while self.step < config.steps and not self._stop_requested():
             if self._phase(self.step) != phase:
                 if phase is not None:
                     yield from self._save("phase")
@@ -259,8 +274,7 @@ class Trainer:
                 metrics = self._train_step(hr, lr, phase)
             except NonFiniteLoss as exc:
                 yield from self._rollback(exc)
-                batches = batch_stream(self.data.train.images, config,
-                                       config.seed + self.step + 1000 * self._rollbacks, self.device)
+                batches = self._batches(self.step + 1000 * self._rollbacks)
                 continue
             self.step += 1
             rate = config.batch_size / max(time.perf_counter() - started, 1e-9)
@@ -279,9 +293,9 @@ class Trainer:
                                  lr_d=record["lr_d"], samples_per_s=speed, eta_s=eta)
         if phase == "gan":
             yield from self._watch_discriminator(metrics["losses"]["d_loss"])
-        if step % config.val_every == 0 or step == config.steps:
+        if self.group.is_main and (step % config.val_every == 0 or step == config.steps):
             yield from self._validate()
-        if config.sample_every and step % config.sample_every == 0:
+        if self.group.is_main and config.sample_every and step % config.sample_every == 0:
             save_sample_figure(self.out_dir / "samples" / f"step_{step:06d}.png",
                                [(to_uint8(lr), self._super_resolve(lr), hr) for lr, hr, _ in self._val[:4]])
         if step % config.checkpoint_every == 0:
@@ -311,7 +325,7 @@ class Trainer:
         losses: dict[str, torch.Tensor] = {}
         d_real = d_fake = None
         with self._autocast():
-            sr = self.generator(lr)
+            sr = self._train_generator(lr)
         if phase == "gan":
             d_real, d_fake = self._discriminator_step(hr, sr, losses)
         with self._autocast():
@@ -326,7 +340,7 @@ class Trainer:
                 self.discriminator.requires_grad_(True)
         g_terms = [name for name in losses if name.startswith("g_")]
         losses["g_loss"] = sum(losses[name] for name in g_terms)
-        _check_finite(losses, g_terms)
+        self._check_finite(losses, g_terms)
         self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator)
         if self.ema is not None:
             self.ema.update(self.generator, self.step)
@@ -338,14 +352,14 @@ class Trainer:
         self.discriminator.train()
         fake = sr.detach()
         with self._autocast():
-            real_logits = self.discriminator(hr).float()
-            fake_logits = self.discriminator(fake).float()
+            real_logits = self._train_discriminator(hr).float()
+            fake_logits = self._train_discriminator(fake).float()
             losses["d_adversarial"] = self.adversarial.d(real_logits, fake_logits)
         if self.adversarial.uses_gradient_penalty:
             losses["d_gp"] = self.config.gp_weight * gradient_penalty(self.discriminator, hr, fake)
         d_terms = [name for name in losses if name.startswith("d_")]
         losses["d_loss"] = sum(losses[name] for name in d_terms)
-        _check_finite(losses, d_terms)
+        self._check_finite(losses, d_terms)
         self._optimise(self.opt_d, self.scaler_d, losses["d_loss"], self.discriminator)
         score = torch.sigmoid if self.adversarial.probabilities else (lambda t: t)
         return float(score(real_logits.detach()).mean()), float(score(fake_logits.detach()).mean())
@@ -359,6 +373,12 @@ class Trainer:
             nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
         scaler.step(optimizer)
         scaler.update()
+
+    def _check_finite(self, losses: dict[str, torch.Tensor], names: list[str]) -> None:
+        """Raise NonFiniteLoss before any bad update; under torchrun every process rolls back together."""
+        bad = next((name for name in names if not torch.isfinite(losses[name]).all()), None)
+        if self.group.any(bad is not None, self.device):
+            raise NonFiniteLoss(bad or f"a loss of another process ({', '.join(names)})")
 
     def _watch_discriminator(self, d_loss: float) -> Iterator[Event]:
         self._d_window.append(d_loss)
@@ -437,6 +457,8 @@ class Trainer:
         """Checkpoint to disk; the same state becomes the rollback point."""
         self._good_state = self._capture()
         self._rollbacks = 0
+        if not self.group.is_main:
+            return
         save_checkpoint(self.checkpoint_path, self._good_state)
         yield ev.CheckpointSaved(step=self.step, path=str(self.checkpoint_path), reason=reason)
 
@@ -469,7 +491,7 @@ class Trainer:
         try:
             if save_reason is not None:
                 yield from self._save(save_reason)
-            if self.step > 0:
+            if self.step > 0 and self.group.is_main:
                 export_path = str(self._export(self.out_dir / "generator.safetensors"))
         except Exception as exc:  # noqa: BLE001 - a full disk must not hide how the run ended
             reason, message = "failed", f"{message}; could not write the results: {exc}".lstrip("; ")
@@ -478,9 +500,3 @@ class Trainer:
             message = f"step {self.step} of {self.config.steps}"
         yield ev.Finished(step=self.step, reason=reason, message=message, export_path=export_path,
                           checkpoint_path=checkpoint)
-
-
-def _check_finite(losses: dict[str, torch.Tensor], names: list[str]) -> None:
-    for name in names:
-        if not torch.isfinite(losses[name]).all():
-            raise NonFiniteLoss(name)
