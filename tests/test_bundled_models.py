@@ -14,18 +14,18 @@ from engine.metrics import psnr_y
 from engine.models import bundled_models, load_model, resolve_model_source
 from engine.upscaler import Upscaler
 
-SHIPPED = ("default-x4", "faithful-x4")
+SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2}  # name -> scale
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "resources" / "samples").glob("*.jpg"))[:6]
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_loads_with_its_training_record(name: str) -> None:
+@pytest.mark.parametrize(("name", "scale"), SHIPPED.items())
+def test_shipped_model_loads_with_its_training_record(name: str, scale: int) -> None:
     path = bundled_models()[name]
     assert path.stat().st_size < 10 * 2**20
     model = load_model(name)
-    assert (model.kind, model.scale, model.in_channels) == ("srgan-studio", 4, 3)
+    assert (model.kind, model.scale, model.in_channels) == ("srgan-studio", scale, 3)
     meta = model.metadata
-    assert meta["config"]["scale"] == 4 and meta["steps"] > 0
+    assert meta["config"]["scale"] == scale and meta["steps"] > 0
     assert meta["data"] and meta["training_command"].startswith("python -m engine train")
     assert meta["validation"]["images"] > 0
     assert meta["validation"]["psnr"] > meta["validation"]["bicubic_psnr"]
@@ -35,14 +35,14 @@ def test_default_means_default_x4() -> None:
     assert resolve_model_source("default") == bundled_models()["default-x4"]
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_beats_bicubic_on_bundled_photos(name: str) -> None:
+@pytest.mark.parametrize(("name", "scale"), SHIPPED.items())
+def test_shipped_model_beats_bicubic_on_bundled_photos(name: str, scale: int) -> None:
     upscaler = Upscaler(load_model(name), device="cpu")
     gains = []
     for sample in SAMPLES:
-        hr, lr = make_pair(load_image(sample, 3), 4, max_side=192)
+        hr, lr = make_pair(load_image(sample, 3), scale, max_side=192)
         sr = upscaler.upscale(lr)
         assert sr.shape == hr.shape and sr.dtype == np.uint8
-        gains.append(psnr_y(sr, hr, 4) - psnr_y(bicubic_baseline(lr, 4), hr, 4))
+        gains.append(psnr_y(sr, hr, scale) - psnr_y(bicubic_baseline(lr, scale), hr, scale))
     assert min(gains) > 0, gains
     assert np.mean(gains) > 0.3, gains
