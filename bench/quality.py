@@ -2,14 +2,16 @@
 a sharpness proxy, and a side-by-side picture of a detailed crop for a person to judge.
 
     python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
-        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--peer] [--side-by-side out.png]
+        [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--peer]
+        [--side-by-side out.png]
     python bench/quality.py --model default --set5-set14 ../shared/benchmarks
     ... --vgg data/vgg16-imagenet-caffe.safetensors   # adds an LPIPS-style VGG16 distance (slow on a CPU)
 
 With --data, each image is an original (HR), cropped to at most --max-side pixels (to keep 2-core CPU
 runs short) and shrunk as engine/evaluation.py does for `python -m engine eval` and the shipped models'
-figures (Pillow's antialiased bicubic, MATLAB imresize's kernel). With --set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR,
-so bicubic's own score can be checked against the table in that folder's README.
+figures (Pillow's antialiased bicubic, MATLAB imresize's kernel). With --set5-set14 the published
+LR_bicubic inputs are used and HR is cropped to scale x LR, so bicubic's own score can be checked against
+the table in that folder's README.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from engine.atomic import atomic_write  # noqa: E402
 from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
 from engine.config import ConfigError  # noqa: E402
-from engine.evaluation import bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
+from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
 from engine.models import ModelLoadError  # noqa: E402
@@ -41,8 +42,6 @@ from engine.perceptual import (VGGFeatures, VGGWeightsError, load_vgg_weights, p
 from bench import peer  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
-# LR uint8 HxWx3 -> SR uint8 (scale*H)x(scale*W)x3
-Method = Callable[[np.ndarray], np.ndarray]
 # Pillow bicubic on the sets' own LR files, as benchmarks/README.md measured it: the check of our pipeline.
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
 RUN_FILES = ("generator.safetensors", CHECKPOINT_NAME)  # what a run folder offers, preferred first
@@ -126,7 +125,7 @@ def benchmark_pairs(root: Path, set_name: str, scale: int, limit: int | None) ->
 
 
 # ----------------------------------------------------------------------------- methods
-def bicubic_method(scale: int) -> Method:
+def bicubic_method(scale: int) -> SuperResolve:
     return lambda lr: bicubic_baseline(lr, scale)
 
 
@@ -141,7 +140,7 @@ def resolve_run(source: str) -> str:
     raise BenchError(f"run folder {path} has neither {' nor '.join(RUN_FILES)}")
 
 
-def model_method(source: str, scale: int) -> tuple[str, Method]:
+def model_method(source: str, scale: int) -> tuple[str, SuperResolve]:
     """A model file, bundled model name or run folder, run through the app's own upscaler on the CPU."""
     try:
         upscaler = load_upscaler(resolve_run(source), scale, device="cpu")
@@ -180,7 +179,7 @@ def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
     return sr_detail / max(hr_detail, 1e-12)
 
 
-def evaluate(pairs: list[Pair], methods: dict[str, Method], scale: int,
+def evaluate(pairs: list[Pair], methods: dict[str, SuperResolve], scale: int,
              vgg: VggDistance | None = None) -> tuple[dict[str, Scores], dict[str, np.ndarray]]:
     """Score every method on every pair; also return each method's output for the first pair."""
     scores = {name: Scores() for name in methods}
@@ -226,8 +225,8 @@ def format_per_image(names: list[str], scores: dict[str, Scores], baseline: str 
     lines = [f"{'image':<{width}}" + "".join(f"{name:>{max(len(name), 6) + 10}}" for name in scores)]
     for index, image in enumerate(names):
         base = scores[baseline].psnr[index]
-        lines.append(f"{image:<{width}}" + "".join(
-            f"{s.psnr[index]:>{max(len(name), 6) + 2}.2f} ({s.psnr[index] - base:+5.2f})" for name, s in scores.items()))
+        lines.append(f"{image:<{width}}" + "".join(f"{s.psnr[index]:>{max(len(name), 6) + 2}.2f} "
+                                                   f"({s.psnr[index] - base:+5.2f})" for name, s in scores.items()))
     return "\n".join(lines)
 
 
@@ -280,8 +279,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def build_methods(args: argparse.Namespace) -> dict[str, Method]:
-    methods: dict[str, Method] = {"bicubic": bicubic_method(args.scale)}
+def build_methods(args: argparse.Namespace) -> dict[str, SuperResolve]:
+    methods: dict[str, SuperResolve] = {"bicubic": bicubic_method(args.scale)}
     sources = ([("classic", args.classic)] if args.classic else []) + [(None, m) for m in args.model]
     for label, source in sources:
         name, method = model_method(source, args.scale)

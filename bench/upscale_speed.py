@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import peer  # noqa: E402
 from engine.archs import ClassicGenerator, CompactGenerator  # noqa: E402
+from engine.evaluation import SuperResolve  # noqa: E402
 from engine.models import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model  # noqa: E402
 from engine.tiling import auto_tile_size  # noqa: E402
 from engine.upscaler import Upscaler  # noqa: E402
@@ -84,29 +85,24 @@ def flops_per_output_pixel(module: nn.Module, channels: int) -> float:
     return counter.get_total_flops() / (out.shape[-1] * out.shape[-2])
 
 
+def timed_upscale(upscale: SuperResolve, side: int, channels: int) -> tuple[float, float]:
+    """(seconds, output MP/s) of one side x side x4 upscale, after a small warm-up run."""
+    image = np.random.default_rng(0).integers(0, 256, (side, side, channels), dtype=np.uint8)
+    upscale(image[:32, :32])
+    seconds = _timed(lambda: upscale(image))
+    return seconds, (side * SCALE) ** 2 / 1e6 / seconds
+
+
 def model_row(model: LoadedModel, side: int) -> tuple[float, float, float]:
     """(seconds, output MP/s, FLOPs per output pixel) for one side x side upscale."""
-    upscaler = Upscaler(model, "cpu")
-    image = np.random.default_rng(0).integers(0, 256, (side, side, model.in_channels), dtype=np.uint8)
-    upscaler.upscale(image[:32, :32])  # warm-up
-    seconds = _timed(lambda: upscaler.upscale(image))
-    out_mp = (side * SCALE) ** 2 / 1e6
-    return seconds, out_mp / seconds, flops_per_output_pixel(model.module, model.in_channels)
+    seconds, rate = timed_upscale(Upscaler(model, "cpu").upscale, side, model.in_channels)
+    return seconds, rate, flops_per_output_pixel(model.module, model.in_channels)
 
 
 def bicubic_row(side: int) -> tuple[float, float]:
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8))
     seconds = min(_timed(lambda: image.resize((side * SCALE, side * SCALE), Image.Resampling.BICUBIC))
                   for _ in range(3))
-    return seconds, (side * SCALE) ** 2 / 1e6 / seconds
-
-
-def peer_row(side: int) -> tuple[float, float]:
-    """(seconds, output MP/s) of the peer upscaler on one side x side input."""
-    upscale = peer.load_peer()
-    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    upscale(image[:32, :32])  # warm-up
-    seconds = _timed(lambda: upscale(image))
     return seconds, (side * SCALE) ** 2 / 1e6 / seconds
 
 
@@ -175,7 +171,7 @@ def main() -> None:
     p_rate = 0.0
     if args.peer:
         try:
-            _, p_rate = peer_row(PEER_SIDE)
+            _, p_rate = timed_upscale(peer.load_peer(), PEER_SIDE, 3)
         except peer.PeerUnavailable as exc:
             print(f"peer: {exc}")
         else:
