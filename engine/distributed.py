@@ -17,6 +17,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from engine.config import ConfigError
+
 SEED_STRIDE = 1_000_003  # rank r draws crops from seed + r * SEED_STRIDE; rank 0 keeps a single run's seeds
 
 
@@ -69,6 +71,8 @@ def join_from_environment(device: torch.device) -> ProcessGroup:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return SINGLE
+    if "RANK" not in os.environ:
+        raise ConfigError(f"WORLD_SIZE is {world_size} but RANK is not set: start the processes with torchrun")
     group = ProcessGroup(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         if device.type == "cuda":

@@ -18,6 +18,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from engine import events as ev
+from engine.cli import main
 from engine.config import preset
 from engine.distributed import SEED_STRIDE, SINGLE, ProcessGroup, join_from_environment
 from engine.export import load_generator
@@ -75,6 +76,17 @@ def test_a_single_process_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None
     assert SINGLE.seed(7) == 7 and ProcessGroup(2, 4, 0).seed(7) == 7 + 2 * SEED_STRIDE
     assert ProcessGroup(3, 4, 1).device(torch.device("cuda")) == torch.device("cuda", 1)
     assert ProcessGroup(3, 4, 1).device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_a_half_set_environment_is_a_clear_error(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    code = main(["train", "--data", str(image_folder), "--out", str(tmp_path / "run"), "--steps", "2",
+                 "--set", *(f"{key}={value}" for key, value in TINY_SETTINGS.items())])
+    assert code == 2
+    assert "RANK is not set: start the processes with torchrun" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_two_processes_stay_in_step(image_folder: Path, tmp_path: Path) -> None:
