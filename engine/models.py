@@ -21,8 +21,9 @@ from torch import nn
 from engine import export
 from engine.checkpoint import CheckpointError, generator_from_state
 from engine.device import resolve_device
+from engine.resources import resource_path
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+BUNDLED_DIR = resource_path("models")
 DEFAULT_MODEL = "default-x4"
 WHICH_WEIGHTS = ("ema", "generator")
 # Precisions our own architectures run correctly in: (fp16, bf16).

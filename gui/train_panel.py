@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
 
 from engine import events as ev
 from engine.config import PRESETS, ConfigError, TrainConfig, preset
+from engine.resources import resource_path
 from engine.trainer import Trainer
 from engine.worker import DeferredJob, Job, JobWorker
 from gui.loss_plots import LossPlots
@@ -24,7 +25,7 @@ from gui.samples_view import SamplesView
 from gui.settings_form import SettingsForm
 
 PHASE_NAMES = {"pretrain": "Pixel pretraining", "gan": "GAN"}
-REPO_SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+REPO_SAMPLES = resource_path("samples")
 JobFactory = Callable[[TrainConfig, bool], Job]
 
 
