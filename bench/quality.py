@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
-from engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
+from engine.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
 from engine.config import ConfigError  # noqa: E402
 from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
@@ -44,7 +44,7 @@ from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noq
 
 # Pillow bicubic on the sets' own LR files, as benchmarks/README.md measured it: the check of our pipeline.
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
-RUN_FILES = ("generator.safetensors", CHECKPOINT_NAME)  # what a run folder offers, preferred first
+RUN_FILES = (GENERATOR, CHECKPOINT)  # what a run folder offers, preferred first
 FIGURE_CROP = 160  # HR pixels of the side-by-side crop
 LPIPS_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
 DETAIL_NOTE = ("'detail' is a sharpness proxy, not a quality score: mean gradient magnitude of the output's Y "

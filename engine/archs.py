@@ -1,7 +1,9 @@
 """Generator and discriminator architectures, and the spec that rebuilds a generator from metadata.
 
 A generator is described by a plain dict (`GeneratorSpec`) so an exported `.safetensors` file can
-carry it as metadata and be rebuilt without pickle.
+carry it as metadata and be rebuilt without pickle. What the rest of the program needs to know about an
+architecture (its value range, the half precisions it runs correctly in, input size limits) is declared
+on the class itself, as spandrel's descriptors do for third-party models.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from engine.config import TrainConfig
 
 GeneratorSpec = dict[str, Any]
 
@@ -25,6 +29,8 @@ class CompactGenerator(nn.Module):
     """
 
     value_range = (0.0, 1.0)
+    supports_half, supports_bf16 = True, True
+    min_size, size_multiple = 1, 1
 
     def __init__(self, in_channels: int = 3, num_feat: int = 32, num_conv: int = 12, scale: int = 4) -> None:
         super().__init__()
@@ -72,6 +78,8 @@ class ClassicGenerator(nn.Module):
     """
 
     value_range = (-1.0, 1.0)
+    supports_half, supports_bf16 = True, False  # BatchNorm statistics lose too much in bf16
+    min_size, size_multiple = 1, 1
 
     def __init__(self, in_channels: int = 1, scale: int = 4) -> None:
         super().__init__()
@@ -109,6 +117,13 @@ def build_generator(spec: GeneratorSpec) -> nn.Module:
         raise ValueError(f"bad parameters for generator {arch!r}: {exc}") from None
 
 
+def generator_for(config: TrainConfig) -> nn.Module:
+    """The generator a training config asks for (its `.spec()` is what checkpoints and exports store)."""
+    if config.generator == "classic":
+        return ClassicGenerator(config.channels, config.scale)
+    return CompactGenerator(config.channels, config.gen_features, config.gen_blocks, config.scale)
+
+
 # ----------------------------------------------------------------------------- discriminators
 class MinibatchStdDev(nn.Module):
     """ProGAN's minibatch-stddev feature: lets D see batch diversity, which discourages mode collapse."""
@@ -136,7 +151,8 @@ class ClassicDiscriminator(nn.Module):
     """The article's discriminator. It returns logits: its sigmoid lives in the loss (BCE-with-logits),
     which is the same function, computed without the log(0) overflow."""
 
-    def __init__(self, in_channels: int = 1, spectral: bool = False, minibatch_stddev: bool = False) -> None:
+    def __init__(self, in_channels: int = 1, num_feat: int = 64, spectral: bool = False,
+                 minibatch_stddev: bool = False) -> None:
         super().__init__()
 
         def block(cin: int, cout: int, stride: int, bn: bool) -> list[nn.Module]:
@@ -146,11 +162,12 @@ class ClassicDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             return layers
 
-        layers = block(in_channels, 64, 1, False) + block(64, 64, 2, True) + block(64, 128, 2, True)
-        layers += block(128, 256, 2, True)
+        f = num_feat
+        layers = block(in_channels, f, 1, False) + block(f, f, 2, True) + block(f, 2 * f, 2, True)
+        layers += block(2 * f, 4 * f, 2, True)
         if minibatch_stddev:
             layers.append(MinibatchStdDev())
-        layers += [nn.AdaptiveAvgPool2d(1), _maybe_sn(nn.Conv2d(256 + int(minibatch_stddev), 1, 1), spectral)]
+        layers += [nn.AdaptiveAvgPool2d(1), _maybe_sn(nn.Conv2d(4 * f + int(minibatch_stddev), 1, 1), spectral)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -226,3 +243,8 @@ class UNetDiscriminator(nn.Module):
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     "classic": ClassicDiscriminator, "vgg": VGGStyleDiscriminator, "unet": UNetDiscriminator,
 }
+
+
+def discriminator_for(config: TrainConfig) -> nn.Module:
+    return DISCRIMINATORS[config.discriminator](config.channels, config.disc_features, spectral=config.spectral_norm,
+                                                minibatch_stddev=config.minibatch_stddev)

@@ -1,11 +1,17 @@
-"""Training checkpoints: one `checkpoint.pt` per run, written atomically, read without pickle code.
+"""Training checkpoints: written atomically, read without pickle code, checked against a checksum.
 
 Everything inside is tensors, numbers, strings, lists and dicts, so `torch.load(weights_only=True)`
-reads it: a checkpoint from the internet cannot run code on this machine.
+reads it: a checkpoint from the internet cannot run code on this machine. A SHA-256 of the content is
+stored with it, because a flipped byte inside a tensor would otherwise load silently.
+
+Layout (format 2): "config" and "generator_spec"; "gan" (the GAN step's state: generator, ema,
+discriminator, optimisers, scalers); "progress" (step, learning-rate scale, history, best score...);
+"best_generator" (the weights best.safetensors is exported from); "rng"; "checksum".
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -16,44 +22,76 @@ from torch import nn
 
 from engine.archs import build_generator
 from engine.atomic import atomic_write
-from engine.config import TrainConfig
+from engine.config import ConfigError
+from engine.safe_load import load_torch_file
 
-FORMAT_VERSION = 1
-CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT_VERSION = 2
+REQUIRED_KEYS = ("config", "generator_spec", "gan", "progress", "rng")
+WHICH_WEIGHTS = ("ema", "generator")
 
 
-class CheckpointError(ValueError):
-    """The checkpoint is missing, unreadable or not ours; the message says which."""
+class CheckpointError(ConfigError):
+    """The checkpoint is missing, unreadable, damaged or not ours; the message says which."""
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Hash `value` in a canonical order (dict keys sorted), tensors by dtype, shape and bytes."""
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().to("cpu").contiguous().view(-1)
+        digest.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(repr(value).encode())
+
+
+def checksum(state: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    _feed(digest, {key: value for key, value in state.items() if key != "checksum"})
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    return atomic_write(path, lambda tmp: torch.save({"format_version": FORMAT_VERSION, **state}, tmp))
+    state = {"format_version": FORMAT_VERSION, **state}
+    state["checksum"] = checksum(state)
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint this version can resume; CheckpointError (one line, naming the file) otherwise."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"{path.name}: not a readable training checkpoint ({exc})") from None
-    return checked_state(state, path.name)
-
-
-def checked_state(state: Any, name: str) -> dict[str, Any]:
-    """`state` (already loaded with weights_only) if it is a checkpoint this version can use."""
-    if not isinstance(state, dict) or "generator_spec" not in state:
-        raise CheckpointError(f"{name}: not an SRGAN Studio training checkpoint")
-    if state.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{name}: made by a newer version (format {state['format_version']})")
+    state = checked_state(load_torch_file(path, "training checkpoint", CheckpointError), path.name)
+    if state["format_version"] < FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} was made by an older SRGAN Studio (format {state['format_version']}): it "
+                              f"can upscale or start a new run (init_generator), but not be resumed")
+    missing = [key for key in REQUIRED_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"{path.name} is not a complete training checkpoint (no {', '.join(missing)})")
     return state
 
 
-def load_run_config(out_dir: str | Path) -> TrainConfig:
-    """The settings of the run stored in `out_dir`, to resume it as it was."""
-    return TrainConfig.from_dict(load_checkpoint(Path(out_dir) / CHECKPOINT_NAME)["config"])
+def checked_state(state: Any, name: str) -> dict[str, Any]:
+    """`state` (already loaded with weights_only) if it is an intact checkpoint of a known format."""
+    if not isinstance(state, dict) or "generator_spec" not in state:
+        raise CheckpointError(f"{name} is not an SRGAN Studio training checkpoint")
+    version = state.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{name} was made by a newer version (format {version})")
+    if "checksum" in state and state["checksum"] != checksum(state):
+        raise CheckpointError(f"{name} is damaged: its content does not match its checksum")
+    state.setdefault("format_version", version)
+    return state
 
 
 def cpu_state(module_or_optimizer: nn.Module | torch.optim.Optimizer) -> dict[str, Any]:
@@ -91,29 +129,19 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss"]))
 
 
-def value_range_of(model: nn.Module) -> tuple[float, float]:
-    return tuple(getattr(model, "value_range", (0.0, 1.0)))  # type: ignore[return-value]
-
-
-def load_generator_from_checkpoint(path: str | Path, which: str = "ema") -> tuple[nn.Module, dict[str, Any]]:
-    """The generator of a training checkpoint, in eval mode on the CPU, and an info dict
-    (spec, step, config, value_range, weights). `which="ema"` falls back to the raw weights when the
-    run kept no EMA."""
-    return generator_from_state(load_checkpoint(path), which, Path(path).name)
-
-
 def generator_from_state(state: Any, which: str, name: str) -> tuple[nn.Module, dict[str, Any]]:
-    """As load_generator_from_checkpoint, for a checkpoint already read (the model registry reads
-    each file once)."""
-    if which not in ("ema", "generator"):
-        raise ValueError(f"which must be 'ema' or 'generator', not {which!r}")
+    """The generator of a checkpoint already read (EMA or raw weights; EMA falls back to raw when the run
+    kept none), in eval mode on the CPU, and an info dict (spec, step, config, weights)."""
+    if which not in WHICH_WEIGHTS:
+        raise ValueError(f"which must be one of {', '.join(WHICH_WEIGHTS)}, not {which!r}")
     state = checked_state(state, name)
-    weights = which if which == "generator" or state.get("ema") is not None else "generator"
-    model = build_generator(state["generator_spec"])
+    weights_of = state.get("gan", state)  # format 1 kept the weights at the top level
+    weights = which if which == "generator" or weights_of.get("ema") is not None else "generator"
     try:
-        model.load_state_dict(state[weights])
-    except RuntimeError as exc:
+        model = build_generator(state["generator_spec"])
+        model.load_state_dict(weights_of[weights])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{name}: weights do not match the stored architecture ({exc})") from None
-    info = {"spec": state["generator_spec"], "step": state["step"], "config": state["config"],
-            "value_range": value_range_of(model), "weights": weights}
+    step = state.get("progress", state).get("step", 0)
+    info = {"spec": state["generator_spec"], "step": step, "config": state.get("config", {}), "weights": weights}
     return model.eval(), info

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,13 @@ PIXEL_LOSSES = ("l1", "mse")
 PERCEPTUAL_NETS = ("vgg16", "vgg19")
 VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SCALES = (2, 4)
+# The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
+# (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
+# and Stop answers at once; GPUs are fed larger crops.
+AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
+# init_generator's value for "the bundled pixel model of this run's scale" (faithful-x2 / faithful-x4).
+BUNDLED_INIT = "bundled"
 
 
 class ConfigError(ValueError):
@@ -29,7 +37,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run, with defaults that train usefully on a 2-core CPU."""
+    """Every setting of a training run. The defaults are the `default` preset: a GAN fine-tuned from the
+    bundled pixel model, so the discriminator and the perceptual loss work from the first step, at a crop
+    size that keeps a step under a second on a 2-core CPU."""
 
     preset: str = "default"
     data_dir: str = ""
@@ -37,38 +47,39 @@ class TrainConfig:
     out_dir: str = "runs/default"
     scale: int = 4
     channels: int = 3  # 3 = RGB, 1 = grayscale (Y)
-    hr_patch: int = 128  # HR crop size; LR is hr_patch // scale
-    batch_size: int = 16
+    hr_patch: int = 0  # HR crop size (LR is hr_patch // scale); 0 = auto for the device (AUTO_SHAPES)
+    batch_size: int = 0  # 0 = auto for the device (AUTO_SHAPES)
     augment: bool = True  # random flips and 90-degree rotations
     antialias: bool = True  # antialiased bicubic LR (the article's recipe does a plain bicubic)
 
     generator: str = "compact"
     gen_features: int = 32
     gen_blocks: int = 12
-    # Start G (and its EMA) from these weights: an export or a checkpoint of a pixel-loss run, as ESRGAN
-    # starts its GAN from its PSNR model. Empty = random initialisation.
-    init_generator: str = ""
+    # Start G (and its EMA) from these weights, as ESRGAN starts its GAN from its PSNR model: "bundled" = the
+    # bundled pixel model of this scale, or an export / checkpoint / bundled model name. Empty = random.
+    init_generator: str = BUNDLED_INIT
     discriminator: str = "unet"
-    disc_features: int = 32
+    disc_features: int = 16
     spectral_norm: bool = True
     minibatch_stddev: bool = False
 
-    steps: int = 6000  # total optimisation steps, both phases
-    pretrain_steps: int = 3000  # phase 1: pixel loss only
-    lr_g: float = 2e-4
+    steps: int = 3000  # total optimisation steps, both phases
+    pretrain_steps: int = 0  # phase 1: pixel loss only (the bundled init model already had it)
+    lr_g: float = 1e-4
     lr_d: float = 1e-4
     beta1: float = 0.9
     beta2: float = 0.99
     lr_schedule: str = "cosine"
     grad_clip: float = 0.0  # max grad norm; 0 = off
-    ema_decay: float = 0.999  # 0 = no EMA
+    ema_decay: float = 0.995  # 0 = no EMA
 
     pixel_loss: str = "l1"
     pixel_weight: float = 1.0
-    perceptual_net: str = "vgg19"
+    perceptual_net: str = "vgg16"
     # layer name -> weight; "convX_Y" is taken before its ReLU (ESRGAN), "reluX_Y" after it (SRGAN).
+    # ESRGAN's weights stopped at conv4_3: block 5 sees 1/16 of a 64-px crop and costs a third of VGG's time.
     perceptual_layers: dict[str, float] = field(
-        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0})
+        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0, "conv4_3": 1.0})
     perceptual_weight: float = 1.0  # 0 = off
     perceptual_criterion: str = "l1"  # l1 (ESRGAN) or mse (SRGAN)
     vgg_weights: str = ""  # a local weights file; empty = torchvision's hub cache if it has them
@@ -84,8 +95,8 @@ class TrainConfig:
     seed: int = 0
 
     val_count: int = 8  # images held out (deterministically) for validation
-    val_every: int = 250
-    checkpoint_every: int = 500
+    val_every: int = 100  # also at step 1, so a run shows where it starts within seconds
+    checkpoint_every: int = 100
     log_every: int = 1
     sample_every: int = 0  # also save a figure of fixed LR inputs/outputs every N steps; 0 = off
 
@@ -104,13 +115,23 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.scale not in (2, 4):
-            raise ConfigError(f"scale must be 2 or 4, not {self.scale}")
+        if self.scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, not {self.scale}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), not {self.channels}")
-        if self.hr_patch < 8 * self.scale or self.hr_patch % self.scale:
-            raise ConfigError(f"hr_patch must be a multiple of scale ({self.scale}) and at least {8 * self.scale}")
-        positive = ("batch_size", "gen_features", "disc_features", "steps", "val_every", "checkpoint_every",
+        if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):
+            raise ConfigError(f"hr_patch must be 0 (auto) or a multiple of scale ({self.scale}) and at least "
+                              f"{8 * self.scale}, not {self.hr_patch}")
+        for name in dataclasses.fields(self):
+            value = getattr(self, name.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name.name} must be a finite number, not {value}")
+        for layer, weight in self.perceptual_layers.items():
+            if not math.isfinite(weight) or weight < 0:
+                raise ConfigError(f"perceptual_layers: the weight of {layer} must be a finite number >= 0")
+        if self.batch_size < 0:
+            raise ConfigError(f"batch_size must be 0 (auto) or a count, not {self.batch_size}")
+        positive = ("gen_features", "disc_features", "steps", "val_every", "checkpoint_every",
                     "log_every", "val_count")
         for name in positive:
             if getattr(self, name) < 1:
@@ -150,9 +171,15 @@ class TrainConfig:
         """A validated copy with some fields changed."""
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
-    def with_overrides(self, assignments: list[str]) -> TrainConfig:
-        """Apply `name=value` strings (from the command line), parsed by each field's type."""
-        return self.replace(**parse_assignments(assignments))
+    def for_device(self, device_type: str) -> TrainConfig:
+        """This config with the automatic (0) batch size and patch filled in for a device type; a run
+        stores the result, so resuming on another machine keeps the shape it started with."""
+        batch, patch = AUTO_SHAPES.get(device_type, AUTO_SHAPES["cpu"])
+        return self.replace(batch_size=self.batch_size or batch, hr_patch=self.hr_patch or patch)
+
+    def init_source(self) -> str:
+        """What init_generator names, with "bundled" turned into the bundled model of this scale."""
+        return f"faithful-x{self.scale}" if self.init_generator == BUNDLED_INIT else self.init_generator
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:
@@ -195,25 +222,47 @@ def parse_value(hint: Any, text: str, name: str) -> Any:
 
 def classic_preset(**changes: Any) -> TrainConfig:
     """The source article's SRGAN, exactly: grayscale 128->32 crops, BN nets, BCE, VGG16 relu4_3,
-    Adam 2e-4 (0.5, 0.999), batch 4, no pixel pretraining, no EMA, no augmentation."""
+    Adam 2e-4 (0.5, 0.999), batch 4, no pixel pretraining, no EMA, no augmentation, random init."""
     base = TrainConfig(
         preset="classic", out_dir="runs/classic", channels=1, hr_patch=128, batch_size=4, augment=False,
-        antialias=False, generator="classic", discriminator="classic", spectral_norm=False,
-        minibatch_stddev=False, steps=6000, pretrain_steps=0, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-        lr_schedule="constant", grad_clip=0.0, ema_decay=0.0, pixel_loss="mse", pixel_weight=0.006,
+        antialias=False, generator="classic", init_generator="", discriminator="classic", disc_features=64,
+        spectral_norm=False, minibatch_stddev=False, steps=6000, pretrain_steps=0, lr_g=2e-4, lr_d=2e-4, beta1=0.5,
+        beta2=0.999, lr_schedule="constant", grad_clip=0.0, ema_decay=0.0, pixel_loss="mse", pixel_weight=0.006,
         perceptual_net="vgg16", perceptual_layers={"relu4_3": 1.0}, perceptual_weight=0.001,
-        perceptual_criterion="mse", adversarial_loss="bce", adversarial_weight=1.0,
+        perceptual_criterion="mse", adversarial_loss="bce", adversarial_weight=1.0, val_every=250,
+        checkpoint_every=250,
     )
     return base.replace(**changes) if changes else base
 
 
+def classic_init_preset(**changes: Any) -> TrainConfig:
+    """The article's networks and losses, with the generator first trained 500 steps on pixel loss alone,
+    as the SRGAN paper initialised its GAN from SRResNet: the samples stop being flat far sooner."""
+    return classic_preset(**{"preset": "classic-init", "out_dir": "runs/classic-init", "pretrain_steps": 500,
+                             **changes})
+
+
 def default_preset(**changes: Any) -> TrainConfig:
-    """Modern recipe sized for a CPU: Compact generator, L1 pretraining, then a relativistic GAN with
-    a spectral-norm U-Net discriminator and ESRGAN's pre-activation VGG19 loss; EMA of G."""
+    """GAN from the first step: the bundled pixel model of the chosen scale fine-tuned with a relativistic
+    GAN, a light spectral-norm U-Net discriminator and ESRGAN-style pre-activation VGG16 features; EMA of G."""
     return TrainConfig(**changes)
 
 
-PRESETS = {"default": default_preset, "classic": classic_preset}
+def scratch_preset(**changes: Any) -> TrainConfig:
+    """The default recipe from random weights: L1 pixel pretraining, then the GAN (ESRGAN's PSNR-then-GAN)."""
+    return TrainConfig(**{"preset": "scratch", "out_dir": "runs/scratch", "init_generator": "", "steps": 6000,
+                          "pretrain_steps": 3000, "lr_g": 2e-4, "ema_decay": 0.999, "val_every": 250,
+                          "checkpoint_every": 250, **changes})
+
+
+PRESETS = {"default": default_preset, "scratch": scratch_preset, "classic": classic_preset,
+           "classic-init": classic_init_preset}
+PRESET_DESCRIPTIONS = {
+    "default": "GAN from the first step: fine-tunes the bundled pixel model (recommended)",
+    "scratch": "the default recipe from random weights: pixel pretraining, then the GAN",
+    "classic": "the original article's SRGAN, exactly (slow on CPUs: its generator works at full resolution)",
+    "classic-init": "the article's SRGAN with its generator first trained on pixel loss (as in the SRGAN paper)",
+}
 
 
 def preset(name: str, **changes: Any) -> TrainConfig:

@@ -21,8 +21,6 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from engine.config import TrainConfig
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-VAL_CROP = 256  # validation crops are center crops up to this size, so numbers compare step to step
-SAMPLE_CROP = 128  # the HR size of the crop shown as samples
 
 
 class DataError(ValueError):
@@ -171,22 +169,46 @@ def random_crops(images: list[np.ndarray], rng: np.random.Generator, count: int,
     return np.stack(crops)
 
 
+def make_lr(hr: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """The degraded low-resolution input a model learns to undo, for a [0, 1] HR batch on any device.
+    `generator` (CPU) draws any random degradation, so a batch is a function of its seed."""
+    return downscale(hr, config.scale, config.antialias)
+
+
+def batch_seed(seed_key: tuple[int, ...], step: int) -> np.random.Generator:
+    """The random source of the batch that trains `step`: a function of the run's seed key and the step
+    only, so a resumed run draws exactly what an uninterrupted one would."""
+    return np.random.default_rng([*seed_key, step])
+
+
+def batch_at(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], step: int,
+             degrade: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """(hr, lr, degradation seed) of the batch for `step`; lr is None when `degrade` is off (the caller
+    degrades on its own device with that seed)."""
+    rng = batch_seed(seed_key, step)
+    crops = random_crops(images, rng, config.batch_size, config.hr_patch, config.augment)
+    hr = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
+    lr_seed = int(rng.integers(2**62))
+    lr = make_lr(hr, config, torch.Generator().manual_seed(lr_seed)) if degrade else None
+    return hr, lr, lr_seed
+
+
 class CropStream(IterableDataset):
-    """An endless stream of (hr, lr) training batches; each DataLoader worker draws its own seed."""
+    """The batches for steps first_step, first_step + 1, ...; with n DataLoader workers, worker w makes
+    those of first_step + w + k*n, and the loader's round-robin puts them back in step order."""
 
-    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed: int) -> None:
+    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
+                 degrade: bool) -> None:
         super().__init__()
-        self.images, self.seed = images, seed
-        self.patch, self.batch_size, self.scale = config.hr_patch, config.batch_size, config.scale
-        self.augment, self.antialias = config.augment, config.antialias
+        self.images, self.config, self.seed_key = images, config, seed_key
+        self.first_step, self.degrade = first_step, degrade
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, int]]:
         worker = get_worker_info()
-        rng = np.random.default_rng([self.seed, worker.id if worker else 0])
+        index, stride = (worker.id, worker.num_workers) if worker else (0, 1)
         while True:
-            crops = random_crops(self.images, rng, self.batch_size, self.patch, self.augment)
-            hr = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
-            yield hr, downscale(hr, self.scale, self.antialias)
+            yield batch_at(self.images, self.config, self.seed_key, self.first_step + index, self.degrade)
+            index += stride
 
 
 def auto_workers(requested: int, device: torch.device) -> int:
@@ -198,10 +220,17 @@ def auto_workers(requested: int, device: torch.device) -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
-def batch_stream(images: list[np.ndarray], config: TrainConfig, seed: int,
+def batch_stream(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
                  device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless (hr, lr) batches in [0, 1]; `seed` makes a resumed run draw fresh yet reproducible crops."""
+    """Endless (hr, lr) batches in [0, 1] for steps first_step, first_step + 1, ...; on a GPU the LR is
+    made there, from the same seed, so the data workers only cut crops."""
+    on_device = device.type != "cpu"
     workers = auto_workers(config.workers, device)
-    loader = DataLoader(CropStream(images, config, seed), batch_size=None, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    return iter(loader)
+    stream = CropStream(images, config, seed_key, first_step, degrade=not on_device)
+    loader = DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
+                        persistent_workers=workers > 0)
+    for hr, lr, lr_seed in loader:
+        if lr is None:
+            hr = hr.to(device, non_blocking=True)
+            lr = make_lr(hr, config, torch.Generator().manual_seed(lr_seed))
+        yield hr, lr

@@ -19,8 +19,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from engine.config import ConfigError
 
-SEED_STRIDE = 1_000_003  # rank r draws crops from seed + r * SEED_STRIDE; rank 0 keeps a single run's seeds
-
 
 @dataclass(frozen=True)
 class ProcessGroup:
@@ -43,9 +41,6 @@ class ProcessGroup:
         if self.enabled and device.type == "cuda":
             return torch.device("cuda", self.local_rank)
         return device
-
-    def seed(self, seed: int) -> int:
-        return seed + self.rank * SEED_STRIDE
 
     def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
         """The module whose backward pass averages gradients over the processes (itself when alone)."""

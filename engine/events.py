@@ -27,7 +27,7 @@ class StepMetrics:
     d_fake: float | None
     lr_g: float
     lr_d: float
-    samples_per_s: float
+    steps_per_s: float  # smoothed over recent steps; 0 when unknown (replayed history)
     eta_s: float
 
 
@@ -44,14 +44,21 @@ class Validation:
 
 
 @dataclass(frozen=True)
-class Samples:
-    """A fixed validation crop: HxWxC uint8 arrays (LR at its own size, the others at HR size)."""
+class SampleCrop:
+    """One fixed validation crop: HxWxC uint8 arrays (LR at its own size, the others at HR size)."""
 
-    step: int
     lr: np.ndarray
     bicubic: np.ndarray
     sr: np.ndarray
     hr: np.ndarray
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The same validation crops at every validation, so a person sees the generator learn."""
+
+    step: int
+    crops: tuple[SampleCrop, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,8 @@ class Resumed:
     history: tuple[dict[str, Any], ...] = ()
 
 
-def replay_history(history: Iterable[dict[str, Any]], total_steps: int) -> Iterator[Any]:
+def replay_history(history: Iterable[dict[str, Any]],
+                   total_steps: int) -> Iterator[StepMetrics | Validation | PhaseChanged]:
     """The StepMetrics, Validation and PhaseChanged events that a stored history stands for (speed and
     ETA were not stored, so they are 0)."""
     phase = None
@@ -113,7 +121,7 @@ def replay_history(history: Iterable[dict[str, Any]], total_steps: int) -> Itera
             yield PhaseChanged(step=record["step"] - 1, phase=phase)
         yield StepMetrics(step=record["step"], total_steps=total_steps, phase=phase, losses=record["losses"],
                           d_real=record["d_real"], d_fake=record["d_fake"], lr_g=record["lr_g"],
-                          lr_d=record["lr_d"], samples_per_s=0.0, eta_s=0.0)
+                          lr_d=record["lr_d"], steps_per_s=0.0, eta_s=0.0)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class Finished:
     message: str
     export_path: str | None
     checkpoint_path: str | None
+
+
+TrainEvent = (StepMetrics | Validation | Samples | CheckpointSaved | PhaseChanged | TrainWarning | Rollback | Resumed
+              | Finished)
 
 
 # ----------------------------------------------------------------------------- upscaling

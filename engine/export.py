@@ -51,24 +51,37 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise ModelFileError(f"{Path(path).name}: not a readable .safetensors file ({exc})") from None
 
 
-def is_our_export(path: str | Path) -> bool:
-    return read_metadata(path).get("format") == FORMAT
-
-
-def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild and load one of our exports; returns the module (eval mode, CPU) and decoded metadata."""
-    raw = read_metadata(path)
-    if raw.get("format") != FORMAT:
-        raise ModelFileError(f"{Path(path).name}: not an SRGAN Studio export (no '{FORMAT}' metadata)")
+def decode_metadata(raw: dict[str, str]) -> dict[str, Any]:
+    """Metadata values back from their JSON text (plain strings stay strings)."""
     meta: dict[str, Any] = {}
     for key, value in raw.items():
         try:
             meta[key] = json.loads(value)
         except json.JSONDecodeError:
             meta[key] = value
-    model = build_generator(meta["arch"])
+    return meta
+
+
+def generator_from_content(tensors: dict[str, torch.Tensor], raw: dict[str, str],
+                           name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild one of our exports from its already-read tensors and metadata: the module (eval mode, CPU)
+    and the decoded metadata."""
+    if raw.get("format") != FORMAT:
+        raise ModelFileError(f"{name}: not an SRGAN Studio export (no '{FORMAT}' metadata)")
+    meta = decode_metadata(raw)
     try:
-        model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, SafetensorError) as exc:
-        raise ModelFileError(f"{Path(path).name}: weights do not match the stored architecture ({exc})") from None
+        model = build_generator(meta["arch"])
+        model.load_state_dict(tensors)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{name}: weights do not match the stored architecture ({exc})") from None
     return model.eval(), meta
+
+
+def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild and load one of our exports from a file."""
+    raw = read_metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise ModelFileError(f"{Path(path).name}: not a readable .safetensors file ({exc})") from None
+    return generator_from_content(tensors, raw, Path(path).name)

@@ -7,7 +7,6 @@ training checkpoints, then any super-resolution architecture spandrel recognises
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +18,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from engine import export
-from engine.checkpoint import CheckpointError, generator_from_state
+from engine.checkpoint import WHICH_WEIGHTS, CheckpointError, generator_from_state
 from engine.device import resolve_device
 from engine.resources import resource_path
+from engine.safe_load import load_torch_file
 
 BUNDLED_DIR = resource_path("models")
 DEFAULT_MODEL = "default-x4"
-WHICH_WEIGHTS = ("ema", "generator")
-# Precisions our own architectures run correctly in: (fp16, bf16).
-HALF_SUPPORT = {"compact": (True, True), "classic": (True, False)}
 
 ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
 
@@ -75,23 +72,12 @@ def _is_safetensors(path: Path) -> bool:
 
 def read_model_file(path: Path) -> ModelFile:
     """Read tensors without unpickling arbitrary objects; refuse code-carrying pickles."""
-    name = path.name
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{name} is empty (0 bytes)")
-    if _is_safetensors(path):
+    if path.stat().st_size and _is_safetensors(path):
         try:
             return ModelFile(path, load_file(str(path)), export.read_metadata(path))
         except (SafetensorError, export.ModelFileError, OSError) as exc:
-            raise ModelLoadError(f"{name} is a damaged .safetensors file ({exc})") from None
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many unrelated types for files that are not its own
-        referenced = re.search(r"GLOBAL (\S+)", str(exc))
-        if referenced:
-            raise ModelLoadError(f"refused: {name} is a pickle that would run code when loaded "
-                                 f"(it references {referenced.group(1)})") from None
-        raise ModelLoadError(f"{name} is not a model file (neither safetensors nor a PyTorch weights file)") from None
-    return ModelFile(path, content, {})
+            raise ModelLoadError(f"{path.name} is a damaged .safetensors file ({exc})") from None
+    return ModelFile(path, load_torch_file(path, "model file", ModelLoadError), {})
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -99,19 +85,20 @@ def _is_our_export(model_file: ModelFile) -> bool:
     return model_file.metadata.get("format") == export.FORMAT
 
 
-def _half_support(spec: dict[str, Any]) -> tuple[bool, bool]:
-    return HALF_SUPPORT.get(spec.get("arch", ""), (False, False))
+def _ours(module: nn.Module, name: str, kind: ModelKind, metadata: dict[str, Any]) -> LoadedModel:
+    """One of our generators, fed as its architecture declares."""
+    return LoadedModel(module=module, scale=module.scale, in_channels=module.in_channels,
+                       value_range=tuple(module.value_range), name=name, kind=kind,
+                       supports_half=module.supports_half, supports_bf16=module.supports_bf16, metadata=metadata,
+                       min_size=module.min_size, size_multiple=module.size_multiple)
 
 
 def _load_export(model_file: ModelFile, which: str) -> LoadedModel:
     try:
-        module, meta = export.load_generator(model_file.path)
+        module, meta = export.generator_from_content(model_file.content, model_file.metadata, model_file.path.name)
     except (export.ModelFileError, ValueError) as exc:
         raise ModelLoadError(str(exc)) from None
-    half, bf16 = _half_support(meta["arch"])
-    return LoadedModel(module=module, scale=int(meta["scale"]), in_channels=int(meta["in_channels"]),
-                       value_range=tuple(meta["value_range"]), name=model_file.path.stem, kind="srgan-studio",
-                       supports_half=half, supports_bf16=bf16, metadata=meta)
+    return _ours(module, model_file.path.stem, "srgan-studio", meta)
 
 
 def _is_training_checkpoint(model_file: ModelFile) -> bool:
@@ -124,11 +111,7 @@ def _load_checkpoint(model_file: ModelFile, which: str) -> LoadedModel:
         module, info = generator_from_state(model_file.content, which, model_file.path.name)
     except (CheckpointError, ValueError) as exc:
         raise ModelLoadError(str(exc)) from None
-    spec = info["spec"]
-    half, bf16 = _half_support(spec)
-    return LoadedModel(module=module, scale=int(spec["scale"]), in_channels=int(spec["in_channels"]),
-                       value_range=tuple(info["value_range"]), name=f"{model_file.path.stem} ({info['weights']})",
-                       kind="checkpoint", supports_half=half, supports_bf16=bf16, metadata=info)
+    return _ours(module, f"{model_file.path.stem} ({info['weights']})", "checkpoint", info)
 
 
 def _is_state_dict(model_file: ModelFile) -> bool:
@@ -204,6 +187,8 @@ def load_model(source: str | Path, device: str | torch.device | None = None, whi
         model_file = read_model_file(path)
     except PermissionError:
         raise ModelLoadError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
     for accepts, loader in REGISTRY:
         if accepts(model_file):
             model = loader(model_file, which)

@@ -1,13 +1,15 @@
 """VGG perceptual loss with offline weights.
 
-Nothing is ever downloaded: the weights come from a configured file or torchvision's hub cache, and
-without them the loss is off (the trainer warns). A random VGG would still produce a loss, just a
-meaningless one, so it is never used silently.
+Nothing is ever downloaded. The weights come from, in order: a file the user names, torchvision's hub
+cache (if torchvision ever downloaded them on this machine), or the ImageNet VGG16 features bundled in
+resources/perceptual/ (so the loss is on out of the box). Only if that file is deleted is the loss off,
+with a warning: a random VGG would still produce a loss, just a meaningless one, so it is never used.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +21,8 @@ from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
 from engine.config import ConfigError, TrainConfig
+from engine.resources import resource_path
+from engine.safe_load import load_torch_file
 
 VGG_CONFIGS = {"vgg16": cfgs["D"], "vgg19": cfgs["E"]}
 HUB_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
@@ -31,6 +35,9 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 # MSE of relu4_3 would otherwise weigh ~3300x more with Caffe weights).
 FEATURE_SCALE = {"torchvision": 1.0, "caffe": 255.0 * sum(IMAGENET_STD) / 3}
 _LAYER_NAME = re.compile(r"^(conv|relu)(\d+)_(\d+)$")
+BUNDLED_VGG = resource_path("perceptual", "vgg16-imagenet.safetensors")
+# VGG19's extra fourth conv of blocks 3-5 has no VGG16 twin: the block's last conv stands in for it.
+VGG19_TO_VGG16 = {f"{kind}{block}_4": f"{kind}{block}_3" for kind in ("conv", "relu") for block in (3, 4, 5)}
 
 
 class VGGWeightsError(ConfigError):
@@ -137,24 +144,65 @@ def hub_cache_path(net: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
+@dataclass(frozen=True)
+class VGGSource:
+    """The weights file a run's perceptual loss uses, the network it holds, the layers taken from it and,
+    when those differ from what the settings name, a note saying so."""
+
+    path: Path
+    net: str
+    layers: dict[str, float]
+    note: str = ""
+
+
+def map_to_vgg16(layers: dict[str, float]) -> dict[str, float]:
+    """VGG19 layer names as their VGG16 counterparts (weights of layers that meet are added)."""
+    mapped: dict[str, float] = {}
+    for name, weight in layers.items():
+        twin = VGG19_TO_VGG16.get(name, name)
+        mapped[twin] = mapped.get(twin, 0.0) + weight
+    return mapped
+
+
+def find_vgg_weights(config: TrainConfig) -> VGGSource | None:
+    """Which weights the perceptual loss uses: the user's file, else torchvision's cache, else the bundled
+    VGG16 (VGG19 layer names mapped onto it); None only when the bundled file was deleted."""
+    net, layers = config.perceptual_net, dict(config.perceptual_layers)
+    if config.vgg_weights:
+        path = Path(config.vgg_weights).expanduser()
+        if not path.is_file():
+            raise VGGWeightsError(f"vgg_weights: {path} does not exist")
+        return VGGSource(path, net, layers)
+    if hub_cache_path(net).is_file():
+        return VGGSource(hub_cache_path(net), net, layers)
+    if not BUNDLED_VGG.is_file():
+        return None
+    if net == "vgg16":
+        return VGGSource(BUNDLED_VGG, "vgg16", layers)
+    mapped = map_to_vgg16(layers)
+    renamed = ", ".join(f"{a}->{b}" for a, b in VGG19_TO_VGG16.items() if a in layers)
+    return VGGSource(BUNDLED_VGG, "vgg16", mapped, f"no VGG19 weights on this machine: the perceptual loss uses the "
+                     f"bundled ImageNet VGG16 ({renamed or 'same layer names'})")
+
+
 def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
     """The tensors of a weights file and the convention its metadata declares, if any."""
-    try:
-        if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
+        try:
             with safe_open(str(path), framework="pt") as handle:
                 convention = (handle.metadata() or {}).get("convention")
             return load_file(str(path)), convention
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, SafetensorError, ValueError) as exc:
-        raise VGGWeightsError(f"vgg_weights: cannot read {path} ({exc})") from None
-    if not isinstance(state, dict):
-        raise VGGWeightsError(f"vgg_weights: {path} does not hold a state dict")
+        except (OSError, SafetensorError, ValueError) as exc:
+            raise VGGWeightsError(f"vgg_weights: {path.name} is not a readable .safetensors file ({exc})") from None
+    state = load_torch_file(path, "VGG weights file", VGGWeightsError)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise VGGWeightsError(f"vgg_weights: {path.name} does not hold a VGG state dict")
     return state, None
 
 
 def load_vgg_weights(features: nn.Sequential, path: Path) -> str | None:
-    """Load a VGG state dict (`features.N.weight` or `N.weight` keys) into the truncated stack.
-    Returns the convention stored in the file's metadata, if any."""
+    """Load a VGG state dict (`features.N.weight` or `N.weight` keys, any float dtype) into the truncated
+    stack. Returns the convention stored in the file's metadata, if any."""
     state, convention = _read_state_dict(path)
     wanted = features.state_dict().keys()
     stripped = {key.removeprefix("features."): value for key, value in state.items()}
@@ -170,34 +218,30 @@ def load_vgg_weights(features: nn.Sequential, path: Path) -> str | None:
 
 
 def build_perceptual_loss(config: TrainConfig, value_range: tuple[float, float],
-                          feature_net: nn.Sequential | None = None) -> PerceptualLoss | None:
-    """The configured perceptual loss, or None when no VGG weights are on this machine.
+                          feature_net: nn.Sequential | None = None) -> tuple[PerceptualLoss | None, str]:
+    """The configured perceptual loss (None when it is off or no VGG weights are on this machine) and a
+    note on what it uses when that differs from the settings.
 
-    Weights: config.vgg_weights (an error if it is missing or does not fit), else torchvision's hub
-    cache. `feature_net` (a VGG-layout feature stack, e.g. a thin one in tests) replaces both.
+    `feature_net` (a VGG-layout feature stack, e.g. a thin one in tests) replaces any weights file.
     """
     if config.perceptual_weight <= 0:
-        return None
-    layers = list(config.perceptual_layers)
+        return None, ""
     if feature_net is not None:
-        features, convention = VGGFeatures(feature_net, layers), "torchvision"
+        features, convention, layers, note = VGGFeatures(feature_net, list(config.perceptual_layers)), \
+            "torchvision", config.perceptual_layers, ""
     else:
-        if config.vgg_weights:
-            path = Path(config.vgg_weights).expanduser()
-            if not path.is_file():
-                raise VGGWeightsError(f"vgg_weights: {path} does not exist")
-        else:
-            path = hub_cache_path(config.perceptual_net)
-            if not path.is_file():
-                return None
-        stack = vgg_feature_stack(config.perceptual_net)
-        features = VGGFeatures(stack, layers)
-        stored = load_vgg_weights(features.features, path)
+        source = find_vgg_weights(config)
+        if source is None:
+            return None, ""
+        features = VGGFeatures(vgg_feature_stack(source.net), list(source.layers))
+        stored = load_vgg_weights(features.features, source.path)
         convention = config.vgg_convention if config.vgg_convention != "auto" else (stored or "torchvision")
-    weights = {name: weight * config.perceptual_weight for name, weight in config.perceptual_layers.items()}
-    return PerceptualLoss(features, weights, config.perceptual_criterion, convention, value_range)
+        layers, note = source.layers, source.note
+    weights = {name: weight * config.perceptual_weight for name, weight in layers.items()}
+    return PerceptualLoss(features, weights, config.perceptual_criterion, convention, value_range), note
 
 
 def missing_weights_message(config: TrainConfig) -> str:
-    return (f"perceptual loss off: no VGG weights; place {config.perceptual_net} weights at "
-            f"{hub_cache_path(config.perceptual_net)} or set vgg_weights")
+    return (f"perceptual loss off: the bundled VGG16 features ({BUNDLED_VGG}) are missing and no "
+            f"{config.perceptual_net} weights are in torch's cache ({hub_cache_path(config.perceptual_net)}); "
+            f"reinstall the app or set vgg_weights to a weights file")

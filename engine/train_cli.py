@@ -12,11 +12,11 @@ from typing import Any
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.checkpoint import load_run_config
-from engine.config import ConfigError, TrainConfig, parse_assignments, preset
+from engine.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, ConfigError, TrainConfig, parse_assignments, preset
 from engine.device import resolve_device
 from engine.distributed import SINGLE, join_from_environment, leave
 from engine.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
+from engine.run_folder import config_to_resume
 from engine.trainer import Trainer
 
 EXIT_INTERRUPTED = 130
@@ -26,11 +26,13 @@ SETUP_ERRORS = (ValueError, OSError)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
-    train.add_argument("--data", help="folder of training images, searched recursively (not needed with --resume)")
-    train.add_argument("--preset", default="default", choices=("default", "classic"))
-    train.add_argument("--out", required=True, help="run folder: checkpoint.pt, generator.safetensors, samples/")
-    train.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (default: the preset's)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--data", help="folder of training images, searched recursively (with --resume: only "
+                       "where the run's images moved)")
+    train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
+        f"{name}: {text}" for name, text in PRESET_DESCRIPTIONS.items()))
+    train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
+    train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
     train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
                        help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--model", required=True, help="a bundled model name, an exported .safetensors, a "
                           "training checkpoint.pt or a third-party model file")
     evaluate.add_argument("--data", required=True, help="folder of high-resolution images")
-    evaluate.add_argument("--scale", type=int, choices=(2, 4), help="must match the model (default: the model's)")
+    evaluate.add_argument("--scale", type=int, choices=SCALES, help="must match the model (default: the model's)")
     evaluate.add_argument("--max-side", type=int, help="score centred crops of at most this size (default: whole "
                           "images)")
     evaluate.set_defaults(func=run_eval)
@@ -68,9 +70,8 @@ def run_train(args: argparse.Namespace) -> int:
     """Train in this process, or as one of torchrun's processes (only rank 0 reports)."""
     group = SINGLE
     try:
-        if args.resume:  # the stored run's settings win; only --steps may change, to train longer
-            stored = load_run_config(args.out)
-            config = stored.replace(steps=args.steps) if args.steps is not None else stored
+        if args.resume:  # the stored run's settings win; --steps trains longer, --data finds moved images
+            config = config_to_resume(args.out, args.steps, args.data)
         else:
             config = build_config(args)
         group = join_from_environment(resolve_device(config.device))

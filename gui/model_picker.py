@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 from engine.models import bundled_models
-from gui.run_folders import BEST, CHECKPOINT
+from engine.run_folder import BEST, CHECKPOINT
 
 OPEN_FILE = "open-file"
 MODEL_FILTER = "Models (*.safetensors *.pth *.pt *.ckpt);;All files (*)"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.safetensors"
+from engine.run_folder import RunFolder
 
 
 def default_runs_dir() -> Path:
@@ -29,7 +28,7 @@ def new_run_dir(base: Path, now: datetime | None = None) -> Path:
 
 
 def has_checkpoint(run_dir: str | Path | None) -> bool:
-    return bool(run_dir) and (Path(run_dir) / CHECKPOINT).is_file()
+    return bool(run_dir) and RunFolder(run_dir).has_checkpoint()
 
 
 def format_duration(seconds: float) -> str:

@@ -63,5 +63,5 @@ class SamplesView(QWidget):
             return
         samples = self._history[index]
         for key, tile in self.tiles.items():
-            tile.set_image(to_qimage(getattr(samples, key)))
+            tile.set_image(to_qimage(getattr(samples.crops[0], key)))
         self.step_label.setText(f"Step {samples.step}  ({index + 1}/{len(self._history)})")

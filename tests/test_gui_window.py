@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QPalette
 
 from gui.main_window import MainWindow
-from gui.run_folders import CHECKPOINT
+from engine.run_folder import CHECKPOINT
 from gui.theme import DARK, LIGHT
 from tests.gui_helpers import configure, isolated_settings, write_images
 

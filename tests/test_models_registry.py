@@ -85,8 +85,8 @@ def test_pickle_that_would_run_code_is_refused_without_running_it(tmp_path: Path
 
 @pytest.mark.parametrize("content,message", [
     (b"", "empty"),
-    (b"name,value\n1,2\n", "not a model file"),
-    (bytes(range(256)) * 4, "not a model file"),
+    (b"name,value\n1,2\n", "not a readable model file"),
+    (bytes(range(256)) * 4, "not a readable model file"),
 ])
 def test_files_that_are_not_models_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "model.pth"

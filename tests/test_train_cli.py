@@ -20,7 +20,7 @@ from engine.train_cli import build_config, format_row
 from engine.trainer import Trainer
 
 TINY = ["hr_patch=32", "batch_size=2", "gen_features=8", "gen_blocks=2", "disc_features=8", "val_count=2",
-        "val_every=2", "checkpoint_every=2", "device=cpu"]
+        "val_every=2", "checkpoint_every=2", "device=cpu", "init_generator="]
 
 
 def train(data: Path, out: Path, *extra: str, preset: str = "default") -> int:
@@ -34,7 +34,7 @@ def test_three_step_smoke_train(image_folder: Path, tmp_path: Path, preset: str,
     assert train(image_folder, out, "--steps", "3", preset=preset) == 0
     model, meta = load_generator(out / "generator.safetensors")
     assert meta["steps"] == 3 and meta["config"]["preset"] == preset
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    assert load_checkpoint(out / "checkpoint.pt")["progress"]["step"] == 3
     channels, value_range = (1, [-1.0, 1.0]) if preset == "classic" else (3, [0.0, 1.0])
     assert meta["value_range"] == value_range
     assert model(torch.rand(1, channels, 8, 8)).shape == (1, channels, 32, 32)
@@ -48,7 +48,7 @@ def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
     assert train(image_folder, out, "--steps", "2") == 2  # an existing run is never overwritten
     assert main(["train", "--out", str(out), "--resume", "--steps", "4"]) == 0
     state = load_checkpoint(out / "checkpoint.pt")
-    assert state["step"] == 4 and state["config"]["gen_features"] == 8  # the stored settings won
+    assert state["progress"]["step"] == 4 and state["config"]["gen_features"] == 8  # the stored settings won
 
 
 def test_steps_keep_the_default_presets_pretraining_share() -> None:
@@ -59,8 +59,10 @@ def test_steps_keep_the_default_presets_pretraining_share() -> None:
         register(parser.add_subparsers())
         return build_config(parser.parse_args(["train", "--data", "d", "--out", "o", *argv]))
 
-    assert (config("--steps", "100").steps, config("--steps", "100").pretrain_steps) == (100, 50)
-    assert config("--steps", "100", "--set", "pretrain_steps=10").pretrain_steps == 10
+    scratch = config("--preset", "scratch", "--steps", "100")
+    assert (scratch.steps, scratch.pretrain_steps) == (100, 50)
+    assert config("--steps", "100").pretrain_steps == 0  # the default run is a GAN from step 1
+    assert config("--preset", "scratch", "--steps", "100", "--set", "pretrain_steps=10").pretrain_steps == 10
     # --set is applied together with --steps, so a share above the preset's own step count is fine
     long_pixel_run = config("--steps", "8000", "--set", "pretrain_steps=8000")
     assert (long_pixel_run.steps, long_pixel_run.pretrain_steps) == (8000, 8000)
@@ -101,7 +103,7 @@ def test_ctrl_c_stops_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(Trainer, "run", interrupted_run)
     out = tmp_path / "run"
     assert train(image_folder, out, "--steps", "50") == 130
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == 1
+    assert load_checkpoint(out / "checkpoint.pt")["progress"]["step"] == 1
     assert (out / "generator.safetensors").is_file()
 
 

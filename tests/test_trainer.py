@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from engine import events as ev
-from engine.checkpoint import load_checkpoint, load_generator_from_checkpoint
+from engine.checkpoint import load_checkpoint
 from engine.config import TrainConfig
 from engine.export import load_generator
+from engine.gan_step import EMA
+from engine.models import load_model
 from engine.perceptual import vgg_feature_stack
-from engine.trainer import MAX_ROLLBACKS, RunExistsError, Trainer
+from engine.run_folder import RunExistsError
+from engine.trainer import MAX_ROLLBACKS, Trainer
 
 SHALLOW_LAYERS = {"relu1_2": 0.5, "conv2_2": 1.0}
 
@@ -47,13 +50,15 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     gan = steps[-1]
     assert {"g_pixel", "g_perceptual", "g_adversarial", "g_loss", "d_adversarial", "d_loss"} <= set(gan.losses)
     assert all(math.isfinite(v) for v in gan.losses.values()) and 0 < gan.d_real < 1
-    assert gan.samples_per_s > 0 and steps[0].eta_s >= gan.eta_s == 0
+    assert gan.steps_per_s > 0 and steps[0].eta_s >= gan.eta_s == 0
 
     validations = of_type(events, ev.Validation)
-    assert [v.step for v in validations] == [2, 4] and validations[0].is_best
+    assert [v.step for v in validations] == [1, 2, 4] and validations[0].is_best
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
-    sample = of_type(events, ev.Samples)[0]
-    assert sample.lr.shape[0] * 4 == sample.sr.shape[0] == sample.hr.shape[0] and sample.sr.dtype.name == "uint8"
+    samples = of_type(events, ev.Samples)
+    assert [s.step for s in samples] == [1, 2, 4] and len(samples[0].crops) == 2  # one per validation image
+    crop = samples[0].crops[0]
+    assert crop.lr.shape[0] * 4 == crop.sr.shape[0] == crop.hr.shape[0] and crop.sr.dtype.name == "uint8"
     figures = sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir())
     assert figures == ["step_000002.png", "step_000004.png"]
 
@@ -70,14 +75,14 @@ def test_checkpoint_loads_without_pickle_and_gives_the_generator(config: TrainCo
     run_all(Trainer(config.replace(perceptual_weight=0)))
     path = Path(config.out_dir) / "checkpoint.pt"
     state = torch.load(path, map_location="cpu", weights_only=True)
-    assert state["step"] == 4 and state["config"] == config.replace(perceptual_weight=0).to_dict()
-    assert {"generator", "ema", "discriminator", "opt_g", "opt_d", "rng", "history", "best_psnr"} <= set(state)
-    ema, info = load_generator_from_checkpoint(path)
-    raw, raw_info = load_generator_from_checkpoint(path, which="generator")
-    assert (info["weights"], raw_info["weights"], info["step"], info["value_range"]) == ("ema", "generator", 4,
-                                                                                         (0.0, 1.0))
-    assert not torch.equal(ema.body[0].weight, raw.body[0].weight)  # EMA lags the raw weights
-    assert not ema.training
+    stored = config.replace(perceptual_weight=0, out_dir=".", data_dir=str(Path(config.data_dir).resolve()))
+    assert state["progress"]["step"] == 4 and state["config"] == stored.to_dict()  # nothing names the folder
+    assert {"generator", "ema", "discriminator", "opt_g", "opt_d"} <= set(state["gan"])
+    assert {"history", "best_psnr", "best_step", "lr_scale"} <= set(state["progress"]) and "rng" in state
+    ema, raw = load_model(path, which="ema"), load_model(path, which="generator")
+    assert (ema.metadata["weights"], raw.metadata["weights"], ema.metadata["step"]) == ("ema", "generator", 4)
+    assert not torch.equal(ema.module.body[0].weight, raw.module.body[0].weight)  # EMA lags the raw weights
+    assert not ema.module.training and ema.value_range == (0.0, 1.0)
 
 
 def test_existing_run_is_never_overwritten(config: TrainConfig) -> None:
@@ -97,7 +102,7 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     finished = events[-1]
     assert (finished.reason, finished.step) == ("stopped", 3)
     assert of_type(events, ev.CheckpointSaved)[-1].reason == "stop"
-    assert load_checkpoint(finished.checkpoint_path)["step"] == 3
+    assert load_checkpoint(finished.checkpoint_path)["progress"]["step"] == 3
     assert Path(finished.export_path).is_file()
 
     resumed = Trainer(config.replace(steps=6), resume=True, feature_net=vgg_feature_stack("vgg16", 16))
@@ -107,25 +112,35 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     replayed = list(ev.replay_history(events[0].history, 6))
     assert [e.step for e in replayed if isinstance(e, ev.StepMetrics)] == [1, 2, 3]
     assert [e.phase for e in replayed if isinstance(e, ev.PhaseChanged)] == ["pretrain", "gan"]
-    assert [e.step for e in replayed if isinstance(e, ev.Validation)] == [2]
+    assert [e.step for e in replayed if isinstance(e, ev.Validation)] == [1, 2]
     assert [e.step for e in of_type(events, ev.StepMetrics)] == [4, 5, 6]
     assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3, 4, 5, 6]
     assert (events[-1].reason, events[-1].step) == ("completed", 6)
 
 
-def test_missing_vgg_weights_warn_and_train_without_perceptual(config: TrainConfig) -> None:
+def test_deleted_vgg_weights_warn_and_train_without_perceptual(config: TrainConfig,
+                                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("engine.perceptual.BUNDLED_VGG", tmp_path / "deleted.safetensors")
     events = run_all(Trainer(config))
     warnings = [e for e in of_type(events, ev.TrainWarning) if e.code == "no-vgg-weights"]
-    assert len(warnings) == 1 and "vgg19" in warnings[0].message and "vgg_weights" in warnings[0].message
+    assert len(warnings) == 1 and "deleted.safetensors" in warnings[0].message
+    assert "vgg_weights" in warnings[0].message
     assert all("g_perceptual" not in e.losses for e in of_type(events, ev.StepMetrics))
     assert events[-1].reason == "completed"
+
+
+def test_bundled_vgg_weights_give_a_perceptual_term_with_no_warning(config: TrainConfig) -> None:
+    events = run_all(Trainer(config.replace(steps=3, pretrain_steps=1)))
+    assert not [e for e in of_type(events, ev.TrainWarning) if "vgg" in e.code]
+    gan = [e for e in of_type(events, ev.StepMetrics) if e.phase == "gan"]
+    assert gan and all(math.isfinite(e.losses["g_perceptual"]) and e.losses["g_perceptual"] > 0 for e in gan)
 
 
 def test_configured_vgg_weights_give_a_perceptual_term(config: TrainConfig, tmp_path: Path) -> None:
     weights = tmp_path / "vgg16-head.pth"
     torch.save({f"features.{k}": v for k, v in vgg_feature_stack("vgg16")[:8].state_dict().items()}, weights)
     events = run_all(Trainer(config.replace(perceptual_net="vgg16", vgg_weights=str(weights))))
-    assert not of_type(events, ev.TrainWarning)
+    assert not [e for e in of_type(events, ev.TrainWarning) if "vgg" in e.code]
     gan = [e for e in of_type(events, ev.StepMetrics) if e.phase == "gan"]
     assert gan and all(math.isfinite(e.losses["g_perceptual"]) and e.losses["g_perceptual"] > 0 for e in gan)
 
@@ -153,7 +168,7 @@ def nan_on_calls(calls: set[int] | None) -> Callable[[torch.Tensor, torch.Tensor
 
 def test_nan_rolls_back_with_lower_learning_rate(config: TrainConfig) -> None:
     trainer = Trainer(config.replace(lr_schedule="constant", perceptual_weight=0, checkpoint_every=100))
-    trainer.pixel_loss = nan_on_calls({4})
+    trainer.gan.pixel_loss = nan_on_calls({4})
     events = run_all(trainer)
     (rollback,) = of_type(events, ev.Rollback)
     # Step 4 went NaN; the last good state is the checkpoint taken when the GAN phase began at step 2.
@@ -167,7 +182,7 @@ def test_nan_rolls_back_with_lower_learning_rate(config: TrainConfig) -> None:
 
 def test_persistent_nan_fails_naming_the_term(config: TrainConfig) -> None:
     trainer = Trainer(config.replace(perceptual_weight=0))
-    trainer.pixel_loss = nan_on_calls(None)
+    trainer.gan.pixel_loss = nan_on_calls(None)
     events = run_all(trainer)
     assert len(of_type(events, ev.Rollback)) == MAX_ROLLBACKS
     finished = events[-1]
@@ -176,7 +191,7 @@ def test_persistent_nan_fails_naming_the_term(config: TrainConfig) -> None:
 
 def test_an_error_still_checkpoints_exports_and_finishes(config: TrainConfig) -> None:
     trainer = Trainer(config.replace(perceptual_weight=0, checkpoint_every=100))
-    original = trainer.generator.forward
+    original = trainer.gan.generator.forward
     calls = 0
 
     def failing_forward(x: torch.Tensor) -> torch.Tensor:
@@ -186,12 +201,12 @@ def test_an_error_still_checkpoints_exports_and_finishes(config: TrainConfig) ->
             raise RuntimeError("simulated out of memory")
         return original(x)
 
-    trainer.generator.forward = failing_forward
+    trainer.gan.generator.forward = failing_forward
     events = run_all(trainer)
     finished = events[-1]
     assert finished.reason == "failed" and "simulated out of memory" in finished.message
     assert of_type(events, ev.CheckpointSaved)[-1].reason == "error"
-    assert load_checkpoint(finished.checkpoint_path)["step"] == finished.step > 0
+    assert load_checkpoint(finished.checkpoint_path)["progress"]["step"] == finished.step > 0
     assert Path(finished.export_path).is_file()
 
 
@@ -211,8 +226,8 @@ def test_init_generator_starts_from_pretrained_weights(config: TrainConfig, tmp_
 
     gan = Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
     for name, weights in source.state_dict().items():
-        assert torch.equal(gan.generator.state_dict()[name], weights), name
-        assert torch.equal(gan.ema.model.state_dict()[name], weights), name
+        assert torch.equal(gan.gan.generator.state_dict()[name], weights), name
+        assert torch.equal(gan.gan.ema.model.state_dict()[name], weights), name
 
 
 def test_init_generator_of_another_size_is_refused(config: TrainConfig, tmp_path: Path) -> None:
@@ -223,8 +238,6 @@ def test_init_generator_of_another_size_is_refused(config: TrainConfig, tmp_path
 
 
 def test_ema_warms_up_then_averages_at_the_configured_decay() -> None:
-    from engine.trainer import EMA
-
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, decay=0.999)
     with torch.no_grad():
