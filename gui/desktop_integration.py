@@ -78,9 +78,10 @@ def desktop_entry_text(command: list[str]) -> str:
         f"Exec={exec_line}",
         f"Icon={APP_ID}",
         "Terminal=false",
-        "Categories=Graphics;RasterGraphics;",
+        "Categories=Graphics;2DGraphics;RasterGraphics;",
         "Keywords=upscale;super-resolution;enlarge;SRGAN;ESRGAN;",
         "StartupNotify=true",
+        f"StartupWMClass={APP_NAME}",  # Qt's X11 window class is the application name
         "",
     ])
 
