@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 from engine import __version__
 from gui.desktop_integration import (APP_ID, APP_NAME, DesktopEntryError, app_icon, install_desktop_entry,
                                      set_windows_app_id)
-from gui.main_window import MainWindow
 
 # Python hands the GIL between threads every 5 ms by default; while the trainer thread runs Python
 # between tensor ops, each GIL hand-back the window needs can wait that long, and a repaint needs many.
@@ -51,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, qt_args = parse_args(argv)
     if args.install_desktop_entry:
         return install_entry()
+    from gui.main_window import MainWindow  # imports torch (seconds): not for the options above
+
     configure_process()
     set_windows_app_id()
     app = QApplication.instance() or QApplication(argv[:1] + qt_args)

@@ -40,7 +40,7 @@ def test_install_desktop_entry_writes_the_launcher_and_its_icons(qapp, tmp_path:
     entry = read_entry(tmp_path / "data" / "applications" / "srgan-studio.desktop")
     assert entry["Type"] == "Application" and entry["Name"] == "SRGAN Studio"
     assert entry["Exec"] == '"/opt/my apps/bin/srgan-studio-gui"'
-    assert entry["Icon"] == "srgan-studio"
+    assert entry["Icon"] == "srgan-studio" and entry["StartupWMClass"] == "SRGAN Studio"  # Qt's X11 window class
     icons = tmp_path / "data" / "icons" / "hicolor"
     assert (icons / "scalable" / "apps" / "srgan-studio.svg").read_bytes() == ICON_SVG.read_bytes()
     assert (icons / "512x512" / "apps" / "srgan-studio.png").read_bytes() == ICON_PNG.read_bytes()
