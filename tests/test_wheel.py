@@ -1,6 +1,6 @@
 """The built wheel is the app: installed alone into an empty folder (no source tree on the path), its
 command line upscales with the bundled default model, its window opens on the bundled sample set,
-and its launcher installs a desktop entry. Built and installed once for the module (about 10 s);
+and its launcher installs a desktop entry. Built and installed once for the module (a few seconds);
 each check then runs the installed entry points from an unrelated folder."""
 
 from __future__ import annotations
