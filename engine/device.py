@@ -47,3 +47,24 @@ def available_devices() -> list[str]:
         found.append("mps")
     found.append("cpu")
     return found
+
+
+def backend_status() -> dict[str, str]:
+    """What this torch build can run on here, in words (the About box; a bug report's first lines)."""
+    cuda_build = torch.version.cuda
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        cuda = f"available: {names} (CUDA {cuda_build})"
+    elif cuda_build:
+        cuda = f"not available (torch is built for CUDA {cuda_build}, but no usable GPU or driver was found)"
+    else:
+        cuda = "not built into this torch"
+    backend = getattr(torch.backends, "mps", None)
+    if _mps_available():
+        mps = "available"
+    elif backend and backend.is_built():
+        mps = "built into this torch, not available on this machine"
+    else:
+        mps = "not built into this torch (macOS builds only)"
+    return {"PyTorch": torch.__version__, "CUDA": cuda, "Apple MPS": mps,
+            "Default device": describe_device(resolve_device("auto"))}

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
 from engine.trainer import Trainer
 from gui import theme
+from gui.about_dialog import add_help_menu
+from gui.run_folders import default_runs_dir
 from gui.train_panel import JobFactory, TrainPanel
 from gui.upscale_panel import UpscalePanel
 
@@ -21,7 +23,8 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._closing = False
         self.setWindowTitle("SRGAN Studio")
-        self.train = TrainPanel(settings, runs_dir, job_factory)
+        self.runs_dir = runs_dir or default_runs_dir()
+        self.train = TrainPanel(settings, self.runs_dir, job_factory)
         self.upscale = UpscalePanel()
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train, "Train")
@@ -50,6 +53,7 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             view_menu.addAction(action)
             self.theme_actions[name] = action
+        self.about_action = add_help_menu(self, self.runs_dir, self._settings)
 
     def apply_theme(self, name: str) -> None:
         name = name if name in theme.THEMES else "system"

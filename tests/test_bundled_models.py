@@ -3,8 +3,6 @@ and beat bicubic on a bundled photo."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,10 +10,11 @@ from engine.data import load_image
 from engine.evaluation import bicubic_baseline, make_pair
 from engine.metrics import psnr_y
 from engine.models import bundled_models, load_model, resolve_model_source
+from engine.resources import resource_path
 from engine.upscaler import Upscaler
 
 SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2}  # name -> scale
-SAMPLES = sorted((Path(__file__).resolve().parents[1] / "resources" / "samples").glob("*.jpg"))[:6]
+SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:6]
 
 
 @pytest.mark.parametrize(("name", "scale"), SHIPPED.items())

@@ -14,10 +14,10 @@ from PIL import Image
 
 from bench import quality
 from engine.evaluation import bicubic_resize
+from engine.resources import resource_path
 from scripts import make_sample_set, prepare_photos
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SAMPLES = RESOURCES / "samples"
+SAMPLES = resource_path("samples")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
@@ -27,7 +27,7 @@ def sample_files() -> list[Path]:
 
 def licence_rows() -> list[list[str]]:
     """The cells of each LICENSES.md table row that names an image: file, package, source, author, licence, crop."""
-    text = (RESOURCES / "LICENSES.md").read_text(encoding="utf-8")
+    text = resource_path("LICENSES.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\|(.+\.(?:jpe?g|png) *\|.*)\|$", text, re.M | re.I)
     return [[cell.strip() for cell in row.split("|")] for row in rows]
 
