@@ -1,78 +1,98 @@
-"""Training speed of the two presets on this machine, side by side: samples per second of one
-optimisation step at the same HR patch (128) and batch sizes.
+"""Training speed on this machine, side by side in one run, with the real (bundled) VGG weights:
 
-The perceptual loss runs the real VGG architecture of each preset (VGG16 to relu4_3 for classic,
-VGG19 to conv5_4 for default) with RANDOM weights: that costs exactly what trained weights cost,
-so the timing is right, but the losses are meaningless. Nothing is downloaded.
+1. where a default GAN step's time goes (torch.profiler, by part of the step);
+2. the default GAN phase against the classic recipe at EQUAL batch and patch (HR pixels per second);
+3. each preset at its own defaults (seconds per step of each phase), and the GAN step of the recipe the
+   app shipped before (VGG19 to conv5_4 with random weights, since no VGG19 weights exist offline: the
+   timing is the same; U-Net D with 32 features; batch 16 x 128 px).
 
-    python bench/train_speed.py [--batch-sizes 4 16] [--steps 1]
+    python bench/train_speed.py [--steps 3] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import events as ev  # noqa: E402
-from engine.config import preset  # noqa: E402
+from engine.config import TrainConfig, preset  # noqa: E402
+from engine.gan_step import STEP_PARTS, GANStep  # noqa: E402
 from engine.perceptual import vgg_feature_stack  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
+from engine.speed_probe import measure_step_times, synthetic_batch  # noqa: E402
 
-PATCH = 128
-CASES = [("classic", "gan"), ("default", "pretrain"), ("default", "gan")]
-
-
-def write_images(folder: Path, count: int = 6, size: int = 192) -> None:
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        y, x = np.mgrid[0:size, 0:size]
-        rgb = np.stack([(x * 2 + i * 40) % 256, (y * 3) % 256, (x * y // 64) % 256], axis=-1)
-        Image.fromarray(np.clip(rgb + rng.integers(-20, 21, rgb.shape), 0, 255).astype(np.uint8)).save(
-            folder / f"bench_{i}.png")
+PREVIOUS_DEFAULT = {"perceptual_net": "vgg19", "disc_features": 32, "batch_size": 16, "hr_patch": 128,
+                    "perceptual_layers": {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0,
+                                          "conv5_4": 1.0}}
 
 
-def samples_per_second(name: str, phase: str, batch: int, steps: int, data: Path, out: Path) -> float:
-    """Median over steps, each timed from the event before it (PhaseChanged starts the first step)."""
-    config = preset(name, data_dir=str(data), out_dir=str(out), hr_patch=PATCH, batch_size=batch, steps=steps,
-                    pretrain_steps=steps if phase == "pretrain" else 0, val_every=10**6, checkpoint_every=10**6,
-                    val_count=1, device="cpu")
-    trainer = Trainer(config, feature_net=vgg_feature_stack(config.perceptual_net))
-    stamps = [time.perf_counter() for event in trainer.run() if isinstance(event, (ev.PhaseChanged, ev.StepMetrics))]
-    return batch / statistics.median(b - a for a, b in zip(stamps[:-1], stamps[1:]))
+def cpu(config: TrainConfig) -> TrainConfig:
+    return config.replace(device="cpu", init_generator="").for_device("cpu")
+
+
+def profile_parts(config: TrainConfig, steps: int) -> dict[str, float]:
+    """Milliseconds per step in each labelled part of GANStep.step (GAN phase)."""
+    gan = GANStep(config, torch.device("cpu"), init_weights=False)
+    hr, lr = synthetic_batch(config, torch.Generator().manual_seed(0))
+    gan.step(hr, lr, "gan", 0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for step in range(steps):
+            gan.step(hr, lr, "gan", step + 1)
+    totals = {event.key: event.cpu_time_total / 1000 / steps for event in prof.key_averages()}
+    return {part: totals.get(part, 0.0) for part in STEP_PARTS}
+
+
+def gan_seconds(config: TrainConfig, steps: int, feature_net: torch.nn.Sequential | None = None) -> float:
+    times = measure_step_times(config.replace(pretrain_steps=0), steps, feature_net)
+    assert times is not None
+    return times.seconds["gan"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16])
-    parser.add_argument("--steps", type=int, default=1, help="timed steps per case (after a batch-1 warm-up)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per case (after one untimed step)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, HR patch {PATCH}, CPU, "
-          f"VGG with random weights (speed only)")
-    print(f"{'batch':>5} {'classic gan':>12} {'default pretrain':>17} {'default gan':>12} "
-          f"{'default/classic (gan)':>22}")
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        write_images(data)
-        for case in CASES:  # the first step of a network pays one-off kernel set-up; keep it out of the figures
-            samples_per_second(*case, 1, 1, data, Path(tmp) / f"warmup-{case[0]}-{case[1]}")
-        for batch in args.batch_sizes:
-            rates = {case: samples_per_second(*case, batch, args.steps, data, Path(tmp) / "-".join((*case, str(batch))))
-                     for case in CASES}
-            ratio = rates[("default", "gan")] / rates[("classic", "gan")]
-            print(f"{batch:>5} {rates[CASES[0]]:>12.2f} {rates[CASES[1]]:>17.2f} {rates[CASES[2]]:>12.2f} "
-                  f"{ratio:>21.2f}x", flush=True)
-    print("samples/s: higher is better")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    default, classic = cpu(preset("default")), cpu(preset("classic"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, bundled ImageNet VGG16 weights")
+
+    print(f"\n1. Where a default GAN step goes (batch {default.batch_size} x {default.hr_patch} px, "
+          f"VGG16 to {list(default.perceptual_layers)[-1]}, U-Net D {default.disc_features}), ms per step:")
+    parts = profile_parts(default, args.steps)
+    total = sum(parts.values())
+    for part, ms in parts.items():
+        print(f"   {part:<22} {ms:8.1f}  {ms / total:6.1%}")
+    print(f"   {'total':<22} {total:8.1f}")
+
+    print("\n2. Equal batch and patch: HR megapixels per second of a GAN step")
+    print(f"   {'batch x patch':<14} {'classic':>9} {'default':>9} {'default/classic':>16}")
+    for batch, patch in ((classic.batch_size, classic.hr_patch), (default.batch_size, default.hr_patch)):
+        shape = {"batch_size": batch, "hr_patch": patch}
+        rates = [batch * patch * patch / gan_seconds(cfg.replace(**shape), args.steps) / 1e6 for cfg in (classic, default)]
+        print(f"   {f'{batch} x {patch}':<14} {rates[0]:9.3f} {rates[1]:9.3f} {rates[1] / rates[0]:15.2f}x", flush=True)
+
+    print("\n3. Each recipe at its own defaults: seconds per step")
+    previous = gan_seconds(default.replace(**PREVIOUS_DEFAULT), args.steps, vgg_feature_stack("vgg19"))
+    rows = {"classic": classic, "classic-init": cpu(preset("classic-init")), "default": default,
+            "scratch": cpu(preset("scratch"))}
+    seconds = {}
+    for name, config in rows.items():
+        times = measure_step_times(config, args.steps)
+        assert times is not None
+        seconds[name] = times.seconds
+        phases = "  ".join(f"{phase} {value:6.3f}" for phase, value in times.seconds.items())
+        print(f"   {name:<13} {config.batch_size:>2} x {config.hr_patch:<3}  {phases}   "
+              f"~{times.per_thousand(config) / 60:5.1f} min per 1000 steps", flush=True)
+    print(f"   {'previous default GAN, 16 x 128, VGG19 to conv5_4, U-Net 32':<60} {previous:6.3f}")
+    ratio = seconds["default"]["gan"] / seconds["classic"]["gan"]
+    print(f"\n   default GAN step / classic step = {ratio:.2f} (target <= 0.33); default GAN step "
+          f"{seconds['default']['gan']:.3f} s (target < 1 s); was {previous:.3f} s")
     return 0
 
 

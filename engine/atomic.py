@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+
+# Less free space than this after a failed write means the write failed for want of space: torch.save, for
+# one, reports a full disk as "RuntimeError: [enforce fail at inline_container.cc] unexpected pos".
+FULL_DISK_BYTES = 1 << 20
+
+
+class DiskFullError(OSError):
+    """A write failed because its disk is full; the message says so and names the file."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(errno.ENOSPC, "No space left on device", str(target))
+
+    def __str__(self) -> str:
+        return f"No space left on device: could not write {self.filename}"
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:
+        return isinstance(exc, (OSError, RuntimeError)) and shutil.disk_usage(folder).free < FULL_DISK_BYTES
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -19,7 +45,12 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     target = Path(target)
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(target) from exc
+        raise
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
@@ -31,9 +62,12 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
             # link() fails if the target appeared meanwhile, so nothing is ever clobbered.
             os.link(tmp, target)
             tmp.unlink()
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_full(exc, target.parent)  # before the temporary file gives its space back
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if full:
+            raise DiskFullError(target) from exc
         raise
 
 

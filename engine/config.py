@@ -77,9 +77,10 @@ class TrainConfig:
     pixel_weight: float = 1.0
     perceptual_net: str = "vgg16"
     # layer name -> weight; "convX_Y" is taken before its ReLU (ESRGAN), "reluX_Y" after it (SRGAN).
-    # ESRGAN's weights stopped at conv4_3: block 5 sees 1/16 of a 64-px crop and costs a third of VGG's time.
+    # Real-ESRGAN's weights up to conv3_3: on a CPU the VGG passes are most of a GAN step and blocks 4-5
+    # would cost half of them again (bench/train_speed.py), for features of a 64-px crop's 8x8 corners.
     perceptual_layers: dict[str, float] = field(
-        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0, "conv4_3": 1.0})
+        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0})
     perceptual_weight: float = 1.0  # 0 = off
     perceptual_criterion: str = "l1"  # l1 (ESRGAN) or mse (SRGAN)
     vgg_weights: str = ""  # a local weights file; empty = torchvision's hub cache if it has them

@@ -227,8 +227,10 @@ def batch_stream(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[
     on_device = device.type != "cpu"
     workers = auto_workers(config.workers, device)
     stream = CropStream(images, config, seed_key, first_step, degrade=not on_device)
+    # Its own generator: a DataLoader draws a base seed when iterated, and drawing it from torch's global
+    # generator would shift every later random number (a gradient penalty's) of a resumed run.
     loader = DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
-                        persistent_workers=workers > 0)
+                        persistent_workers=workers > 0, generator=torch.Generator())
     for hr, lr, lr_seed in loader:
         if lr is None:
             hr = hr.to(device, non_blocking=True)

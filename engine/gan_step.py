@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from engine.archs import discriminator_for, generator_for
 from engine.checkpoint import cpu_state
@@ -27,6 +28,8 @@ from engine.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.perceptual import build_perceptual_loss
 
 PHASES = ("pretrain", "gan")
+# The parts of a step, as labelled for torch.profiler (bench/train_speed.py reports time per part).
+STEP_PARTS = ("G forward", "D update", "VGG forward", "D on G's output", "G backward + update")
 
 
 class NonFiniteLoss(Exception):
@@ -147,30 +150,38 @@ class GANStep:
         self.generator.train()
         losses: dict[str, torch.Tensor] = {}
         d_real = d_fake = None
-        with self._autocast():
+        with self._autocast(), record_function("G forward"):
             sr = self._train_generator(lr)
         if phase == "gan":
-            d_real, d_fake = self._discriminator_update(hr, sr, losses)
+            with record_function("D update"):
+                d_real, d_fake = self._discriminator_update(hr, sr, losses)
             if should_stop():
                 raise StopRequested()
         with self._autocast():
             losses["g_pixel"] = self.config.pixel_weight * self.pixel_loss(sr.float(), hr)
             if phase == "gan" and self.perceptual is not None:
-                losses["g_perceptual"] = self.perceptual(sr.float(), hr)
+                with record_function("VGG forward"):
+                    losses["g_perceptual"] = self.perceptual(sr.float(), hr)
             if phase == "gan":
-                self.discriminator.requires_grad_(False)
-                fake_logits = self.discriminator(sr).float()
-                real_logits = self.discriminator(hr).float().detach() if self.adversarial.g_needs_real else None
-                losses["g_adversarial"] = self.config.adversarial_weight * self.adversarial.g(real_logits, fake_logits)
-                self.discriminator.requires_grad_(True)
+                with record_function("D on G's output"):
+                    losses["g_adversarial"] = self._generator_adversarial(hr, sr)
         g_terms = [name for name in losses if name.startswith("g_")]
         losses["g_loss"] = sum(losses[name] for name in g_terms)
         self._check_finite(losses, g_terms)
-        self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator, "generator")
+        with record_function("G backward + update"):
+            self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator, "generator")
         if self.ema is not None:
             self.ema.update(self.generator, step)
         values = {name: float(value.detach()) for name, value in losses.items()}
         return StepResult(values, d_real, d_fake)
+
+    def _generator_adversarial(self, hr: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
+        """G's adversarial term: D's verdict on the output, gradients to G only."""
+        self.discriminator.requires_grad_(False)
+        fake_logits = self.discriminator(sr).float()
+        real_logits = self.discriminator(hr).float().detach() if self.adversarial.g_needs_real else None
+        self.discriminator.requires_grad_(True)
+        return self.config.adversarial_weight * self.adversarial.g(real_logits, fake_logits)
 
     def _discriminator_update(self, hr: torch.Tensor, sr: torch.Tensor,
                               losses: dict[str, torch.Tensor]) -> tuple[float, float]:

@@ -192,18 +192,17 @@ class Trainer:
             self.gan.set_lr_factor(schedule_factor(config, self.step) * self.lr_scale)
             try:
                 result = self.gan.step(hr, lr, phase, self.step, self._stop_requested)
+                self.step += 1
+                now = time.perf_counter()
+                elapsed, last = now - last, now
+                seconds_per_step = elapsed if not seconds_per_step else (
+                    SPEED_SMOOTHING * seconds_per_step + (1 - SPEED_SMOOTHING) * elapsed)
+                yield from self._after_step(phase, result, seconds_per_step)
             except StopRequested:
                 break
-            except NonFiniteLoss as exc:
+            except NonFiniteLoss as exc:  # a bad update, or a generator found frozen at validation
                 yield from self._rollback(exc)
                 batches = self._batches()
-                continue
-            self.step += 1
-            now = time.perf_counter()
-            elapsed, last = now - last, now
-            seconds_per_step = elapsed if not seconds_per_step else (
-                SPEED_SMOOTHING * seconds_per_step + (1 - SPEED_SMOOTHING) * elapsed)
-            yield from self._after_step(phase, result, seconds_per_step)
 
     def _after_step(self, phase: str, result: Any, seconds_per_step: float) -> Iterator[ev.TrainEvent]:
         config, step = self.config, self.step

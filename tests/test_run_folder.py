@@ -1,0 +1,141 @@
+"""A run folder is the run: relocatable, never confused with another, safe against damaged, hostile
+and half-written files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.checkpoint import CheckpointError, load_checkpoint
+from engine.cli import main
+from engine.config import TrainConfig
+from engine.run_folder import CHECKPOINT, RunFolder, config_to_resume
+from engine.trainer import Trainer
+from tests.conftest import TINY_SETTINGS
+
+TINY = [f"{key}={value}" for key, value in {**TINY_SETTINGS, "perceptual_weight": 0}.items()]
+
+
+def train(*argv: str) -> int:
+    return main(["train", *argv, "--set", *TINY])
+
+
+@pytest.fixture
+def finished_run(image_folder: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "runs" / "orig"
+    assert train("--data", str(image_folder), "--out", str(out), "--steps", "2") == 0
+    return out
+
+
+def fingerprint(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+
+def test_resuming_a_copy_never_touches_the_original(finished_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "runs" / "copy"
+    shutil.copytree(finished_run, copy)
+    before = fingerprint(finished_run)
+    assert train("--out", str(copy), "--resume", "--steps", "4") == 0
+    assert fingerprint(finished_run) == before
+    assert load_checkpoint(copy / CHECKPOINT)["progress"]["step"] == 4
+
+
+def test_a_moved_run_resumes_where_it_is_now_from_any_directory(finished_run: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    finished_run.rename(moved)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert train("--out", "moved", "--resume", "--steps", "3") == 0  # relative to where the command runs
+    assert load_checkpoint(moved / CHECKPOINT)["progress"]["step"] == 3
+    assert not finished_run.exists()
+
+
+def test_moved_images_are_named_and_can_be_given_again(finished_run: Path, image_folder: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    moved = tmp_path / "photos-moved"
+    image_folder.rename(moved)
+    assert train("--out", str(finished_run), "--resume", "--steps", "3") == 2
+    assert str(image_folder) in capsys.readouterr().err
+    assert train("--out", str(finished_run), "--resume", "--steps", "3", "--data", str(moved)) == 0
+    assert config_to_resume(finished_run).data_dir == str(moved.resolve())
+
+
+class Hostile:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("touch hacked",))
+
+
+@pytest.mark.parametrize("kind", ["one byte", "random", "text", "hostile", "empty", "a dict of other things",
+                                  "flipped byte"])
+def test_a_bad_checkpoint_is_one_line_and_exit_2(finished_run: Path, tmp_path: Path, kind: str,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = finished_run / CHECKPOINT
+    if kind == "flipped byte":
+        data = bytearray(path.read_bytes())
+        middle = len(data) // 2
+        data[middle] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        content = {"one byte": b"\x80", "random": os.urandom(4096), "text": b"step=4\nconfig=...\n", "empty": b""}
+        path.unlink()
+        if kind == "hostile":
+            torch.save({"generator_spec": Hostile()}, path)
+        elif kind == "a dict of other things":
+            torch.save({"generator_spec": {"arch": "compact"}, "hello": 1}, path)
+        else:
+            path.write_bytes(content[kind])
+    monkeypatch.chdir(tmp_path)
+    assert train("--out", str(finished_run), "--resume", "--steps", "4") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert CHECKPOINT in err and "weights_only" not in err
+    assert not (tmp_path / "hacked").exists()
+
+
+def test_a_flipped_byte_inside_the_tensors_fails_the_checksum(finished_run: Path) -> None:
+    state = load_checkpoint(finished_run / CHECKPOINT)
+    first = next(iter(state["gan"]["generator"].values()))
+    first.view(-1)[0] += 1e-3
+    torch.save(state, finished_run / "tampered.pt")  # the checksum stays the old one
+    with pytest.raises(CheckpointError, match="damaged: its content does not match its checksum"):
+        load_checkpoint(finished_run / "tampered.pt")
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(finished_run: Path) -> None:
+    stale = [finished_run / name for name in (".checkpoint.pt.abc123.tmp", ".tmpXYZ12", ".best.safetensors.q.tmp")]
+    for path in stale:
+        path.write_bytes(b"half written")
+    keep = finished_run / "notes.txt"
+    keep.write_text("mine")
+    assert train("--out", str(finished_run), "--resume", "--steps", "3") == 0
+    assert not any(path.exists() for path in stale) and keep.read_text() == "mine"
+
+
+def test_best_export_left_behind_by_a_crash_is_rederived(finished_run: Path) -> None:
+    best = RunFolder(finished_run).best
+    best.unlink()
+    trainer = Trainer(config_to_resume(finished_run, steps=2), resume=True)  # nothing to train; startup repairs
+    list(trainer.run())
+    assert best.is_file()
+
+
+def test_a_failed_start_leaves_no_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert train("--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")) == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_to_resume_is_the_one_rule(finished_run: Path) -> None:
+    stored = config_to_resume(finished_run)
+    assert stored.out_dir == str(finished_run) and stored.steps == 2
+    longer = config_to_resume(finished_run, steps=10)
+    assert longer.steps == 10 and longer.pretrain_steps == stored.pretrain_steps
+    shorter = config_to_resume(finished_run, steps=1)
+    assert shorter.pretrain_steps <= 1
+    assert isinstance(stored, TrainConfig)
