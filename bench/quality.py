@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
 from engine.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
-from engine.config import ConfigError  # noqa: E402
+from engine.config import SCALES, ConfigError  # noqa: E402
 from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
 from engine.imageio import has_image_extension  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
@@ -262,7 +262,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--classic", help="the classic preset's run folder or model, shown as 'classic'")
     parser.add_argument("--peer", action="store_true", help=f"add the upscaler a user would pick instead, "
                         f"{peer.NAME} (x4 only; slow on a CPU: about a minute per 256x256 input)")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
     parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
     parser.add_argument("--per-image", action="store_true", help="also print each image's PSNR per method")

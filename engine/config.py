@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.device import DEVICE_CHOICES
+
 from engine.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                  realistic_from)
 
@@ -24,7 +26,6 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 PIXEL_LOSSES = ("l1", "mse")
 PERCEPTUAL_NETS = ("vgg16", "vgg19")
 VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 SCALES = (2, 4)
 # The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
@@ -120,7 +121,7 @@ class TrainConfig:
             "generator": GENERATORS, "discriminator": DISCRIMINATORS, "adversarial_loss": ADVERSARIAL_LOSSES,
             "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES, "pixel_loss": PIXEL_LOSSES,
             "perceptual_criterion": PIXEL_LOSSES, "perceptual_net": PERCEPTUAL_NETS,
-            "vgg_convention": VGG_CONVENTIONS, "device": DEVICES, "degradation": DEGRADATIONS,
+            "vgg_convention": VGG_CONVENTIONS, "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -17,16 +17,17 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLineEdit, QSp
 
 from engine import config as cfg
 from engine.config import ConfigError, TrainConfig
+from engine.device import DEVICE_CHOICES
 
 # Settings people change most; everything else (except what the panel sets itself) is "advanced".
 MAIN_FIELDS = ("scale", "batch_size", "hr_patch", "steps", "pretrain_steps", "lr_g", "lr_d", "pixel_weight",
                "perceptual_weight", "adversarial_weight", "adversarial_loss")
 PANEL_FIELDS = ("preset", "data_dir", "out_dir")  # chosen by the panel's own widgets
 CHOICES: dict[str, tuple[Any, ...]] = {
-    "scale": (2, 4), "channels": (3, 1), "generator": cfg.GENERATORS, "discriminator": cfg.DISCRIMINATORS,
+    "scale": cfg.SCALES, "channels": (3, 1), "generator": cfg.GENERATORS, "discriminator": cfg.DISCRIMINATORS,
     "adversarial_loss": cfg.ADVERSARIAL_LOSSES, "precision": cfg.PRECISIONS, "lr_schedule": cfg.LR_SCHEDULES,
     "pixel_loss": cfg.PIXEL_LOSSES, "perceptual_criterion": cfg.PIXEL_LOSSES, "perceptual_net": cfg.PERCEPTUAL_NETS,
-    "vgg_convention": cfg.VGG_CONVENTIONS, "device": cfg.DEVICES,
+    "vgg_convention": cfg.VGG_CONVENTIONS, "device": DEVICE_CHOICES,
 }
 LABELS = {
     "hr_patch": "HR patch size", "batch_size": "Batch size", "steps": "Total steps", "pretrain_steps": "Pretrain steps",
