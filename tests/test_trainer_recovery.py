@@ -161,6 +161,23 @@ def test_stop_between_the_d_and_g_updates_ends_before_the_next_step(config: Trai
     assert load_checkpoint(Path(config.out_dir) / "checkpoint.pt")["progress"]["step"] == 2
 
 
+def test_stop_during_a_validation_does_not_wait_for_it(config: TrainConfig) -> None:
+    trainer = Trainer(config.replace(perceptual_weight=0, steps=6, pretrain_steps=6, val_every=3))
+    super_resolve, calls = trainer.gan.super_resolve, []
+
+    def slow_crop(lr: torch.Tensor) -> torch.Tensor:
+        calls.append(trainer.step)
+        if trainer.step == 3:
+            trainer.request_stop()  # pressed while the step-3 validation runs
+        return super_resolve(lr)
+
+    trainer.gan.super_resolve = slow_crop
+    events = run_all(trainer)
+    assert calls.count(3) == 1  # the validation's other crops were not computed
+    assert [v.step for v in of_type(events, ev.Validation)] == [1]
+    assert (events[-1].reason, events[-1].step) == ("stopped", 3)
+
+
 def weights_after(config: TrainConfig) -> dict[str, torch.Tensor]:
     state = load_checkpoint(Path(config.out_dir) / "checkpoint.pt")["gan"]
     return {f"{part}.{key}": value for part in ("generator", "ema", "discriminator")
