@@ -2,10 +2,15 @@
 drags. Mouse wheel zooms around the cursor, dragging elsewhere pans.
 
 The "before" is the input drawn into the result's rectangle, so it is resized to the output size at
-paint time (nearest or smooth) without ever making a full-size copy.
+paint time (nearest or smooth) without ever making a full-size copy. Each side is drawn from a preview
+while that has enough pixels for the zoom, else from the full image (memory-mapped from the result
+store), and only the part that is on screen is drawn.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
@@ -15,13 +20,35 @@ GRAB_PX = 8  # how near the divider a press grabs it
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 
 
+@dataclass
+class ViewImage:
+    """One side of the comparison: a preview, the full size, and how to load the full image."""
+
+    preview: QImage
+    size: QSize
+    load_full: Callable[[], QImage] | None = None  # None: the preview is the full image
+    _full: QImage | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, image: QImage) -> ViewImage:
+        return cls(image, image.size())
+
+    def for_width(self, drawn_width: float) -> QImage:
+        """The preview when it has at least `drawn_width` pixels across, else the full image."""
+        if self.load_full is None or self.preview.width() >= drawn_width:
+            return self.preview
+        if self._full is None:
+            self._full = self.load_full()
+        return self._full
+
+
 class CompareView(QWidget):
     zoom_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._before: QImage | None = None
-        self._after: QImage | None = None
+        self._before: ViewImage | None = None
+        self._after: ViewImage | None = None
         self._zoom = 1.0
         self._center = QPointF()  # the image point shown at the middle of the widget
         self._split = 0.5  # divider position as a fraction of the widget's width
@@ -33,16 +60,25 @@ class CompareView(QWidget):
         self.setMouseTracking(True)
 
     # ------------------------------------------------------------------ public
-    def set_images(self, before: QImage, after: QImage) -> None:
+    def set_images(self, before: ViewImage, after: ViewImage) -> None:
+        """Show a new pair. The first pair is fitted; later ones keep the zoom and the relative position,
+        so switching between results compares the same spot."""
+        previous = self._after
         self._before, self._after = before, after
-        self.fit()
+        if previous is None:
+            self.fit()
+            return
+        old, new = previous.size, after.size
+        self._center = QPointF(self._center.x() * new.width() / old.width(),
+                               self._center.y() * new.height() / old.height())
+        self.update()
 
     def clear(self) -> None:
         self._before = self._after = None
         self.update()
 
     def result_size(self) -> QSize:
-        return self._after.size() if self._after is not None else QSize()
+        return self._after.size if self._after is not None else QSize()
 
     def zoom(self) -> float:
         return self._zoom
@@ -61,7 +97,7 @@ class CompareView(QWidget):
     def fit(self) -> None:
         if self._after is None:
             return
-        size = self._after.size()
+        size = self._after.size
         self._set_zoom(min(self.width() / size.width(), self.height() / size.height()))
         self._center = QPointF(size.width() / 2, size.height() / 2)
         self.update()
@@ -76,7 +112,7 @@ class CompareView(QWidget):
         self.zoom_changed.emit(self._zoom)
 
     def _image_rect(self) -> QRectF:
-        size = self._after.size()
+        size = self._after.size
         middle = QPointF(self.width() / 2, self.height() / 2)
         top_left = middle - self._center * self._zoom
         return QRectF(top_left.x(), top_left.y(), size.width() * self._zoom, size.height() * self._zoom)
@@ -98,17 +134,23 @@ class CompareView(QWidget):
             return
         target = self._image_rect()
         divider = self._divider_x()
-        painter.save()
-        painter.setClipRect(QRectF(0, 0, divider, self.height()))
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth_before)
-        painter.drawImage(target, self._before)
-        painter.restore()
-        painter.save()
-        painter.setClipRect(QRectF(divider, 0, self.width() - divider, self.height()))
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._zoom < 1)
-        painter.drawImage(target, self._after)
-        painter.restore()
+        self._paint_side(painter, self._before, target, QRectF(0, 0, divider, self.height()), self.smooth_before)
+        self._paint_side(painter, self._after, target, QRectF(divider, 0, self.width() - divider, self.height()),
+                         None)
         self._paint_divider(painter, divider)
+
+    def _paint_side(self, painter: QPainter, side: ViewImage, target: QRectF, area: QRectF,
+                    smooth: bool | None) -> None:
+        """Draw the part of `side` that falls in `area` of the widget; `smooth` None = only when shrinking."""
+        visible = target.intersected(area)
+        if visible.isEmpty():
+            return
+        image = side.for_width(target.width() * self.devicePixelRatioF())
+        sx, sy = image.width() / target.width(), image.height() / target.height()
+        source = QRectF((visible.left() - target.left()) * sx, (visible.top() - target.top()) * sy,
+                        visible.width() * sx, visible.height() * sy)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, sx > 1 if smooth is None else smooth)
+        painter.drawImage(visible, image, source)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
