@@ -18,6 +18,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 GRAB_PX = 8  # how near the divider a press grabs it
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+# A side drawn at most this many times the widget's area is scaled once and kept, so dragging the divider
+# or panning only copies pixels; larger (zoomed in far) it is drawn straight from the visible source part.
+CACHE_AREAS = 4
 
 
 @dataclass
@@ -28,6 +31,7 @@ class ViewImage:
     size: QSize
     load_full: Callable[[], QImage] | None = None  # None: the preview is the full image
     _full: QImage | None = field(default=None, repr=False)
+    _scaled: tuple[tuple[int, int, bool], QImage] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, image: QImage) -> ViewImage:
@@ -40,6 +44,19 @@ class ViewImage:
         if self._full is None:
             self._full = self.load_full()
         return self._full
+
+    def scaled_to(self, size: QSize, smooth: bool) -> QImage:
+        """The whole image at `size`, made once per size."""
+        key = (size.width(), size.height(), smooth)
+        if self._scaled is None or self._scaled[0] != key:
+            image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)  # bilinear: several times quicker than QImage.scaled's area averaging
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            painter.drawImage(QRectF(0, 0, size.width(), size.height()), self.for_width(size.width()))
+            painter.end()
+            self._scaled = (key, image)
+        return self._scaled[1]
 
 
 class CompareView(QWidget):
@@ -145,11 +162,16 @@ class CompareView(QWidget):
         visible = target.intersected(area)
         if visible.isEmpty():
             return
-        image = side.for_width(target.width() * self.devicePixelRatioF())
+        ratio = self.devicePixelRatioF()
+        drawn = QSize(max(1, round(target.width() * ratio)), max(1, round(target.height() * ratio)))
+        image = side.for_width(drawn.width())
+        smooth = image.width() > drawn.width() if smooth is None else smooth
+        if drawn.width() * drawn.height() <= CACHE_AREAS * self.width() * self.height() * ratio ** 2:
+            image, smooth = side.scaled_to(drawn, smooth), False
         sx, sy = image.width() / target.width(), image.height() / target.height()
         source = QRectF((visible.left() - target.left()) * sx, (visible.top() - target.top()) * sy,
                         visible.width() * sx, visible.height() * sy)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, sx > 1 if smooth is None else smooth)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(visible, image, source)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:

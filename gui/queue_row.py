@@ -15,22 +15,38 @@ PLACEHOLDERS = {State.QUEUED: "…", State.RUNNING: "⋯", State.FAILED: "!", St
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that shortens its text with '…' in the middle to fit, instead of growing."""
+    """A one-line label that shortens its text with '…' to fit instead of growing; `lead` (a prefix of the
+    text) is always shown whole, so 'Saved to …/folder/name.png' keeps its end and its start."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setTextFormat(Qt.TextFormat.PlainText)
+        self.mode = Qt.TextElideMode.ElideRight
+        self.lead = ""
+
+    def show_text(self, text: str, mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, lead: str = "",
+                  tooltip: str = "") -> None:
+        self.mode, self.lead = mode, lead
+        self.setText(text)
+        self.setToolTip(tooltip or text)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, self.width())
-        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        metrics = self.fontMetrics()
+        lead = self.lead if self.text().startswith(self.lead) else ""
+        rest = metrics.elidedText(self.text()[len(lead):], self.mode, self.width() - metrics.horizontalAdvance(lead))
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), lead + rest)
 
 
-def _size_text(size: tuple[int, int] | None) -> str:
-    return f"{size[0]}×{size[1]}" if size else "?"
+def details_text(entry: Entry) -> str:
+    """'1000×700 → 4000×2800 · model · ×4'; the sizes once they are known."""
+    parts = [entry.spec.model_label, entry.scale_text()]
+    if entry.in_size and entry.out_size:
+        (in_w, in_h), (out_w, out_h) = entry.in_size, entry.out_size
+        parts.insert(0, f"{in_w}×{in_h} → {out_w}×{out_h}")
+    return " · ".join(parts)
 
 
 def _time_text(seconds: float | None) -> str:
@@ -39,14 +55,17 @@ def _time_text(seconds: float | None) -> str:
     return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
+SAVED_LEAD = "Saved to "
+
+
 def status_text(entry: Entry) -> str:
     """The row's last line: what is happening to it, or what happened."""
     if entry.save_error:
         return f"Not saved: {entry.save_error}"
     if entry.saving:
         return "Saving…"
-    if entry.saved_to is not None:
-        return f"Saved to {entry.saved_to}"
+    if entry.saved_to is not None:  # the folder's name and the file's; the whole path is the tooltip
+        return f"{SAVED_LEAD}{entry.saved_to.parent.name}/{entry.saved_to.name}"
     if entry.state is State.FAILED:
         return f"Failed: {entry.message}"
     if entry.state is State.RUNNING:
@@ -62,6 +81,9 @@ class QueueRow(QWidget):
         self.thumb = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.thumb.setFixedSize(THUMB_PX, THUMB_PX)
         self.thumb.setProperty("role", "muted")
+        glyph_font = self.thumb.font()
+        glyph_font.setPointSizeF(glyph_font.pointSizeF() * 1.8)
+        self.thumb.setFont(glyph_font)
         self.name = ElidedLabel()
         font = self.name.font()
         font.setBold(True)
@@ -98,14 +120,15 @@ class QueueRow(QWidget):
 
     def show_entry(self, entry: Entry) -> None:
         self.name.setText(entry.path.name)
-        self.details.setText(f"{_size_text(entry.in_size)} → {_size_text(entry.out_size)} · "
-                             f"{entry.spec.model_label} · {entry.scale_text()}")
+        self.details.setText(details_text(entry))
         self.time.setText(_time_text(entry.elapsed()))
         busy = entry.state is State.RUNNING or entry.saving
         self.progress.setVisible(busy)
         self.progress.setMaximum(0 if entry.saving else 1000)  # saving: one step per file, so a busy bar
         self.progress.setValue(round(entry.progress * 1000))
-        self.status.setText(status_text(entry))
+        saved = entry.saved_to is not None and not entry.saving and not entry.save_error
+        self.status.show_text(status_text(entry), Qt.TextElideMode.ElideMiddle if saved else Qt.TextElideMode.ElideRight,
+                              SAVED_LEAD if saved else "", f"{SAVED_LEAD}{entry.saved_to}" if saved else "")
         self.status.setVisible(not busy or entry.saving)
         failed = entry.state is State.FAILED or bool(entry.save_error)
         self.status.setProperty("role", "error" if failed else "muted")

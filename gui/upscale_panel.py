@@ -67,7 +67,8 @@ class UpscalePanel(QWidget):
         self.rerun_button = QPushButton("Run again")
         self.rerun_button.setToolTip("Upscale the selected rows again with the model and size chosen below")
         self.cancel_button = QPushButton("Cancel")
-        self.clear_button = QPushButton("Clear finished")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove the finished, failed and cancelled rows (saved files stay)")
         queue_buttons = QHBoxLayout()
         for button in (self.add_button, self.rerun_button, self.cancel_button, self.clear_button):
             queue_buttons.addWidget(button)
@@ -109,6 +110,7 @@ class UpscalePanel(QWidget):
         splitter.addWidget(left_widget)
         splitter.addWidget(right_widget)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([440, 1000])
         QHBoxLayout(self).addWidget(splitter)
 
     def _connect(self) -> None:
@@ -135,6 +137,7 @@ class UpscalePanel(QWidget):
         self.runner.problem.connect(self._show_message)
 
     def _update_buttons(self) -> None:
+        self.drop_zone.set_compact(bool(self.queue.entries))
         self.cancel_button.setEnabled(self.runner.is_running() or bool(self.queue.with_state(State.QUEUED)))
         current = self.queue.current_entry()
         self.save_button.setEnabled(current is not None and current.result is not None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QEvent, QSize, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from gui.queue_entry import Entry, State
@@ -24,6 +25,22 @@ class UpscaleQueue(QListWidget):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setUniformItemSizes(True)
         self.setSpacing(1)
+        self._tint_selection()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._tint_selection()
+
+    def _tint_selection(self) -> None:
+        """Selected rows get a tint of the highlight colour and a bar at their left, not the full highlight:
+        the rows' own labels keep the text colour, so they stay readable in both themes."""
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        rgb = f"{color.red()}, {color.green()}, {color.blue()}"
+        sheet = (f"QListView::item:selected {{ background: rgba({rgb}, 48); border-left: 3px solid rgb({rgb}); }}"
+                 f"QListView::item:hover:!selected {{ background: rgba({rgb}, 16); }}")
+        if self.styleSheet() != sheet:  # setting it re-polishes, which must not loop
+            self.setStyleSheet(sheet)
 
     def sizeHint(self) -> QSize:
         return QSize(360, 300)

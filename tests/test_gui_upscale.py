@@ -56,6 +56,28 @@ def test_images_dropped_during_a_batch_run_in_the_next(qtbot, panel: UpscalePane
     assert [e.state for e in panel.queue.entries] == [State.DONE, State.DONE]
 
 
+def test_cancel_stops_the_batch(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    drop(panel.drop_zone, write_images(tmp_path / "in", 3, size=48))
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, panel)
+    states = [entry.state for entry in panel.queue.entries]
+    assert states[-1] is State.CANCELLED and set(states) <= {State.DONE, State.CANCELLED}
+    assert panel.queue.row_widget(panel.queue.entries[-1]).status.text() == "Cancelled"
+
+
+def test_each_new_result_is_shown_unless_a_row_was_picked_meanwhile(qtbot, panel: UpscalePanel,
+                                                                    tmp_path: Path) -> None:
+    first, second, third, fourth = write_images(tmp_path / "in", 4, size=16)
+    for image in (first, second):
+        drop(panel.drop_zone, [image])
+        wait_idle(qtbot, panel)
+        assert panel.queue.current_entry() is panel.queue.entry_for(image)
+    drop(panel.drop_zone, [third, fourth])
+    click_row(qtbot, panel, panel.queue.entry_for(first))  # the person looks at an earlier result
+    wait_idle(qtbot, panel)
+    assert panel.queue.current_entry() is panel.queue.entry_for(first)
+
+
 def test_selecting_another_row_keeps_the_zoom(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
     first, second = write_images(tmp_path / "in", 2, size=40)
     drop(panel.drop_zone, [first, second])

@@ -54,7 +54,8 @@ def test_save_all_runs_on_a_worker_and_says_where_with_open_folder(qtbot, panel:
     np.testing.assert_array_equal(np.asarray(Image.open(out / "img0_tiny_x4.png")), first.result.load_full())
     assert statuses[0] == "Saving…" and statuses[-1].startswith("Saved to ")
     row = panel.queue.row_widget(first)
-    assert row.status.text() == f"Saved to {out / 'img0_tiny_x4.png'}" and row.open_folder.isVisible()
+    assert row.status.text() == "Saved to out/img0_tiny_x4.png" and row.open_folder.isVisible()
+    assert row.status.toolTip() == f"Saved to {out / 'img0_tiny_x4.png'}"
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     qtbot.mouseClick(row.open_folder, Qt.MouseButton.LeftButton)
