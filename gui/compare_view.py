@@ -49,11 +49,13 @@ class ViewImage:
         """The whole image at `size`, made once per size."""
         key = (size.width(), size.height(), smooth)
         if self._scaled is None or self._scaled[0] != key:
-            image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+            source = self.for_width(size.width())
+            opaque = not source.hasAlphaChannel()
+            image = QImage(size, QImage.Format.Format_RGB32 if opaque else QImage.Format.Format_ARGB32_Premultiplied)
             image.fill(Qt.GlobalColor.transparent)
             painter = QPainter(image)  # bilinear: several times quicker than QImage.scaled's area averaging
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-            painter.drawImage(QRectF(0, 0, size.width(), size.height()), self.for_width(size.width()))
+            painter.drawImage(QRectF(0, 0, size.width(), size.height()), source)
             painter.end()
             self._scaled = (key, image)
         return self._scaled[1]

@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image
 
 from engine.imageio import to_pil
+from gui.images import pack_argb32
 
-PREVIEW_SIDE = 2048  # longest side of the copy drawn when the view shows the image at this size or smaller
+PREVIEW_SIDE = 1600  # longest side of the copy drawn while the view shows the image at this size or smaller
 THUMB_SIDE = 96  # queue-row thumbnails (drawn at 48 px; twice that for high-DPI screens)
 FOLDER_PREFIX = "srgan-studio-results-"
 
@@ -52,19 +53,27 @@ def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StoredImage:
-    """One image in the store: its full-size file, its preview file and its full size."""
+    """One image in the store: its full-size file (the pixels as they are saved), its preview file (packed
+    for drawing, see gui.images.pack_argb32) and its full size."""
 
     full: Path
     preview: Path
     width: int
     height: int
+    alpha: bool
 
     def load_full(self) -> np.ndarray:
         """Memory-mapped: only the pages that are drawn are ever read."""
         return np.load(self.full, mmap_mode="r")
 
     def load_preview(self) -> np.ndarray:
-        return np.load(self.preview)
+        """HxW uint32, packed (gui.images.packed_qimage shows it); memory-mapped, so showing a row copies
+        nothing until the view scales it."""
+        return np.load(self.preview, mmap_mode="r")
+
+    def preview_is_full_size(self) -> bool:
+        """Is the preview the whole image (so drawing never needs the full file)?"""
+        return max(self.width, self.height) <= PREVIEW_SIDE
 
 
 def _pid_alive(pid: int) -> bool:
@@ -99,14 +108,10 @@ class ResultStore:
     def put(self, pixels: np.ndarray, kind: str) -> StoredImage:
         """Write `pixels` (displayable uint8) and its preview; `kind` only names the files."""
         stem = self.folder / f"{next(self._numbers)}-{kind}"
-        full = stem.with_suffix(".npy")
+        full, preview = stem.with_suffix(".npy"), stem.with_name(f"{stem.name}-preview.npy")
         np.save(full, np.ascontiguousarray(pixels))
-        small = shrink(pixels, PREVIEW_SIDE)
-        preview = full
-        if small is not pixels:
-            preview = stem.with_name(f"{stem.name}-preview.npy")
-            np.save(preview, small)
-        return StoredImage(full, preview, pixels.shape[1], pixels.shape[0])
+        np.save(preview, pack_argb32(shrink(pixels, PREVIEW_SIDE)))
+        return StoredImage(full, preview, pixels.shape[1], pixels.shape[0], pixels.shape[2] in (2, 4))
 
     def discard(self, image: StoredImage) -> None:
         """Delete one image's files (its row was cleared); a view still mapping them keeps its pages."""

@@ -85,8 +85,9 @@ class UpscaleJob:
                 if started is not None:
                     yield started
             elif isinstance(event, ev.ItemDone):
-                after = self.store.put(displayable(event.image), "after")
-                thumbnail = np.ascontiguousarray(shrink(after.load_preview(), THUMB_SIDE))
+                pixels = displayable(event.image)
+                after = self.store.put(pixels, "after")
+                thumbnail = np.ascontiguousarray(shrink(pixels, THUMB_SIDE))
                 yield RowDone(event.index, before or after, after, thumbnail, event.seconds)
             else:
                 yield event

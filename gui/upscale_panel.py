@@ -18,7 +18,7 @@ from gui.batch_runner import BatchRunner
 from gui.clipboard_paths import clipboard_paths
 from gui.compare_view import CompareView, ViewImage
 from gui.drop_zone import DropZone
-from gui.images import to_qimage
+from gui.images import packed_qimage, to_qimage
 from gui.queue_entry import Entry, State
 from gui.result_saving import Conflict, result_name
 from gui.result_store import ResultStore, StoredImage
@@ -31,8 +31,8 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files
 
 def view_image(stored: StoredImage) -> ViewImage:
     """A stored image for the compare view: its preview now, its full size memory-mapped when zoomed in."""
-    full = None if stored.preview == stored.full else (lambda: to_qimage(stored.load_full()))
-    return ViewImage(to_qimage(stored.load_preview()), QSize(stored.width, stored.height), full)
+    full = None if stored.preview_is_full_size() else (lambda: to_qimage(stored.load_full()))
+    return ViewImage(packed_qimage(stored.load_preview(), stored.alpha), QSize(stored.width, stored.height), full)
 
 
 def result_store_parent() -> Path | None:

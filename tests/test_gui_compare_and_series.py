@@ -9,6 +9,7 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from gui.compare_view import CompareView, ViewImage
+from gui.images import pack_argb32, packed_qimage
 from gui.plot_series import Series
 
 
@@ -74,3 +75,13 @@ def test_series_grows_past_capacity_and_smooths() -> None:
     np.testing.assert_allclose(smooth, [0, 1, 1.5, 1.75, 1.875])
     series.set_smoothing(0.0)
     np.testing.assert_array_equal(series.data()[1], raw)
+
+
+def test_packed_previews_match_the_pixels() -> None:
+    rgba = np.array([[[200, 100, 50, 255], [200, 100, 50, 0], [200, 100, 50, 128]]], np.uint8)
+    image = packed_qimage(pack_argb32(rgba), alpha=True)
+    colors = [image.pixelColor(x, 0) for x in range(3)]
+    assert colors[0].getRgb() == (200, 100, 50, 255) and colors[1].alpha() == 0
+    assert abs(colors[2].red() - 200) <= 2 and colors[2].alpha() == 128  # un-premultiplied back
+    grey = packed_qimage(pack_argb32(np.full((2, 2, 1), 77, np.uint8)), alpha=False)
+    assert grey.pixelColor(1, 1).getRgb() == (77, 77, 77, 255)
