@@ -5,6 +5,7 @@ folders left by a crashed session are swept when the next one starts."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -114,9 +115,11 @@ class ResultStore:
         return StoredImage(full, preview, pixels.shape[1], pixels.shape[0], pixels.shape[2] in (2, 4))
 
     def discard(self, image: StoredImage) -> None:
-        """Delete one image's files (its row was cleared); a view still mapping them keeps its pages."""
+        """Delete one image's files (its row was cleared). Where a mapped file cannot be deleted (Windows)
+        it goes with the folder."""
         for path in {image.full, image.preview}:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Delete the folder now (it is also deleted at exit)."""

@@ -170,8 +170,11 @@ class UpscalePanel(QWidget):
             if not path.is_dir():
                 self.queue.add(Entry(path, spec))
                 continue
-            for item in collect_inputs([path], keep_tree=True, exclude=exclude):
+            items = collect_inputs([path], keep_tree=True, exclude=exclude)
+            for item in items:
                 self.queue.add(Entry(item.path, spec, sub_dir=Path(path.name) / item.sub_dir))
+            if not items:
+                self._show_message(f"No images in the folder {path}.")
         self._run_next()
 
     def _choose_files(self) -> None:

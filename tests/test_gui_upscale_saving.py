@@ -102,6 +102,9 @@ def test_dropped_folder_results_keep_its_tree_in_the_output_folder(qtbot, panel:
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
     assert written == ["holiday/day2/img0_tiny_x4.png", "holiday/img0_tiny_x4.png"]
     assert all(e.state is State.DONE for e in panel.queue.entries)
+    (tmp_path / "empty").mkdir()
+    drop(panel.drop_zone, [tmp_path / "empty"])
+    assert panel.message.text() == f"No images in the folder {tmp_path / 'empty'}."
 
 
 @pytest.mark.parametrize("answer", ["No", "Yes"])
