@@ -1,5 +1,6 @@
 """Drive the real window for screenshots: a short tiny training on the bundled samples (grabbed
-mid-run), then an upscale of one sample with the run's weights (grabbed with the result showing).
+mid-run), then an upscale of one sample with the run's weights (grabbed with the result showing), then the
+Upscale tab's scenes of scripts/upscale_scenes.py.
 
 Usage: python scripts/screenshot_driver.py OUT_DIR [light|dark ...]
 """
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.train_panel import REPO_SAMPLES  # noqa: E402
 from gui.upscale_queue import State  # noqa: E402
+from scripts import upscale_scenes  # noqa: E402
 
 SETTINGS = {"hr_patch": 64, "batch_size": 4, "gen_features": 16, "gen_blocks": 4, "disc_features": 16,
             "discriminator": "vgg", "steps": 2000, "pretrain_steps": 30, "val_every": 15, "val_count": 4,
@@ -73,7 +75,7 @@ def main(argv: list[str]) -> int:
     app = QApplication(argv[:1])
     with tempfile.TemporaryDirectory(prefix="srgan-shots-") as work:
         for theme in argv[2:] or ["light", "dark"]:
-            for path in shoot(app, theme, out, Path(work)):
+            for path in shoot(app, theme, out, Path(work)) + upscale_scenes.shoot(app, theme, out, Path(work)):
                 print(path)
     return 0
 
