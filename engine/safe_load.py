@@ -9,6 +9,7 @@ with one line naming the file and the reason.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ def load_torch_file(path: Path, what: str, error: type[ValueError]) -> Any:
     try:
         if path.stat().st_size == 0:
             raise error(f"{path.name} is empty (0 bytes), not a {what}")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before failing on them
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except error:
         raise
     except PermissionError:
