@@ -23,7 +23,7 @@ from engine.data import DataError, center_crop, list_images, load_image
 from engine.imageio import resize
 from engine.metrics import psnr_y, ssim_y
 from engine.models import load_model
-from engine.upscaler import Upscaler
+from engine.inference import Upscaler
 
 # LR uint8 HxWxC -> SR uint8 (scale*H)x(scale*W)xC
 SuperResolve = Callable[[np.ndarray], np.ndarray]

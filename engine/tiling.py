@@ -7,8 +7,8 @@ from one tile to the next, so the weights of neighbours sum to 1. Where a tile t
 it keeps weight 1 and sees exactly the zero padding the whole-image network would: with an overlap of at
 least 4x the network's receptive radius the result equals the untiled one.
 
-The output is preallocated (uint8 by default) and filled one row of tiles (a band) at a time; only that
-band is held in float, with the rows it shares with the next band carried over.
+The output is preallocated (uint8 by default) and filled tile by tile; only what later tiles still
+blend into is held in float. Several tiles may run at once (`engine.tile_threads`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-# (1, C, h, w) float32 in [0, 1] on the CPU -> (1, C, h*scale, w*scale) float32 in [0, 1] on the CPU.
+from engine.imageio import to_float
+from engine.tile_threads import TileMap
+
+# (1, C, h, w) float32 in [0, 1] on the CPU -> (1, C, h*scale, w*scale) float32 in [0, 1] on the CPU
+# (a fresh tensor: the caller weights it in place).
 TileForward = Callable[[torch.Tensor], torch.Tensor]
 # What the generators below yield while they run: (tiles done, tiles in total).
 Progress = tuple[int, int]
@@ -75,8 +79,15 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def count_tiles(height: int, width: int, tile: int, overlap: int) -> int:
-    return len(tile_starts(height, tile, overlap)) * len(tile_starts(width, tile, overlap))
+def fitted_tile(length: int, tile: int, overlap: int) -> int:
+    """The smallest tile side that covers `length` with no more tiles than `tile` needs: the same count,
+    spread evenly, without computing overlap beyond what the blend needs (1024 px in tiles of 512 would
+    otherwise be three tiles of 512, 2.25x the work of the image)."""
+    if length <= tile:
+        return length
+    overlap = _effective_overlap(tile, overlap)
+    count = len(tile_starts(length, tile, overlap))
+    return min(tile, -(-(length - overlap) // count) + overlap)
 
 
 def _ramp(hr_size: int, scale: int, overlap: int, margin: int) -> np.ndarray:
@@ -105,58 +116,74 @@ def feather(starts: list[int], size: int, scale: int, overlap: int) -> list[np.n
     return profiles
 
 
-def _to_float(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / 255.0
-    return pixels.astype(np.float32, copy=False)
-
-
-def _normalise_into(target: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
-    """target = values / weights, computed in place on `values` (a finished band: big, not needed after)."""
-    if target.dtype == np.uint8:
-        np.multiply(values, 255.0 / np.maximum(weights, 1e-12), out=values)
+def _finish_into(target: np.ndarray, values: np.ndarray) -> None:
+    """Store finished float pixels (already scaled to the target's range) into `target`, rounding for
+    integer targets; computed in place on `values`, which is not needed after."""
+    if target.dtype.kind == "u":
         np.add(values, 0.5, out=values)  # the cast below truncates
-        np.clip(values, 0.0, 255.0, out=values)
-    else:
-        np.divide(values, np.maximum(weights, 1e-12), out=values)
+        np.clip(values, 0.0, np.iinfo(target.dtype).max, out=values)
     target[...] = values
 
 
-def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
-               cancel: threading.Event | None = None,
-               output_dtype: type = np.uint8) -> Generator[Progress, None, np.ndarray]:
-    """Upscale HxWxC `image` (uint8, or float in [0, 1]) tile by tile; yields progress, returns the result.
+def _patches(image: np.ndarray, ys: list[int], xs: list[int], tile_h: int,
+             tile_w: int) -> Iterator[torch.Tensor]:
+    """The tiles in row-major order as (1, C, h, w) float tensors, converted one at a time."""
+    for y0 in ys:
+        for x0 in xs:
+            yield torch.from_numpy(to_float(image[y0:y0 + tile_h, x0:x0 + tile_w])).permute(2, 0, 1)[None]
 
-    Tiles are converted to float one at a time, so the input may stay uint8 whatever its size.
+
+def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
+               cancel: threading.Event | None = None, output_dtype: type = np.uint8,
+               run_tiles: TileMap = map) -> Generator[Progress, None, np.ndarray]:
+    """Upscale HxWxC `image` (uint8, uint16 or float in [0, 1]) tile by tile; yields progress, returns the
+    result as `output_dtype` (uint8, uint16 or float32). `run_tiles` maps a function over the tiles (in
+    order; it may run several at once): the network and the weighting of its result run there.
+
+    The weights of overlapping tiles sum to 1 everywhere, so a pixel is the sum of its tiles' weighted
+    results. It goes straight to the output once no later tile adds to it; what a later tile still adds
+    to is kept in float: the strip on a tile's right (until the next tile of the row) and the rows below
+    the current row of tiles (until the next row). Memory holds the output, a few tiles and one
+    overlap-high strip of the width, whatever the image size.
     """
     height, width, channels = image.shape
-    tile_h, tile_w = min(tile, height), min(tile, width)
+    tile_h, tile_w = fitted_tile(height, tile, overlap), fitted_tile(width, tile, overlap)
     ys, xs = tile_starts(height, tile_h, overlap), tile_starts(width, tile_w, overlap)
     y_weights, x_weights = feather(ys, tile_h, scale, overlap), feather(xs, tile_w, scale, overlap)
     output = np.empty((height * scale, width * scale, channels), dtype=output_dtype)
+    top = float(np.iinfo(output_dtype).max) if output.dtype.kind == "u" else 1.0
+    weights = (torch.from_numpy(y_weights[row][:, None, None] * x_weights[col][None, :, None] * top)
+               for row in range(len(ys)) for col in range(len(xs)))
+
+    def weighted(job: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        patch, weight = job
+        with torch.inference_mode():
+            return forward(patch)[0].permute(1, 2, 0).mul_(weight).numpy()
+
     total, done = len(ys) * len(xs), 0
-    carried: tuple[np.ndarray, np.ndarray] | None = None
-    for row, y0 in enumerate(ys):
-        band = np.zeros((tile_h * scale, width * scale, channels), dtype=np.float32)
-        band_weight = np.zeros((tile_h * scale, width * scale, 1), dtype=np.float32)
-        if carried is not None:
-            band[: len(carried[0])] += carried[0]
-            band_weight[: len(carried[1])] += carried[1]
-        for col, x0 in enumerate(xs):
-            if cancel is not None and cancel.is_set():
-                raise UpscaleCancelled()
-            patch = torch.from_numpy(_to_float(image[y0:y0 + tile_h, x0:x0 + tile_w])).permute(2, 0, 1)[None]
-            result = forward(patch)[0].permute(1, 2, 0).numpy()
-            weight = (y_weights[row][:, None] * x_weights[col][None, :])[..., None]
-            np.multiply(result, weight, out=result)
-            band[:, x0 * scale:(x0 + tile_w) * scale] += result
-            band_weight[:, x0 * scale:(x0 + tile_w) * scale] += weight
-            done += 1
-            yield done, total
-        next_top = ys[row + 1] if row + 1 < len(ys) else y0 + tile_h
-        final = (next_top - y0) * scale
-        carried = (band[final:].copy(), band_weight[final:].copy())  # copies, so this band can be freed
-        _normalise_into(output[y0 * scale:next_top * scale], band[:final], band_weight[:final])
+    carried = np.zeros((0, width * scale, channels), np.float32)  # what the next row of tiles adds to
+    results = iter(run_tiles(weighted, zip(_patches(image, ys, xs, tile_h, tile_w), weights)))
+    try:
+        for row, y0 in enumerate(ys):
+            final = ((ys[row + 1] if row + 1 < len(ys) else height) - y0) * scale  # rows no later tile touches
+            below = np.empty((tile_h * scale - final, width * scale, channels), np.float32)
+            pending = np.zeros((tile_h * scale, 0, channels), np.float32)
+            for col, x0 in enumerate(xs):
+                if cancel is not None and cancel.is_set():
+                    raise UpscaleCancelled()
+                values = next(results)
+                values[:, : pending.shape[1]] += pending
+                right = ((xs[col + 1] if col + 1 < len(xs) else width) - x0) * scale  # columns that are done
+                columns = slice(x0 * scale, x0 * scale + right)
+                values[: len(carried), :right] += carried[:, columns]
+                below[:, columns] = values[final:, :right]
+                _finish_into(output[y0 * scale:y0 * scale + final, columns], values[:final, :right])
+                pending = values[:, right:]
+                done += 1
+                yield done, total
+            carried = below
+    finally:
+        getattr(results, "close", lambda: None)()
     return output
 
 
@@ -168,13 +195,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
-                       cancel: threading.Event | None = None,
-                       output_dtype: type = np.uint8) -> Generator[Progress, None, np.ndarray]:
+                       cancel: threading.Event | None = None, output_dtype: type = np.uint8,
+                       run_tiles: TileMap = map) -> Generator[Progress, None, np.ndarray]:
     """`iter_tiled`, restarted with half the tile size each time the device runs out of memory."""
     tile = min(tile, max(image.shape[:2]))
     while True:
         try:
-            return (yield from iter_tiled(image, forward, scale, tile, overlap, cancel, output_dtype))
+            return (yield from iter_tiled(image, forward, scale, tile, overlap, cancel, output_dtype, run_tiles))
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -206,13 +233,31 @@ def activation_bytes_per_pixel(module: nn.Module, scale: int, bytes_per_value: i
     return bytes_per_value * max(widths, default=64) * scale * scale * 3
 
 
-def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_per_value: int = 4) -> int:
-    """A tile side (multiple of 16) that fits the free memory of `device` with room to spare."""
+def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_per_value: int = 4,
+                   workers: int = 1) -> int:
+    """The tile side (multiple of 16) to run `module` with: the largest whose activations, for each of
+    `workers` tiles in flight, fit the free memory of `device` with room to spare, up to a cap.
+
+    Bigger is faster on GPUs. On CPUs too, up to the cap, once freed memory stays in the process
+    (engine.heap): per pixel, the network runs as fast on 192-px tiles as on 512-px ones or the whole
+    image, so what decides is the overlap that tiles recompute (1024 px in 192-px tiles computes 1.16x the
+    pixels; in 512-px ones, fitted to 352 px, 1.06x). The cap keeps each tile's working set at a few
+    hundred MB.
+    """
     if device.type == "mps":
         return MPS_TILE  # MPS reports no free memory; a fixed size is the safe choice
     if device.type == "cuda":
         budget, cap = torch.cuda.mem_get_info(device)[0] * 0.5, GPU_MAX_TILE
     else:
         budget, cap = available_ram_bytes() * 0.25, CPU_MAX_TILE
-    side = int(math.sqrt(budget / activation_bytes_per_pixel(module, scale, bytes_per_value)))
+    side = int(math.sqrt(budget / workers / activation_bytes_per_pixel(module, scale, bytes_per_value)))
     return max(MIN_TILE, min(cap, side // 16 * 16))
+
+
+def tile_for_workers(height: int, width: int, tile: int, overlap: int, workers: int) -> int:
+    """`tile`, or a smaller side that cuts an image which `tile` would leave whole into at least `workers`
+    tiles (along its longer side), so that every worker has one."""
+    length = max(height, width)
+    if workers <= 1 or len(tile_starts(length, min(tile, length), overlap)) >= workers:
+        return tile
+    return max(MIN_TILE, -(-(length - overlap) // workers) + overlap)

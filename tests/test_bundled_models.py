@@ -12,7 +12,7 @@ from engine.data import load_image
 from engine.evaluation import bicubic_baseline, make_pair
 from engine.metrics import psnr_y
 from engine.models import bundled_models, load_model, resolve_model_source
-from engine.upscaler import Upscaler
+from engine.inference import Upscaler
 
 SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2}  # name -> scale
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "resources" / "samples").glob("*.jpg"))[:6]

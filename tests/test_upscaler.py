@@ -15,8 +15,8 @@ from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProg
 from engine.export import export_generator
 from engine.imageio import ORIENTATION_TAG
 from engine.models import LoadedModel, load_model
-from engine.upscaler import (BatchUpscaler, OptionsError, Upscaler, UpscaleOptions, collect_inputs, resolve_dtype,
-                             target_size)
+from engine.inference import OptionsError, Upscaler, resolve_dtype
+from engine.upscaler import BatchUpscaler, UpscaleOptions, collect_inputs, target_size
 
 
 def tiny_model(tmp_path: Path, channels: int = 3) -> LoadedModel:
