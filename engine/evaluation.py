@@ -20,7 +20,7 @@ from PIL import Image
 
 from engine.config import ConfigError
 from engine.data import DataError, center_crop, list_images, load_image
-from engine.imageio import resize
+from engine.imageio import describe_bomb, resize
 from engine.metrics import psnr_y, ssim_y
 from engine.models import load_model
 from engine.inference import Upscaler
@@ -78,6 +78,9 @@ def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels
     for path in paths:
         try:
             image = load_image(path, channels)
+        except Image.DecompressionBombError as exc:
+            yield f"skipped {path.name}: {describe_bomb(exc)}"
+            continue
         except (OSError, ValueError) as exc:
             yield f"skipped {path.name}: not a readable image ({exc.__class__.__name__})"
             continue

@@ -62,6 +62,12 @@ def _bomb_message(pixels: int) -> str:
     return f"image too large ({pixels / 1e6:.0f} megapixels) — refused as a possible decompression bomb"
 
 
+def describe_bomb(exc: Image.DecompressionBombError) -> str:
+    """Pillow's refusal of a huge image, in our words."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return _bomb_message(int(found.group(1))) if found else str(exc)
+
+
 def _open(path: Path, max_pixels: int) -> Image.Image:
     """Open and fully decode, turning every Pillow failure into one clear ImageReadError."""
     if path.is_dir():
@@ -80,8 +86,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise ImageReadError(_bomb_message(int(found.group(1))) if found else str(exc)) from None
+        raise ImageReadError(describe_bomb(exc)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path.name} is not an image Pillow can read") from None
     except FileNotFoundError:
@@ -99,18 +104,19 @@ def _sixteen_bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
 
     Decodes the file a second time with the raw mode that gives the low bytes (`image` has the high ones).
     """
-    rawmodes = {tile[3] if isinstance(tile[3], str) else tile[3][0] for tile in image.tile}
-    if len(rawmodes) != 1 or (rawmode := rawmodes.pop()) not in _LOW_BYTES:
-        return None
-    second = Image.open(path)
-    second.tile = [(*tile[:3], _LOW_BYTES[rawmode] if isinstance(tile[3], str) else
-                    (_LOW_BYTES[rawmode], *tile[3][1:])) for tile in second.tile]
-    second.load()
-    if rawmode == "LA;16B":  # all four bytes at once: grey high, grey low, alpha high, alpha low
-        raw = np.asarray(second).astype(np.uint16)
-        words = raw[..., 0::2] << 8 | raw[..., 1::2]
-    else:
-        words = np.asarray(image).astype(np.uint16) << 8 | np.asarray(second)
+    with warnings.catch_warnings(), Image.open(path) as second:  # `image` is decoded: its tiles are gone
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        rawmodes = {tile[3] if isinstance(tile[3], str) else tile[3][0] for tile in second.tile}
+        if len(rawmodes) != 1 or (rawmode := rawmodes.pop()) not in _LOW_BYTES:
+            return None
+        second.tile = [(*tile[:3], _LOW_BYTES[rawmode] if isinstance(tile[3], str) else
+                        (_LOW_BYTES[rawmode], *tile[3][1:])) for tile in second.tile]
+        second.load()
+        if rawmode == "LA;16B":  # all four bytes at once: grey high, grey low, alpha high, alpha low
+            raw = np.asarray(second).astype(np.uint16)
+            words = raw[..., 0::2] << 8 | raw[..., 1::2]
+        else:
+            words = np.asarray(image).astype(np.uint16) << 8 | np.asarray(second)
     return words.astype(np.float32) / 65535.0
 
 

@@ -27,7 +27,8 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
 LEVEL, STRATEGY = 1, zlib.Z_RLE
 FILTER_UP = 2
-PIECE_BYTES = 4 << 20  # raw bytes compressed as one piece: enough to keep zlib efficient, small enough to spread
+PIECE_BYTES = 4 << 20  # raw bytes compressed as one piece, at most: small enough to spread over the cores,
+MIN_PIECE_BYTES = 256 << 10  # and at least: zlib's 32 KB window makes the cuts cost almost nothing
 _ADLER_BASE = 65521
 
 
@@ -76,7 +77,9 @@ def _compress_rows(rows: np.ndarray, previous: np.ndarray | None, last: bool) ->
 
 def _pieces(rows: np.ndarray, workers: int) -> Iterator[tuple[bytes, int, int]]:
     """The compressed pieces in order, with at most 2 x `workers` in flight (bounded memory)."""
-    step = max(1, PIECE_BYTES // max(1, rows.shape[1] * rows.itemsize))
+    row_bytes = max(1, rows.shape[1] * rows.itemsize)
+    piece = min(PIECE_BYTES, max(MIN_PIECE_BYTES, rows.shape[0] * row_bytes // (2 * workers)))  # 2 per worker
+    step = max(1, piece // row_bytes)
     starts = list(range(0, rows.shape[0], step))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[tuple[bytes, int, int]]] = deque()

@@ -85,9 +85,10 @@ def fitted_tile(length: int, tile: int, overlap: int) -> int:
     otherwise be three tiles of 512, 2.25x the work of the image)."""
     if length <= tile:
         return length
-    overlap = _effective_overlap(tile, overlap)
     count = len(tile_starts(length, tile, overlap))
-    return min(tile, -(-(length - overlap) // count) + overlap)
+    effective = _effective_overlap(tile, overlap)
+    # Not below 2x the overlap: a smaller tile would blend over a narrower overlap than asked for.
+    return min(tile, max(-(-(length - effective) // count) + effective, 2 * overlap))
 
 
 def _ramp(hr_size: int, scale: int, overlap: int, margin: int) -> np.ndarray:
@@ -103,7 +104,11 @@ def _ramp(hr_size: int, scale: int, overlap: int, margin: int) -> np.ndarray:
 
 
 def feather(starts: list[int], size: int, scale: int, overlap: int) -> list[np.ndarray]:
-    """One HR weight profile per tile along one axis; 1 inside tiles and at the image borders."""
+    """One HR weight profile per tile along one axis; 1 inside tiles and at the image borders.
+
+    The profiles are divided by their sum at each position, so they add up to exactly 1 everywhere,
+    also where tiles spread over a short axis overlap by more than half (three tiles at one place).
+    """
     margin = _effective_overlap(size, overlap) // 4
     profiles = []
     for i, start in enumerate(starts):
@@ -112,8 +117,12 @@ def feather(starts: list[int], size: int, scale: int, overlap: int) -> list[np.n
             weight *= _ramp(size * scale, scale, starts[i - 1] + size - start, margin)
         if i + 1 < len(starts):
             weight *= _ramp(size * scale, scale, start + size - starts[i + 1], margin)[::-1]
-        profiles.append(weight.astype(np.float32))
-    return profiles
+        profiles.append(weight)
+    total = np.zeros((starts[-1] + size) * scale)
+    for start, weight in zip(starts, profiles):
+        total[start * scale:(start + size) * scale] += weight
+    return [(weight / np.maximum(total[start * scale:(start + size) * scale], 1e-12)).astype(np.float32)
+            for start, weight in zip(starts, profiles)]
 
 
 def _finish_into(target: np.ndarray, values: np.ndarray) -> None:
@@ -257,7 +266,9 @@ def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_pe
 def tile_for_workers(height: int, width: int, tile: int, overlap: int, workers: int) -> int:
     """`tile`, or a smaller side that cuts an image which `tile` would leave whole into at least `workers`
     tiles (along its longer side), so that every worker has one."""
-    length = max(height, width)
+    length, short = max(height, width), min(height, width)
     if workers <= 1 or len(tile_starts(length, min(tile, length), overlap)) >= workers:
         return tile
-    return max(MIN_TILE, -(-(length - overlap) // workers) + overlap)
+    cut = max(MIN_TILE, -(-(length - overlap) // workers) + overlap)
+    # As wide as the short side when that still cuts the long one enough: the short side stays whole.
+    return short if cut < short and len(tile_starts(length, short, overlap)) >= workers else cut

@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from engine.archs import CompactGenerator
-from engine.tiling import (MIN_TILE, UpscaleCancelled, auto_tile_size, feather, iter_tiled, iter_tiled_halving,
+from engine import tiling
+from engine.tile_threads import TileThreads
+from engine.tiling import (CPU_MAX_TILE, GPU_MAX_TILE, MIN_TILE, UpscaleCancelled, activation_bytes_per_pixel,
+                           auto_tile_size, feather, fitted_tile, iter_tiled, iter_tiled_halving, tile_for_workers,
                            tile_starts)
 
 SCALE = 4
@@ -51,11 +54,13 @@ def test_tiles_cover_the_axis_with_at_least_the_overlap(length: int, tile: int, 
     assert all(prev + size - nxt >= overlap for prev, nxt in zip(starts, starts[1:]))
 
 
-def test_feather_weights_of_neighbours_sum_to_one() -> None:
-    starts = tile_starts(100, 32, 16)
-    total = np.zeros(100 * SCALE)
-    for start, weight in zip(starts, feather(starts, 32, SCALE, 16)):
-        total[start * SCALE:(start + 32) * SCALE] += weight
+@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 16), (50, 32, 16), (1000, 352, 16), (77, 20, 0)])
+def test_feather_weights_sum_to_one(length: int, tile: int, overlap: int) -> None:
+    """(50, 32, 16) spreads three tiles over 50 px: the middle one overlaps both others by more than half."""
+    starts = tile_starts(length, tile, overlap)
+    total = np.zeros(length * SCALE)
+    for start, weight in zip(starts, feather(starts, tile, SCALE, overlap)):
+        total[start * SCALE:(start + tile) * SCALE] += weight
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
@@ -132,6 +137,56 @@ def test_other_errors_are_not_mistaken_for_out_of_memory() -> None:
 def test_auto_tile_size_is_bounded_and_shrinks_for_costlier_models(net: CompactGenerator) -> None:
     cheap = auto_tile_size(torch.device("cpu"), net, SCALE)
     costly = auto_tile_size(torch.device("cpu"), torch.nn.Conv2d(3, 4096, 3), SCALE)
-    assert MIN_TILE <= costly <= cheap <= 512
+    assert MIN_TILE <= costly <= cheap <= CPU_MAX_TILE
     assert cheap % 16 == 0 and costly % 16 == 0
     assert costly < cheap
+
+
+@pytest.mark.parametrize("free_mb", [64, 256, 1024, 1 << 20])
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_the_automatic_tile_fits_the_memory_budget(net: CompactGenerator, monkeypatch: pytest.MonkeyPatch,
+                                                   free_mb: int, workers: int) -> None:
+    """CPU: a quarter of the available RAM for all the tiles in flight; CUDA: half of the free memory."""
+    per_pixel = activation_bytes_per_pixel(net, SCALE, 4)
+    monkeypatch.setattr(tiling, "available_ram_bytes", lambda: free_mb << 20)
+    side = auto_tile_size(torch.device("cpu"), net, SCALE, 4, workers)
+    assert side == MIN_TILE or workers * side * side * per_pixel <= (free_mb << 20) / 4
+    assert side <= CPU_MAX_TILE and (free_mb < 1 << 20 or side == CPU_MAX_TILE)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free_mb << 20, 80 << 30))
+    side = auto_tile_size(torch.device("cuda"), net, SCALE, 2, workers)
+    assert side == MIN_TILE or workers * side * side * activation_bytes_per_pixel(net, SCALE, 2) <= (free_mb << 20) / 2
+    assert side <= GPU_MAX_TILE
+
+
+@pytest.mark.parametrize("tile", [32, 40, 64, 100])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_any_tiling_gives_the_same_pixels(net: CompactGenerator, tile: int, threads: int) -> None:
+    """With an overlap of 4x the receptive radius (4 px here), every tile size, run inline or on tile
+    threads, gives the untiled result: the same floats, and the same 8-bit pixels."""
+    image = np.random.default_rng(5).random((70, 53, 3), dtype=np.float32)
+    workers = TileThreads(threads) if threads > 1 else None
+    run = workers.map if workers else map
+    _, tiled = drain(iter_tiled(image, forward_with(net), SCALE, tile, 16, output_dtype=np.float32, run_tiles=run))
+    np.testing.assert_allclose(tiled, whole_image(net, image), atol=1e-6)
+    pixels = (image * 255).astype(np.uint8)
+    _, whole = drain(iter_tiled(pixels, forward_with(net), SCALE, 128, 16))
+    _, tiled = drain(iter_tiled(pixels, forward_with(net), SCALE, tile, 16, run_tiles=run))
+    np.testing.assert_array_equal(tiled, whole)
+    if workers:
+        workers.close()
+
+
+def test_tiles_are_fitted_to_the_image() -> None:
+    """1024 px in tiles of at most 512 (overlap 16): three tiles, of 352, not three of 512."""
+    assert fitted_tile(1024, 512, 16) == 352 and len(tile_starts(1024, 352, 16)) == 3
+    assert fitted_tile(300, 512, 16) == 300
+    for length, tile in [(1000, 192), (77, 32), (4000, 512)]:
+        fitted = fitted_tile(length, tile, 16)
+        assert fitted <= tile and len(tile_starts(length, fitted, 16)) == len(tile_starts(length, tile, 16))
+
+
+def test_small_images_are_cut_so_that_every_worker_has_a_tile() -> None:
+    assert tile_for_workers(100, 60, 512, 16, 1) == 512
+    tile = tile_for_workers(100, 60, 512, 16, 2)
+    assert len(tile_starts(100, tile, 16)) == 2 and len(tile_starts(60, min(tile, 60), 16)) == 1
+    assert tile_for_workers(2000, 2000, 512, 16, 2) == 512
