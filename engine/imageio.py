@@ -8,16 +8,18 @@ twice, once for the high bytes and once for the low ones. PNGs are written by `e
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.atomic import atomic_write
-from engine.png import write_png
+from engine.atomic import atomic_path
+from engine.png import PngStream
 
 ORIENTATION_TAG = 0x0112
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}  # output choice -> Pillow format
@@ -277,12 +279,8 @@ def output_format(path: Path, format: str | None) -> str:
     return format
 
 
-def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, quality: int = 95,
-               icc: bytes | None = None, exif: bytes | None = None, overwrite: bool = False) -> Path:
-    """Write HxWxC (C = 1 to 4) pixels atomically, creating the folder; an existing file is kept unless
-    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit."""
-    path = Path(path)
-    choice = output_format(path, format)
+def _prepare_output(path: Path, overwrite: bool) -> None:
+    """Refuse an existing file unless `overwrite`; create the folder."""
     if path.exists() and not overwrite:
         raise ImageWriteError(f"{path} already exists (use overwrite to replace it)")
     try:
@@ -291,25 +289,53 @@ def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, 
         raise ImageWriteError(f"cannot create the output folder {path.parent}: a file is in the way") from None
     except OSError as exc:
         raise ImageWriteError(f"cannot create the output folder {path.parent}: {exc.strerror}") from None
-    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
-    if choice == "png":
-        def write(tmp: Path) -> None:
-            with tmp.open("wb") as file:
-                write_png(file, pixels if pixels.dtype == np.uint16 else quantize(pixels, np.uint8), icc, exif)
-    else:
-        image = to_pil(quantize(pixels, np.uint8))
-        image = _flatten_alpha(image) if choice == "jpg" else image.convert("RGBA") if image.mode == "LA" else image
-        params: dict[str, object] = {"format": FORMATS[choice], "quality": quality}
-        if icc:
-            params["icc_profile"] = icc
-        if exif:
-            params["exif"] = exif
 
-        def write(tmp: Path) -> None:
-            image.save(tmp, **params)
+
+@contextlib.contextmanager
+def _atomic_output(path: Path, overwrite: bool) -> Iterator[Path]:
+    """engine.atomic's temporary path, its failures turned into one-line ImageWriteErrors."""
     try:
-        return atomic_write(path, write, overwrite=overwrite)
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            yield tmp
     except FileExistsError:
         raise ImageWriteError(f"{path} already exists (use overwrite to replace it)") from None
     except OSError as exc:
         raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def png_rows(path: str | Path, width: int, height: int, channels: int, dtype: type, icc: bytes | None = None,
+             exif: bytes | None = None, overwrite: bool = False) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write a PNG band of rows by band of rows, top to bottom, through the function this yields; the
+    file appears (atomically) only when the block ends normally with every row written."""
+    path = Path(path)
+    _prepare_output(path, overwrite)
+    with _atomic_output(path, overwrite) as tmp, tmp.open("wb") as file, \
+            PngStream(file, width, height, channels, dtype, icc, exif) as stream:
+        yield stream.write_rows
+
+
+def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, quality: int = 95,
+               icc: bytes | None = None, exif: bytes | None = None, overwrite: bool = False) -> Path:
+    """Write HxWxC (C = 1 to 4) pixels atomically, creating the folder; an existing file is kept unless
+    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit."""
+    path = Path(path)
+    choice = output_format(path, format)
+    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+    if choice == "png":
+        pixels = pixels if pixels.dtype == np.uint16 else quantize(pixels, np.uint8)
+        with png_rows(path, pixels.shape[1], pixels.shape[0], pixels.shape[2], pixels.dtype.type, icc, exif,
+                      overwrite) as write:
+            write(pixels)
+        return path
+    _prepare_output(path, overwrite)
+    image = to_pil(quantize(pixels, np.uint8))
+    image = _flatten_alpha(image) if choice == "jpg" else image.convert("RGBA") if image.mode == "LA" else image
+    params: dict[str, object] = {"format": FORMATS[choice], "quality": quality}
+    if icc:
+        params["icc_profile"] = icc
+    if exif:
+        params["exif"] = exif
+    with _atomic_output(path, overwrite) as tmp:
+        image.save(tmp, **params)
+    return path

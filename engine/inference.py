@@ -21,7 +21,8 @@ from engine.heap import FreedMemoryKept
 from engine.imageio import quantize, resize, to_float
 from engine.models import LoadedModel
 from engine.tile_threads import TileThreads
-from engine.tiling import Progress, auto_tile_size, iter_tiled_halving, map_progress, run_to_end, tile_for_workers
+from engine.tiling import (Progress, RowSink, auto_tile_size, iter_tiled_halving, map_progress, run_to_end,
+                           tile_for_workers)
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 # Our own convolution-only networks: channels_last measured faster for them (bench/upscale_speed.py).
@@ -131,8 +132,8 @@ class Upscaler:
                 y = y.sub_(low).div_(high - low)
         return y.cpu()
 
-    def _run(self, planes: list[np.ndarray], out_dtype: type,
-             cancel: threading.Event | None) -> Generator[Progress, None, list[np.ndarray]]:
+    def _run(self, planes: list[np.ndarray], out_dtype: type, cancel: threading.Event | None,
+             sink: RowSink | None = None) -> Generator[Progress, None, list[np.ndarray | None]]:
         """Each HxWxC plane (C = the model's channels) through the tiled model, one after the other."""
         results = []
         workers = self._threads.count if self._threads else 1
@@ -140,7 +141,7 @@ class Upscaler:
         for index, plane in enumerate(planes):
             tile = tile_for_workers(*plane.shape[:2], self.tile, self.overlap, workers)
             steps = iter_tiled_halving(plane, self._forward, self.model.scale, tile, self.overlap, cancel,
-                                       out_dtype, run_tiles)
+                                       out_dtype, run_tiles, sink)
             # Passes are the same size, so progress over all of them is pass index * total + done.
             overall = map_progress(steps, lambda done, total, k=index: (k * total + done, len(planes) * total))
             results.append((yield from overall))
@@ -162,18 +163,31 @@ class Upscaler:
             return ycbcr[..., :1], add_chroma
         return np.repeat(colour, 3, axis=2), lambda rgb: _by_rows(rgb, 1, out_dtype, lambda x, _: (x @ LUMA)[..., None])
 
-    def iter_upscale(self, pixels: np.ndarray,
-                     cancel: threading.Event | None = None) -> Generator[Progress, None, np.ndarray]:
+    def streams(self, pixels: np.ndarray) -> bool:
+        """Can `iter_upscale` hand this image's rows to a sink: are they the model's output as it is (the
+        model's channels, no alpha)?"""
+        return (1 if pixels.ndim == 2 else pixels.shape[2]) == self.model.in_channels
+
+    def iter_upscale(self, pixels: np.ndarray, cancel: threading.Event | None = None,
+                     sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
         """Upscale HxW or HxWxC (C = 1, 2, 3, 4; uint8, uint16 or float in [0, 1]) at the model's scale.
 
         Yields (tiles done, total); returns HxWxC with the input's channel count: uint8 for uint8 input,
-        uint16 otherwise (16-bit precision is kept).
+        uint16 otherwise (16-bit precision is kept). With a `sink` (only where `streams(pixels)`), the
+        finished rows go to it top to bottom as they come and nothing is returned.
         """
         if pixels.ndim == 2:
             pixels = pixels[..., None]
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or min(pixels.shape[:2]) < 1:
             raise ValueError(f"expected an HxW or HxWxC image with 1 to 4 channels, got shape {pixels.shape}")
         out_dtype = np.uint8 if pixels.dtype == np.uint8 else np.uint16
+        if sink is not None:
+            if not self.streams(pixels):
+                raise ValueError(f"{pixels.shape[2]}-channel rows cannot stream from a "
+                                 f"{self.model.in_channels}-channel model")
+            with FreedMemoryKept():
+                yield from self._run([pixels], out_dtype, cancel, sink)
+            return None
         has_alpha = pixels.shape[2] in (2, 4)
         colour = pixels[..., :-1] if has_alpha else pixels
         with FreedMemoryKept():

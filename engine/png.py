@@ -17,7 +17,6 @@ import os
 import struct
 import zlib
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -75,21 +74,70 @@ def _compress_rows(rows: np.ndarray, previous: np.ndarray | None, last: bool) ->
     return piece, zlib.adler32(data), filtered.size
 
 
-def _pieces(rows: np.ndarray, workers: int) -> Iterator[tuple[bytes, int, int]]:
-    """The compressed pieces in order, with at most 2 x `workers` in flight (bounded memory)."""
-    row_bytes = max(1, rows.shape[1] * rows.itemsize)
-    piece = min(PIECE_BYTES, max(MIN_PIECE_BYTES, rows.shape[0] * row_bytes // (2 * workers)))  # 2 per worker
-    step = max(1, piece // row_bytes)
-    starts = list(range(0, rows.shape[0], step))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[tuple[bytes, int, int]]] = deque()
-        for start in starts:
-            previous = rows[start - 1] if start else None
-            pending.append(pool.submit(_compress_rows, rows[start:start + step], previous, start == starts[-1]))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+class PngStream:
+    """A PNG written a band of rows at a time, top to bottom, compressed on `workers` threads; use it as
+    a context manager (leaving it normally finishes the file, an exception abandons it)."""
+
+    def __init__(self, file: BinaryIO, width: int, height: int, channels: int, dtype: type,
+                 icc: bytes | None = None, exif: bytes | None = None, workers: int | None = None) -> None:
+        if channels not in COLOUR_TYPES or np.dtype(dtype) not in (np.uint8, np.uint16) or min(width, height) < 1:
+            raise ValueError(f"cannot write a {width}x{height} PNG of {channels} {np.dtype(dtype)} channels")
+        self._file, self._shape, self._dtype = file, (width, channels), np.dtype(dtype)
+        self._rows_left = height
+        depth = 8 * self._dtype.itemsize
+        file.write(SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth,
+                                                            COLOUR_TYPES[channels], 0, 0, 0)))
+        if icc:
+            file.write(_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
+        if exif:
+            file.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+        self._workers = workers or os.cpu_count() or 1
+        row_bytes = width * channels * self._dtype.itemsize
+        piece = min(PIECE_BYTES, max(MIN_PIECE_BYTES, height * row_bytes // (2 * self._workers)))  # 2 per worker
+        self._piece_rows = max(1, piece // row_bytes)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="png")
+        self._pending: deque[Future[tuple[bytes, int, int]]] = deque()
+        self._previous: np.ndarray | None = None  # the last row written, which the next row is filtered against
+        self._adler, self._idat = 1, [b"\x78\x01"]  # zlib header: 32 KB window, fastest-level flag
+
+    def write_rows(self, rows: np.ndarray) -> None:
+        """The next rows: hxWxC (or hxW), the stream's dtype."""
+        rows = rows.reshape(rows.shape[0], -1)
+        if rows.shape[1] != self._shape[0] * self._shape[1] or rows.dtype != self._dtype:
+            raise ValueError(f"rows of {rows.dtype} {rows.shape} do not fit this PNG")
+        if rows.shape[0] > self._rows_left:
+            raise ValueError("more rows than the PNG's height")
+        for start in range(0, rows.shape[0], self._piece_rows):
+            piece = rows[start:start + self._piece_rows]
+            previous = rows[start - 1] if start else self._previous
+            self._rows_left -= len(piece)
+            self._pending.append(self._pool.submit(_compress_rows, piece, previous, self._rows_left == 0))
+            while len(self._pending) > 2 * self._workers:
+                self._store(self._pending.popleft().result())
+        self._previous = rows[-1].copy()
+
+    def _store(self, result: tuple[bytes, int, int]) -> None:
+        piece, piece_adler, length = result
+        self._adler = adler32_combine(self._adler, piece_adler, length)
+        self._idat.append(piece)
+        if len(self._idat) >= 4:
+            self._file.write(_chunk(b"IDAT", b"".join(self._idat)))
+            self._idat = []
+
+    def __enter__(self) -> PngStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is None:
+                if self._rows_left:
+                    raise ValueError(f"the PNG is {self._rows_left} rows short")
+                while self._pending:
+                    self._store(self._pending.popleft().result())
+                self._idat.append(struct.pack(">I", self._adler))
+                self._file.write(_chunk(b"IDAT", b"".join(self._idat)) + _chunk(b"IEND", b""))
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_png(file: BinaryIO, pixels: np.ndarray, icc: bytes | None = None, exif: bytes | None = None,
@@ -98,24 +146,8 @@ def write_png(file: BinaryIO, pixels: np.ndarray, icc: bytes | None = None, exif
     (iCCP) and EXIF (eXIf) when given."""
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    if pixels.ndim != 3 or pixels.shape[2] not in COLOUR_TYPES or pixels.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"cannot write a PNG from {pixels.dtype} pixels of shape {pixels.shape}")
+    if pixels.ndim != 3:
+        raise ValueError(f"cannot write a PNG from pixels of shape {pixels.shape}")
     height, width, channels = pixels.shape
-    depth = 16 if pixels.dtype == np.uint16 else 8
-    file.write(SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, COLOUR_TYPES[channels],
-                                                        0, 0, 0)))
-    if icc:
-        file.write(_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
-    if exif:
-        file.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    header = b"\x78\x01"  # zlib stream, 32 KB window, fastest-level flag
-    adler, pieces = 1, [header]
-    rows = pixels.reshape(height, width * channels)
-    for piece, piece_adler, length in _pieces(rows, workers or os.cpu_count() or 1):
-        adler = adler32_combine(adler, piece_adler, length)
-        pieces.append(piece)
-        if len(pieces) >= 4:
-            file.write(_chunk(b"IDAT", b"".join(pieces)))
-            pieces = []
-    pieces.append(struct.pack(">I", adler))
-    file.write(_chunk(b"IDAT", b"".join(pieces)) + _chunk(b"IEND", b""))
+    with PngStream(file, width, height, channels, pixels.dtype.type, icc, exif, workers) as stream:
+        stream.write_rows(pixels)

@@ -30,13 +30,15 @@ from engine.tile_threads import TileMap
 # (1, C, h, w) float32 in [0, 1] on the CPU -> (1, C, h*scale, w*scale) float32 in [0, 1] on the CPU
 # (a fresh tensor: the caller weights it in place).
 TileForward = Callable[[torch.Tensor], torch.Tensor]
+# Takes finished output rows (hxWxC, in order from the top) as they come.
+RowSink = Callable[[np.ndarray], None]
 # What the generators below yield while they run: (tiles done, tiles in total).
 Progress = tuple[int, int]
 T = TypeVar("T")
 R = TypeVar("R")
 
 MIN_TILE = 16
-CPU_MAX_TILE = 512
+CPU_MAX_TILE = 320  # see auto_tile_size
 GPU_MAX_TILE = 1024
 MPS_TILE = 256
 
@@ -143,11 +145,12 @@ def _patches(image: np.ndarray, ys: list[int], xs: list[int], tile_h: int,
 
 
 def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
-               cancel: threading.Event | None = None, output_dtype: type = np.uint8,
-               run_tiles: TileMap = map) -> Generator[Progress, None, np.ndarray]:
+               cancel: threading.Event | None = None, output_dtype: type = np.uint8, run_tiles: TileMap = map,
+               sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
     """Upscale HxWxC `image` (uint8, uint16 or float in [0, 1]) tile by tile; yields progress, returns the
-    result as `output_dtype` (uint8, uint16 or float32). `run_tiles` maps a function over the tiles (in
-    order; it may run several at once): the network and the weighting of its result run there.
+    result as `output_dtype` (uint8, uint16 or float32), or None when `sink` takes the finished rows as
+    they come instead (top to bottom; the whole result is then never held). `run_tiles` maps a function
+    over the tiles (in order; it may run several at once): the network and the weighting run there.
 
     The weights of overlapping tiles sum to 1 everywhere, so a pixel is the sum of its tiles' weighted
     results. It goes straight to the output once no later tile adds to it; what a later tile still adds
@@ -159,8 +162,8 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     tile_h, tile_w = fitted_tile(height, tile, overlap), fitted_tile(width, tile, overlap)
     ys, xs = tile_starts(height, tile_h, overlap), tile_starts(width, tile_w, overlap)
     y_weights, x_weights = feather(ys, tile_h, scale, overlap), feather(xs, tile_w, scale, overlap)
-    output = np.empty((height * scale, width * scale, channels), dtype=output_dtype)
-    top = float(np.iinfo(output_dtype).max) if output.dtype.kind == "u" else 1.0
+    output = None if sink else np.empty((height * scale, width * scale, channels), dtype=output_dtype)
+    top = float(np.iinfo(output_dtype).max) if np.dtype(output_dtype).kind == "u" else 1.0
     weights = (torch.from_numpy(y_weights[row][:, None, None] * x_weights[col][None, :, None] * top)
                for row in range(len(ys)) for col in range(len(xs)))
 
@@ -176,6 +179,8 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
         for row, y0 in enumerate(ys):
             final = ((ys[row + 1] if row + 1 < len(ys) else height) - y0) * scale  # rows no later tile touches
             below = np.empty((tile_h * scale - final, width * scale, channels), np.float32)
+            done_rows = (np.empty((final, width * scale, channels), output_dtype) if output is None
+                         else output[y0 * scale:y0 * scale + final])
             pending = np.zeros((tile_h * scale, 0, channels), np.float32)
             for col, x0 in enumerate(xs):
                 if cancel is not None and cancel.is_set():
@@ -186,10 +191,12 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
                 columns = slice(x0 * scale, x0 * scale + right)
                 values[: len(carried), :right] += carried[:, columns]
                 below[:, columns] = values[final:, :right]
-                _finish_into(output[y0 * scale:y0 * scale + final, columns], values[:final, :right])
-                pending = values[:, right:]
+                _finish_into(done_rows[:, columns], values[:final, :right])
+                pending = values[:, right:].copy()  # a copy, so that this tile's result can be freed now
                 done += 1
                 yield done, total
+            if sink is not None:
+                sink(done_rows)
             carried = below
     finally:
         getattr(results, "close", lambda: None)()
@@ -205,15 +212,26 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
                        cancel: threading.Event | None = None, output_dtype: type = np.uint8,
-                       run_tiles: TileMap = map) -> Generator[Progress, None, np.ndarray]:
-    """`iter_tiled`, restarted with half the tile size each time the device runs out of memory."""
+                       run_tiles: TileMap = map, sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
+    """`iter_tiled`, restarted with half the tile size each time the device runs out of memory (with a
+    `sink`, only while it has no rows yet: rows it has taken cannot be taken back)."""
     tile = min(tile, max(image.shape[:2]))
+    emitted = 0
+
+    def counting(rows: np.ndarray) -> None:
+        nonlocal emitted
+        emitted += len(rows)
+        sink(rows)
+
     while True:
         try:
-            return (yield from iter_tiled(image, forward, scale, tile, overlap, cancel, output_dtype, run_tiles))
+            return (yield from iter_tiled(image, forward, scale, tile, overlap, cancel, output_dtype, run_tiles,
+                                          counting if sink else None))
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
+            if emitted:
+                raise MemoryError(f"out of memory after {emitted} rows were written; try a smaller tile") from None
             if tile <= MIN_TILE:
                 raise MemoryError(f"out of memory even with {MIN_TILE}-pixel tiles") from None
             tile = max(MIN_TILE, tile // 2)
@@ -247,11 +265,14 @@ def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_pe
     """The tile side (multiple of 16) to run `module` with: the largest whose activations, for each of
     `workers` tiles in flight, fit the free memory of `device` with room to spare, up to a cap.
 
-    Bigger is faster on GPUs. On CPUs too, up to the cap, once freed memory stays in the process
-    (engine.heap): per pixel, the network runs as fast on 192-px tiles as on 512-px ones or the whole
-    image, so what decides is the overlap that tiles recompute (1024 px in 192-px tiles computes 1.16x the
-    pixels; in 512-px ones, fitted to 352 px, 1.06x). The cap keeps each tile's working set at a few
-    hundred MB.
+    Bigger is faster on GPUs. On CPUs too, up to a point, once freed memory stays in the process
+    (engine.heap): measured here (default-x4, one thread, CPU time), the network runs about as fast per
+    pixel on 192-px tiles as on 384-px, 512-px or whole-image ones, so what decides is the overlap that
+    tiles recompute: a 1024-px side in 128-px tiles computes 1.27x its pixels, in 192-px ones 1.16x, in
+    320-px ones (fitted to 268) 1.10x, in 384-px ones (fitted to 352) 1.06x. Memory decides the cap: a
+    4000x4000 x4 run (two tile threads, rows streamed to the PNG) peaked 0.46 GiB above what Python,
+    torch and the model hold (0.84 GiB) with 256-px tiles, 0.60 GiB with 320 and 0.77-0.82 GiB with 384;
+    the issue's bound is the output's bytes (0.72 GiB) + 1 GiB in all.
     """
     if device.type == "mps":
         return MPS_TILE  # MPS reports no free memory; a fixed size is the safe choice

@@ -19,7 +19,7 @@ from PIL import Image
 from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
-                            is_image_file, preview, read_image, resize, save_image)
+                            is_image_file, png_rows, preview, read_image, resize, save_image)
 from engine.inference import PRECISIONS, OptionsError, Upscaler
 from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
 from engine.tiling import MIN_TILE, UpscaleCancelled, map_progress
@@ -186,15 +186,26 @@ class BatchUpscaler:
             if out_path.exists() and not options.overwrite:
                 raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
-        upscaled = yield from map_progress(upscaler.iter_upscale(pixels, self._stop),
-                                           lambda done, total: TileProgress(index, str(item.path), done, total))
+        out_format = options.format or image.format
+        progress = (lambda done, total: TileProgress(index, str(item.path), done, total))
+        if out_path is not None and not options.return_image and self._streams(upscaler, pixels, size, out_path):
+            # Rows go to the PNG as they are finished: the whole result is never held.
+            dtype = np.uint8 if pixels.dtype == np.uint8 else np.uint16
+            with png_rows(out_path, *size, pixels.shape[2], dtype, image.icc, image.exif, options.overwrite) as rows:
+                yield from map_progress(upscaler.iter_upscale(pixels, self._stop, rows), progress)
+            return ItemDone(index, str(item.path), str(out_path), None, time.perf_counter() - started, image.warnings)
+        upscaled = yield from map_progress(upscaler.iter_upscale(pixels, self._stop), progress)
         result = resize_to(upscaled, size)
         if out_path is not None:
-            save_image(result, out_path, options.format or image.format, options.quality, image.icc, image.exif,
-                       options.overwrite)
+            save_image(result, out_path, out_format, options.quality, image.icc, image.exif, options.overwrite)
         keep_image = out_path is None or options.return_image
         return ItemDone(index, str(item.path), None if out_path is None else str(out_path),
                         preview(result) if keep_image else None, time.perf_counter() - started, image.warnings)
+
+    def _streams(self, upscaler: Upscaler, pixels: np.ndarray, size: tuple[int, int], out_path: Path) -> bool:
+        """A PNG at the model's own scale from the model's output as it is can be written as it is made."""
+        native = (pixels.shape[1] * upscaler.model.scale, pixels.shape[0] * upscaler.model.scale)
+        return out_path.suffix == EXTENSIONS["png"] and size == native and upscaler.streams(pixels)
 
     def run(self) -> Iterator[BatchEvent]:
         """Yield ItemStarted / TileProgress / ItemDone or ItemFailed per image, then BatchDone.

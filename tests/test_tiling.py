@@ -190,3 +190,28 @@ def test_small_images_are_cut_so_that_every_worker_has_a_tile() -> None:
     tile = tile_for_workers(100, 60, 512, 16, 2)
     assert len(tile_starts(100, tile, 16)) == 2 and len(tile_starts(60, min(tile, 60), 16)) == 1
     assert tile_for_workers(2000, 2000, 512, 16, 2) == 512
+
+
+def test_rows_handed_to_a_sink_are_the_whole_result(net: CompactGenerator) -> None:
+    image = (np.random.default_rng(6).random((70, 53, 3)) * 255).astype(np.uint8)
+    _, whole = drain(iter_tiled(image, forward_with(net), SCALE, 32, 16))
+    bands: list[np.ndarray] = []
+    _, returned = drain(iter_tiled(image, forward_with(net), SCALE, 32, 16, sink=bands.append))
+    assert returned is None and len(bands) > 1
+    np.testing.assert_array_equal(np.concatenate(bands), whole)
+
+
+def test_out_of_memory_after_rows_were_handed_on_is_an_error_not_a_restart(net: CompactGenerator) -> None:
+    calls = 0
+
+    def fails_late(x: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        if calls > 5:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return forward_with(net)(x)
+
+    bands: list[np.ndarray] = []
+    with pytest.raises(MemoryError, match="rows were written; try a smaller tile"):
+        drain(iter_tiled_halving(np.zeros((90, 40, 3), np.uint8), fails_late, SCALE, 32, 8, sink=bands.append))
+    assert bands  # the first row of tiles had gone out before the failure

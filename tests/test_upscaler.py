@@ -278,3 +278,11 @@ def test_an_animation_is_upscaled_with_a_first_frame_only_warning(tmp_path: Path
     done = [e for e in events if isinstance(e, ItemDone)][0]
     assert done.warnings == ("animated (3 frames): first frame only",)
     assert done.output_path == str(tmp_path / "out" / "anim_x4.png")
+
+
+def test_a_png_written_as_it_is_made_equals_the_upscaled_image(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    pixels = noise(45, 70)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(tmp_path / "out"), tile=16), rgb_model)
+    expected = Upscaler(rgb_model, "cpu", tile=16).upscale(pixels)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "a_x4.png")), expected)
