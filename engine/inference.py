@@ -161,7 +161,11 @@ class Upscaler:
                                 lambda y, rows: _rgb(np.concatenate([y, chroma[rows]], axis=2)))
 
             return ycbcr[..., :1], add_chroma
-        return np.repeat(colour, 3, axis=2), lambda rgb: _by_rows(rgb, 1, out_dtype, lambda x, _: (x @ LUMA)[..., None])
+
+        def to_luma(rgb: np.ndarray) -> np.ndarray:  # grey into an RGB model: back to grey
+            return _by_rows(rgb, 1, out_dtype, lambda rows, _: (rows @ LUMA)[..., None])
+
+        return np.repeat(colour, 3, axis=2), to_luma
 
     def streams(self, pixels: np.ndarray) -> bool:
         """Can `iter_upscale` hand this image's rows to a sink: are they the model's output as it is (the

@@ -212,7 +212,8 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
                        cancel: threading.Event | None = None, output_dtype: type = np.uint8,
-                       run_tiles: TileMap = map, sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
+                       run_tiles: TileMap = map,
+                       sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
     """`iter_tiled`, restarted with half the tile size each time the device runs out of memory (with a
     `sink`, only while it has no rows yet: rows it has taken cannot be taken back)."""
     tile = min(tile, max(image.shape[:2]))

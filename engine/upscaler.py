@@ -18,6 +18,7 @@ from PIL import Image
 
 from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
+from engine.heap import FreedMemoryKept
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
                             is_image_file, png_rows, preview, read_image, resize, save_image)
 from engine.inference import PRECISIONS, OptionsError, Upscaler
@@ -215,6 +216,14 @@ class BatchUpscaler:
         options = self.options
         model = self.model or load_model(options.model, which=options.which)
         upscaler = Upscaler(model, options.device, int(options.tile), options.overlap, options.precision)
+        try:
+            with FreedMemoryKept():  # for the whole batch: small images then reuse each other's memory
+                yield from self._run_items(upscaler)
+        finally:
+            upscaler.close()
+
+    def _run_items(self, upscaler: Upscaler) -> Iterator[BatchEvent]:
+        options = self.options
         exclude = Path(options.out_dir).resolve() if options.out_dir is not None else None
         items = collect_inputs(self.inputs, options.keep_tree, exclude)
         names = OutputNames(items)

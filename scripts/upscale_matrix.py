@@ -240,7 +240,8 @@ def main() -> int:
         for index, case in enumerate(cases):
             problems = run_case(case, base / f"case{index:02d}", model, args.root.resolve())
             held += not problems
-            print(f"{'held  ' if not problems else 'FAILED'} {case.name}" + (f": {'; '.join(problems)}" if problems else ""))
+            verdict = f"FAILED {case.name}: {'; '.join(problems)}" if problems else f"held   {case.name}"
+            print(verdict)
         print(f"\n{held} held, {len(cases) - held} failed, of {len(cases)} cases ({args.root.resolve()})")
         return 0 if held == len(cases) else 1
     finally:

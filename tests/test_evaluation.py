@@ -67,7 +67,8 @@ def test_a_decompression_bomb_is_skipped_with_a_warning(tmp_path: Path) -> None:
     bomb_png(tmp_path / "b_bomb.png")
     results = list(score_folder(lambda small: bicubic_baseline(small, 4), 4, tmp_path))
     assert isinstance(results[0], ImageScore)
-    assert results[1] == "skipped b_bomb.png: image too large (2500 megapixels) — refused as a possible decompression bomb"
+    assert results[1] == ("skipped b_bomb.png: image too large (2500 megapixels) — refused as a possible "
+                          "decompression bomb")
 
 
 def test_eval_on_a_folder_with_a_bomb_warns_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
