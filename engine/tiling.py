@@ -127,15 +127,6 @@ def feather(starts: list[int], size: int, scale: int, overlap: int) -> list[np.n
             for start, weight in zip(starts, profiles)]
 
 
-def _finish_into(target: np.ndarray, values: np.ndarray) -> None:
-    """Store finished float pixels (already scaled to the target's range) into `target`, rounding for
-    integer targets; computed in place on `values`, which is not needed after."""
-    if target.dtype.kind == "u":
-        np.add(values, 0.5, out=values)  # the cast below truncates
-        np.clip(values, 0.0, np.iinfo(target.dtype).max, out=values)
-    target[...] = values
-
-
 def _patches(image: np.ndarray, ys: list[int], xs: list[int], tile_h: int,
              tile_w: int) -> Iterator[torch.Tensor]:
     """The tiles in row-major order as (1, C, h, w) float tensors, converted one at a time."""
@@ -163,18 +154,26 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     ys, xs = tile_starts(height, tile_h, overlap), tile_starts(width, tile_w, overlap)
     y_weights, x_weights = feather(ys, tile_h, scale, overlap), feather(xs, tile_w, scale, overlap)
     output = None if sink else np.empty((height * scale, width * scale, channels), dtype=output_dtype)
-    top = float(np.iinfo(output_dtype).max) if np.dtype(output_dtype).kind == "u" else 1.0
-    weights = (torch.from_numpy(y_weights[row][:, None, None] * x_weights[col][None, :, None] * top)
-               for row in range(len(ys)) for col in range(len(xs)))
+    integer = np.dtype(output_dtype).kind == "u"
+    top = float(np.iinfo(output_dtype).max) if integer else 1.0
+    profiles = ((torch.from_numpy(y_weights[row]), torch.from_numpy(x_weights[col]))
+                for row in range(len(ys)) for col in range(len(xs)))
 
-    def weighted(job: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
-        patch, weight = job
+    def weighted(job: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
+        """One tile's result times its weight, on the tile threads. For an integer output it is clamped
+        to [0, 1] first (a blend of values in range stays in range: the sum needs no clipping), scaled to
+        the output's range, with half a level added so that the final cast rounds."""
+        patch, (y_weight, x_weight) = job
         with torch.inference_mode():
-            return forward(patch)[0].permute(1, 2, 0).mul_(weight).numpy()
+            result = forward(patch)[0].permute(1, 2, 0)
+            weight = (y_weight[:, None] * x_weight[None, :]).unsqueeze(-1)
+            if not integer:
+                return result.mul_(weight).numpy()
+            return torch.addcmul(weight * 0.5, result.clamp_(0.0, 1.0), weight * top).numpy()
 
     total, done = len(ys) * len(xs), 0
     carried = np.zeros((0, width * scale, channels), np.float32)  # what the next row of tiles adds to
-    results = iter(run_tiles(weighted, zip(_patches(image, ys, xs, tile_h, tile_w), weights)))
+    results = iter(run_tiles(weighted, zip(_patches(image, ys, xs, tile_h, tile_w), profiles)))
     try:
         for row, y0 in enumerate(ys):
             final = ((ys[row + 1] if row + 1 < len(ys) else height) - y0) * scale  # rows no later tile touches
@@ -191,7 +190,7 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
                 columns = slice(x0 * scale, x0 * scale + right)
                 values[: len(carried), :right] += carried[:, columns]
                 below[:, columns] = values[final:, :right]
-                _finish_into(done_rows[:, columns], values[:final, :right])
+                done_rows[:, columns] = values[:final, :right]  # an integer cast truncates: see weighted()
                 pending = values[:, right:].copy()  # a copy, so that this tile's result can be freed now
                 done += 1
                 yield done, total

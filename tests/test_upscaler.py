@@ -16,7 +16,7 @@ from engine.export import export_generator
 from engine.imageio import ORIENTATION_TAG, read_image
 from engine.models import LoadedModel, load_model
 from engine.png import write_png
-from engine.inference import OptionsError, Upscaler, resolve_dtype
+from engine.inference import OptionsError, Upscaler, network_for, resolve_dtype
 from engine.upscaler import BatchUpscaler, UpscaleOptions, collect_inputs, target_size
 
 
@@ -286,3 +286,16 @@ def test_a_png_written_as_it_is_made_equals_the_upscaled_image(tmp_path: Path, r
     run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(tmp_path / "out"), tile=16), rgb_model)
     expected = Upscaler(rgb_model, "cpu", tile=16).upscale(pixels)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "a_x4.png")), expected)
+
+
+def test_the_blocked_layout_network_gives_the_model_s_output(rgb_model: LoadedModel) -> None:
+    """On a CPU the compact generator's body runs in oneDNN's blocked layout: same result, other kernels."""
+    network, layout = network_for(torch.device("cpu"), torch.float32, rgb_model)
+    assert network is not rgb_model.module and layout == torch.contiguous_format
+    x = torch.rand(1, 3, 20, 28)
+    with torch.inference_mode():
+        torch.testing.assert_close(network(x), rgb_model.module(x), atol=1e-5, rtol=1e-5)
+    third_party = LoadedModel(torch.nn.Sequential(rgb_model.module), 4, 3, (0.0, 1.0), "third", "spandrel", False,
+                              False)
+    assert network_for(torch.device("cpu"), torch.float32, third_party) == (third_party.module,
+                                                                           torch.contiguous_format)
