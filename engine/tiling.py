@@ -7,8 +7,8 @@ from one tile to the next, so the weights of neighbours sum to 1. Where a tile t
 it keeps weight 1 and sees exactly the zero padding the whole-image network would: with an overlap of at
 least 4x the network's receptive radius the result equals the untiled one.
 
-The output is preallocated (uint8 by default) and filled tile by tile; only what later tiles still
-blend into is held in float. Several tiles may run at once (`engine.tile_threads`).
+The output (uint8 by default) is filled tile by tile, or handed on a row of tiles at a time; only what
+later tiles still blend into is held in float. Several tiles may run at once (`engine.tile_threads`).
 """
 
 from __future__ import annotations
