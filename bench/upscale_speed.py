@@ -1,29 +1,31 @@
-"""How fast does the upscaler run on this machine, and does its memory stay flat in the image size?
+"""How fast does the upscaler run on this machine, where does the time go, and does memory stay flat?
 
-    python bench/upscale_speed.py            # about 2-3 minutes on a 2-core CPU
-    python bench/upscale_speed.py --big      # adds the 8000x8000 memory run (minutes more)
-    python bench/upscale_speed.py --peer     # adds Real-ESRGAN x4plus (scripts/install_peer.sh), ~1 min more
+    python bench/upscale_speed.py                # about 8 minutes on a 2-core CPU that others share
+    python bench/upscale_speed.py --cpu-options  # adds what was tried on the CPU (about 2 minutes more)
+    python bench/upscale_speed.py --peer         # adds Real-ESRGAN x4plus (scripts/install_peer.sh)
+    python bench/upscale_speed.py --big          # adds an 8000x8000 memory run
 
-Prints, side by side: output megapixels/s and FLOPs per output pixel of the default generator, the
-classic generator and Pillow's bicubic; the share of this CPU's measured float32 matmul peak that the
-default generator reaches; the time of a 1-megapixel photo x4; and the peak RSS of a whole tiled
-x4 run on 2000x2000 and 4000x4000 inputs (8000x8000 too with --big), each in its own process,
-beside the bytes of its uint8 input and output. The memory runs use a one-conv net (1x1 conv + pixel
-shuffle) to stay quick on two cores: what they measure is the pipeline around the model, which is the
-same for every model.
+Everything runs in one process, side by side; each timing is the best of --repeats runs taken in turn,
+because other processes share the CPU (the load average is printed before and after). It prints:
+1. the automatic tile size against fixed ones for 1 MP and 4 MP inputs (default-x4, x4);
+2. the default network's share of this CPU's float32 matmul peak on a 1 MP input; classic, bicubic, peer;
+3. a 1 MP photo x4 end to end (decode, network, tiling and blending, PNG encode) and the CLI's wall time;
+4. a batch of small images: images/s and how busy the cores are;
+5. the GPU path (fp32/fp16/bf16, NCHW/channels_last, PSNR against fp32), or that it was skipped;
+6. the peak RSS of whole x4 runs (PNG in, PNG out, fresh process) against the output's bytes + 1 GB.
+The photo is a mosaic of the bundled sample crops, so PNG encoding sees real image content.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -33,49 +35,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peer  # noqa: E402
-from engine.archs import ClassicGenerator, CompactGenerator  # noqa: E402
-from engine.evaluation import SuperResolve  # noqa: E402
-from engine.models import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model  # noqa: E402
-from engine.tiling import auto_tile_size  # noqa: E402
-from engine.upscaler import Upscaler  # noqa: E402
+from bench.upscale_rows import (SCALE, as_loaded, batch_rows, best_of, cpu_option_rows, default_model,  # noqa: E402
+                                gpu_rows, memory_child, memory_row, no_network_model, photo, timings)
+from engine.archs import ClassicGenerator  # noqa: E402
+from engine.imageio import read_image, save_image  # noqa: E402
+from engine.inference import Upscaler  # noqa: E402
+from engine.models import LoadedModel  # noqa: E402
+from engine.upscaler import BatchUpscaler, UpscaleOptions  # noqa: E402
 
-SCALE = 4
-PHOTO_SIDE = 1000  # the 1-megapixel photo
+SIDES = (1024, 2048)  # the 1 MP and 4 MP inputs of the tile table
+FIXED_TILES = (128, 192, 256, 384, 512)
 CLASSIC_SIDE = 64  # the classic net does ~40x the default's work per pixel: a smaller input keeps it short
 PEER_SIDE = 128  # Real-ESRGAN x4plus through ncnn takes about 10 s for 128x96 on this CPU
-MEMORY_SIDES = (2000, 4000)  # --big adds 8000x8000: about 4 minutes on a busy 2-core CPU
+MEMORY_SIDES = (2000, 4000)  # --big adds 8000x8000
 
 
-def as_loaded(module: nn.Module, name: str, in_channels: int = 3,
-              value_range: tuple[float, float] = (0.0, 1.0)) -> LoadedModel:
-    """Wrap a randomly initialised network the way the registry would."""
-    return LoadedModel(module=module.eval(), scale=SCALE, in_channels=in_channels, value_range=value_range,
-                       name=name, kind="srgan-studio", supports_half=True, supports_bf16=True)
-
-
-def default_model() -> LoadedModel:
-    if (BUNDLED_DIR / f"{DEFAULT_MODEL}.safetensors").is_file():
-        return load_model("default")
-    return as_loaded(CompactGenerator(3, 32, 12, SCALE), "compact 32x12, random weights")
-
-
-def one_conv_model() -> LoadedModel:
-    """The cheapest possible x4 net: one 1x1 conv and a pixel shuffle. It leaves the time to the pipeline."""
-    return as_loaded(nn.Sequential(nn.Conv2d(3, 3 * SCALE * SCALE, 1), nn.PixelShuffle(SCALE)), "one 1x1 conv")
-
-
-def matmul_peak_gflops(size: int = 2048, reps: int = 5) -> float:
-    """Best of `reps` float32 size x size matmuls: what this CPU can do at best."""
+def matmul_peak_gflops(size: int = 2048, reps: int = 5) -> tuple[float, float]:
+    """What this CPU can do at best, from float32 size x size matmuls: (by wall time, best of `reps` on
+    all of torch's threads; by CPU time, one thread's best times the thread count). The second does not
+    depend on what other processes do meanwhile."""
     a, b = torch.rand(size, size), torch.rand(size, size)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(reps))
-    return 2 * size**3 / best / 1e9
-
-
-def _timed(work) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
+    wall = 2 * size**3 / best_of(reps, {"mm": lambda: torch.mm(a, b)})["mm"] / 1e9
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cpu = []
+    for _ in range(reps):
+        started = time.thread_time()
+        torch.mm(a, b)
+        cpu.append(time.thread_time() - started)
+    torch.set_num_threads(threads)
+    return wall, 2 * size**3 / min(cpu) / 1e9 * threads
 
 
 def flops_per_output_pixel(module: nn.Module, channels: int) -> float:
@@ -85,106 +75,132 @@ def flops_per_output_pixel(module: nn.Module, channels: int) -> float:
     return counter.get_total_flops() / (out.shape[-1] * out.shape[-2])
 
 
-def timed_upscale(upscale: SuperResolve, side: int, channels: int) -> tuple[float, float]:
-    """(seconds, output MP/s) of one side x side x4 upscale, after a small warm-up run."""
-    image = np.random.default_rng(0).integers(0, 256, (side, side, channels), dtype=np.uint8)
-    upscale(image[:32, :32])
-    seconds = _timed(lambda: upscale(image))
-    return seconds, (side * SCALE) ** 2 / 1e6 / seconds
+def tile_table(model: LoadedModel, repeats: int) -> dict[int, tuple[float, float]]:
+    """Print the automatic tile against fixed tiles per input size; return the auto tile's (wall, CPU)."""
+    auto = Upscaler(model, "cpu")
+    upscalers = {"auto": auto, **{str(tile): Upscaler(model, "cpu", tile=tile) for tile in FIXED_TILES}}
+    print(f"tile size, {model.name} x{SCALE}, best of {repeats}, wall time / process CPU time in s "
+          f"(auto = {auto.tile} px here):")
+    print(f"  {'input':<11}" + "".join(f"{name:>14}" for name in upscalers) + "   auto vs best fixed (CPU, wall)")
+    auto_times = {}
+    for side in SIDES:
+        image = photo(side)
+        for upscaler in upscalers.values():
+            upscaler.upscale(image[:64, :64])
+        rounds = repeats if side == SIDES[0] else max(2, repeats - 1)
+        seconds = timings(rounds, {name: (lambda u=u: u.upscale(image)) for name, u in upscalers.items()})
+        fixed = [value for name, value in seconds.items() if name != "auto"]
+        cpu = seconds["auto"][1] / min(value[1] for value in fixed) - 1
+        wall = seconds["auto"][0] / min(value[0] for value in fixed) - 1
+        print(f"  {side}x{side:<6}" + "".join(f"{w:>6.2f} /{c:>6.2f}" for w, c in seconds.values())
+              + f"   {cpu:+.0%}, {wall:+.0%} (target: within +15%)")
+        auto_times[side] = seconds["auto"]
+    return auto_times
 
 
-def model_row(model: LoadedModel, side: int) -> tuple[float, float, float]:
-    """(seconds, output MP/s, FLOPs per output pixel) for one side x side upscale."""
-    seconds, rate = timed_upscale(Upscaler(model, "cpu").upscale, side, model.in_channels)
-    return seconds, rate, flops_per_output_pixel(model.module, model.in_channels)
+def model_rows(model: LoadedModel, photo_times: tuple[float, float], peak: tuple[float, float], repeats: int,
+               with_peer: bool) -> None:
+    """The default network's share of the matmul peak; classic, bicubic and the peer beside it."""
+    flops = flops_per_output_pixel(model.module, model.in_channels)
+    out_px = (SIDES[0] * SCALE) ** 2
+    photo_seconds, photo_cpu = photo_times
+    achieved = out_px * flops / photo_seconds / 1e9
+    cores = torch.get_num_threads()
+    as_if_ours = out_px * flops / (photo_cpu / cores) / 1e9
+    print(f"\n{model.name} on {SIDES[0]}x{SIDES[0]} x4, {flops:,.0f} FLOPs/output px (target: >= 50% of the "
+          f"matmul peak):\n  by wall time: {photo_seconds:.2f} s = {achieved:.0f} GFLOP/s = {achieved / peak[0]:.0%} "
+          f"of {peak[0]:.0f}\n  by CPU time: {photo_cpu:.2f} s on {cores} cores = {as_if_ours:.0f} GFLOP/s = "
+          f"{as_if_ours / peak[1]:.0%} of {peak[1]:.0f}")
+    classic = as_loaded(ClassicGenerator(1, SCALE), "classic, random weights", 1, ClassicGenerator.value_range)
+    grey = photo(CLASSIC_SIDE)[..., :1]
+    classic_upscaler = Upscaler(classic, "cpu")
+    classic_upscaler.upscale(grey[:16, :16])
+    big = Image.fromarray(photo(SIDES[0]))
+    seconds = best_of(repeats, {"classic": lambda: classic_upscaler.upscale(grey),
+                                "bicubic": lambda: big.resize((SIDES[0] * SCALE,) * 2, Image.Resampling.BICUBIC)})
+    classic_flops = flops_per_output_pixel(classic.module, 1)
+    print(f"  classic ({CLASSIC_SIDE}^2 grey): {(CLASSIC_SIDE * SCALE) ** 2 / 1e6 / seconds['classic']:.3f} output "
+          f"MP/s, {classic_flops:,.0f} FLOPs/output px; bicubic (Pillow): {out_px / 1e6 / seconds['bicubic']:.0f} "
+          f"output MP/s; default: {out_px / 1e6 / photo_seconds:.2f} output MP/s")
+    if with_peer:
+        try:
+            upscale = peer.load_peer()
+            image = photo(PEER_SIDE)
+            upscale(image[:32, :32])
+            peer_seconds = best_of(1, {"peer": lambda: upscale(image)})["peer"]
+            print(f"  peer {peer.NAME} (ncnn, CPU): {(PEER_SIDE * SCALE) ** 2 / 1e6 / peer_seconds:.3f} output MP/s")
+        except peer.PeerUnavailable as exc:
+            print(f"  peer: {exc}")
 
 
-def bicubic_row(side: int) -> tuple[float, float]:
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8))
-    seconds = min(_timed(lambda: image.resize((side * SCALE, side * SCALE), Image.Resampling.BICUBIC))
-                  for _ in range(3))
-    return seconds, (side * SCALE) ** 2 / 1e6 / seconds
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory. VmHWM, because ru_maxrss survives exec on Linux and would
-    report the parent's peak; ru_maxrss where there is no /proc."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def memory_child(side: int) -> None:
-    """Runs in a subprocess: upscale a side x side uint8 input; print baseline and peak RSS in bytes."""
-    upscaler = Upscaler(one_conv_model(), "cpu")
-    upscaler.upscale(np.zeros((16, 16, 3), np.uint8))
-    baseline = peak_rss_bytes()
-    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    seconds = _timed(lambda: upscaler.upscale(image))
-    peak = peak_rss_bytes()
-    print(baseline, peak, upscaler.tile, f"{seconds:.1f}")
-
-
-def memory_row(side: int) -> str:
-    result = subprocess.run([sys.executable, __file__, "--memory-child", str(side)], capture_output=True,
-                            text=True, check=True)
-    baseline, peak, tile, seconds = result.stdout.split()
-    gb = 1024**3
-    in_bytes, out_bytes = side * side * 3, (side * SCALE) ** 2 * 3
-    band = int(tile) * SCALE * side * SCALE * 4 * 4  # float32 values (3 channels) + weights, one row of tiles
-    tile_buffers = 4 * (int(tile) * SCALE) ** 2 * 3 * 4  # about four float32 HR tiles: model output and temporaries
-    expected = int(baseline) + in_bytes + out_bytes + band + tile_buffers
-    return (f"{side}x{side} -> {side * SCALE}x{side * SCALE}: peak RSS {int(peak) / gb:6.2f} GiB | "
-            f"baseline {int(baseline) / gb:.2f} + input {in_bytes / gb:.3f} + output {out_bytes / gb:.3f} "
-            f"+ band {band / gb:.3f} + tile buffers {tile_buffers / gb:.3f} (tile {tile}) = {expected / gb:.2f} GiB "
-            f"expected | {seconds} s")
+def split_rows(model: LoadedModel, repeats: int) -> None:
+    """1 MP x4 from PNG to PNG: as the CLI runs it (rows streamed to the PNG while tiles run), each stage
+    on its own (the network as the difference between the model and nearest-neighbour x4 run through the
+    same tiling), and the CLI's own process."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "photo.png"
+        save_image(photo(SIDES[0]), source)
+        loaded = read_image(source)
+        upscaler, pipeline_only = Upscaler(model, "cpu"), Upscaler(no_network_model(), "cpu")
+        result = upscaler.upscale(loaded.pixels)
+        pipeline_only.upscale(loaded.pixels)
+        target = Path(folder) / "out.png"
+        options = UpscaleOptions(out_dir=str(Path(folder) / "batch"), overwrite=True)
+        seconds = timings(repeats, {
+            "batch": lambda: list(BatchUpscaler([source], options, model).run()),
+            "decode": lambda: read_image(source), "upscale": lambda: upscaler.upscale(loaded.pixels),
+            "tiling": lambda: pipeline_only.upscale(loaded.pixels),
+            "encode": lambda: save_image(result, target, overwrite=True)})
+        command = [sys.executable, "-m", "engine", "upscale", str(source), "--out", str(Path(folder) / "cli"),
+                   "--overwrite"]
+        cli = best_of(2, {"cli": lambda: subprocess.run(command, cwd=ROOT, check=True, capture_output=True)})["cli"]
+        size_mb = target.stat().st_size / 1e6
+    side, big = SIDES[0], SIDES[0] * SCALE
+    print(f"\n{side}x{side} PNG x4 -> {big}x{big} PNG ({size_mb:.1f} MB), decode to PNG written, as the CLI does it: "
+          f"{seconds['batch'][0]:.2f} s (CPU {seconds['batch'][1]:.1f} s)")
+    parts = {"network": tuple(u - t for u, t in zip(seconds["upscale"], seconds["tiling"])),
+             "decode": seconds["decode"], "tiling and blending": seconds["tiling"], "PNG encode": seconds["encode"]}
+    for clock, name in ((0, "wall"), (1, "CPU")):
+        total = sum(part[clock] for part in parts.values())
+        print(f"  each stage alone, {name} time: network {parts['network'][clock]:.2f} s "
+              f"({parts['network'][clock] / total:.0%}), the rest {total - parts['network'][clock]:.2f} s: "
+              + ", ".join(f"{key} {value[clock]:.2f}" for key, value in parts.items() if key != "network"))
+    print(f"  the CLI's process, same file: {cli:.2f} s (Python, torch and the model loading: about "
+          f"{cli - seconds['batch'][0]:.1f} s of it)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per timing, best kept (default 3)")
     parser.add_argument("--big", action="store_true", help="also measure memory on an 8000x8000 input")
     parser.add_argument("--peer", action="store_true", help=f"also time the peer upscaler ({peer.NAME})")
+    parser.add_argument("--cpu-options", action="store_true", help="also time what was tried on the CPU")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, default_model())
         return
     torch.manual_seed(0)
-    print(f"CPU: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f}; tile auto = "
-          f"{auto_tile_size(torch.device('cpu'), CompactGenerator(3, 32, 12, SCALE), SCALE)} px for the default net")
+    print(f"CPU: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
     peak = matmul_peak_gflops()
-    print(f"float32 matmul peak (2048^3, best of 5): {peak:.1f} GFLOP/s\n")
-
-    default = default_model()
-    classic = as_loaded(ClassicGenerator(1, SCALE), "random weights", 1, ClassicGenerator.value_range)
-    d_seconds, d_rate, d_flops = model_row(default, PHOTO_SIDE)
-    c_seconds, c_rate, c_flops = model_row(classic, CLASSIC_SIDE)
-    b_seconds, b_rate = bicubic_row(PHOTO_SIDE)
-    print(f"{'method':<48} {'input':>9} {'output MP/s':>12} {'FLOPs/out px':>13}")
-    print(f"{'default: ' + default.name:<48} {PHOTO_SIDE:>4}^2 x3 {d_rate:>12.3f} {d_flops:>13,.0f}")
-    print(f"{'classic: ' + classic.name + ', grey':<48} {CLASSIC_SIDE:>4}^2 x1 {c_rate:>12.4f} {c_flops:>13,.0f}")
-    print(f"{'bicubic (Pillow)':<48} {PHOTO_SIDE:>4}^2 x3 {b_rate:>12.1f} {'-':>13}")
-    p_rate = 0.0
-    if args.peer:
-        try:
-            _, p_rate = timed_upscale(peer.load_peer(), PEER_SIDE, 3)
-        except peer.PeerUnavailable as exc:
-            print(f"peer: {exc}")
-        else:
-            print(f"{'peer: ' + peer.NAME + ' (ncnn, CPU)':<48} {PEER_SIDE:>4}^2 x3 {p_rate:>12.3f} {'-':>13}")
-    achieved = d_rate * 1e6 * d_flops / 1e9
-    photo_mp = (PHOTO_SIDE * SCALE) ** 2 / 1e6
-    peer_note = f"; the peer ~{photo_mp / p_rate:.0f} s" if p_rate else ""
-    print(f"\ndefault generator: {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul peak")
-    print(f"1-megapixel photo ({PHOTO_SIDE}x{PHOTO_SIDE}) x4 with the default generator: {d_seconds:.1f} s "
-          f"(bicubic: {b_seconds * 1000:.0f} ms; classic would take ~{photo_mp / c_rate:.0f} s{peer_note})")
-    print("\npeak memory of a whole tiled x4 run (one-conv net, separate process each):")
+    print(f"float32 matmul peak (2048^3, best of 5): {peak[0]:.0f} GFLOP/s by wall time on "
+          f"{torch.get_num_threads()} threads, {peak[1]:.0f} by one thread's CPU time x {torch.get_num_threads()}\n")
+    model = default_model()
+    auto_times = tile_table(model, args.repeats)
+    again = matmul_peak_gflops()  # measured again after the long runs; the higher one is the peak
+    peak = (max(peak[0], again[0]), max(peak[1], again[1]))
+    model_rows(model, auto_times[SIDES[0]], peak, args.repeats, args.peer)
+    split_rows(model, args.repeats)
+    batch_rows(model)
+    gpu_rows(model, photo(SIDES[0]))
+    if args.cpu_options:
+        cpu_option_rows(model, args.repeats)
+    print("\npeak memory of whole x4 runs (PNG in, default model, PNG out; a fresh process each):")
     for side in (*MEMORY_SIDES, 8000) if args.big else MEMORY_SIDES:
-        print("  " + memory_row(side))
+        print("  " + memory_row(side, Path(__file__)))
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end; matmul peaks used: {peak[0]:.0f} GFLOP/s (wall), "
+          f"{peak[1]:.0f} (CPU time)")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,12 @@ class CompactGenerator(nn.Module):
         out = x
         for layer in self.body:
             out = layer(out)
-        return self.upsampler(out) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        return self.finish(out, x)
+
+    def finish(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """From the body's output to the image: pixel shuffle plus the input upsampled nearest-neighbour
+        (separate so that the upscaler can run the body its own way on a CPU, engine.inference)."""
+        return self.upsampler(features) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
     def spec(self) -> GeneratorSpec:
         return {"arch": "compact", "in_channels": self.in_channels, "num_feat": self.num_feat,

@@ -53,9 +53,11 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         raise
     os.close(fd)
     tmp = Path(tmp_name)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
     try:
         yield tmp
+        # mkstemp makes 0600, and some writers (safetensors' save_file) replace the file with their own
+        # 0600 one: the finished file gets the usual permissions here, after the writer is done.
+        tmp.chmod(0o666 & ~_umask())
         if overwrite:
             os.replace(tmp, target)
         else:

@@ -20,10 +20,10 @@ from PIL import Image
 
 from engine.config import ConfigError
 from engine.data import DataError, center_crop, list_images, load_image
-from engine.imageio import resize
+from engine.imageio import describe_bomb, resize
 from engine.metrics import psnr_y, ssim_y
 from engine.models import load_model
-from engine.upscaler import Upscaler
+from engine.inference import Upscaler
 
 # LR uint8 HxWxC -> SR uint8 (scale*H)x(scale*W)xC
 SuperResolve = Callable[[np.ndarray], np.ndarray]
@@ -78,6 +78,9 @@ def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels
     for path in paths:
         try:
             image = load_image(path, channels)
+        except Image.DecompressionBombError as exc:
+            yield f"skipped {path.name}: {describe_bomb(exc)}"
+            continue
         except (OSError, ValueError) as exc:
             yield f"skipped {path.name}: not a readable image ({exc.__class__.__name__})"
             continue

@@ -162,8 +162,9 @@ class ItemDone:
     index: int
     path: str
     output_path: str | None  # None when the caller asked for the image only (no file written)
-    image: np.ndarray | None  # HxWxC uint8 preview of the result, when asked for
+    image: np.ndarray | None  # HxWxC uint8 preview of the result (C = 1, 3 or 4), when asked for
     seconds: float
+    warnings: tuple[str, ...] = ()  # what the result lacks, e.g. "animated (12 frames): first frame only"
 
 
 @dataclass(frozen=True)

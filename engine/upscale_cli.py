@@ -98,6 +98,8 @@ def run_upscale(args: argparse.Namespace) -> int:
             bar.update(event, total_items)
         elif isinstance(event, (ItemDone, ItemFailed)):
             bar.item_finished(last_progress)
+            for warning in getattr(event, "warnings", ()):
+                bar.bar.write(f"warning: {event.path}: {warning}", file=sys.stderr)
         elif isinstance(event, BatchDone):
             summary = event
     bar.close()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.archs import CompactGenerator
 from engine.atomic import atomic_write
+from engine.export import export_generator
 
 
 def test_write_replaces_the_target_in_one_step(tmp_path: Path) -> None:
@@ -51,3 +53,29 @@ def test_finished_file_gets_umask_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_writer_that_replaces_the_temp_file_still_gives_umask_permissions(tmp_path: Path) -> None:
+    """safetensors' save_file writes its own temporary file and renames it over ours, mode 0600."""
+    def replace_it(tmp: Path) -> None:
+        private = tmp.with_name("private")
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        os.replace(private, tmp)
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "model.bin", replace_it)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_exported_generator_gets_umask_permissions(tmp_path: Path) -> None:
+    net = CompactGenerator(3, num_feat=4, num_conv=1, scale=2)
+    old = os.umask(0o027)
+    try:
+        path = export_generator(tmp_path / "g.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -3,15 +3,18 @@ and beat bicubic on a bundled photo."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+import torch
 
 from engine.data import load_image
 from engine.evaluation import bicubic_baseline, make_pair
 from engine.metrics import psnr_y
+from engine.inference import Upscaler
 from engine.models import bundled_models, load_model, resolve_model_source
 from engine.resources import resource_path
-from engine.upscaler import Upscaler
 
 SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2}  # name -> scale
 SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:6]
@@ -45,3 +48,16 @@ def test_shipped_model_beats_bicubic_on_bundled_photos(name: str, scale: int) ->
         gains.append(psnr_y(sr, hr, scale) - psnr_y(bicubic_baseline(lr, scale), hr, scale))
     assert min(gains) > 0, gains
     assert np.mean(gains) > 0.3, gains
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_shipped_model_gives_the_same_output_in_half_precision(name: str, dtype: torch.dtype) -> None:
+    """What a GPU runs them in (engine.inference.resolve_dtype): > 50 dB PSNR against fp32, checked here
+    with the CPU's kernels; bench/upscale_speed.py checks it on a GPU."""
+    module = load_model(name).module
+    x = torch.from_numpy(load_image(SAMPLES[0], 3)[:64, :64].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        reference = module(x).clamp(0, 1)
+        half = module.to(dtype)(x.to(dtype)).float().clamp(0, 1)
+    assert 10 * math.log10(1 / float(((half - reference) ** 2).mean())) > 50

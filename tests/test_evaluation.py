@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from engine.archs import CompactGenerator
+from engine.cli import main
 from engine.data import DataError
+from engine.export import export_generator
 from engine.evaluation import ImageScore, bicubic_baseline, describe, make_pair, mean_score, score_folder
 from engine.metrics import psnr_y
 
@@ -45,6 +50,38 @@ def test_unusable_files_are_named_and_skipped(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no readable images"):
         next(score_folder(lambda small: small, 4, tmp_path / "empty"))
+
+
+def bomb_png(path: Path, side: int = 50_000) -> Path:
+    """A PNG header claiming side x side grey pixels: Pillow refuses it on opening, before decoding."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a_good.png")
+    bomb_png(tmp_path / "b_bomb.png")
+    results = list(score_folder(lambda small: bicubic_baseline(small, 4), 4, tmp_path))
+    assert isinstance(results[0], ImageScore)
+    assert results[1] == ("skipped b_bomb.png: image too large (2500 megapixels) — refused as a possible "
+                          "decompression bomb")
+
+
+def test_eval_on_a_folder_with_a_bomb_warns_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = CompactGenerator(3, num_feat=4, num_conv=1, scale=4)
+    model = export_generator(tmp_path / "m.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(data / "a_good.png")
+    bomb_png(data / "b_bomb.png")
+    assert main(["eval", "--model", str(model), "--data", str(data)]) == 0
+    err = capsys.readouterr().err
+    assert err == ("warning: skipped b_bomb.png: image too large (2500 megapixels) — refused as a possible "
+                   "decompression bomb\n")
 
 
 def test_mean_and_description() -> None:

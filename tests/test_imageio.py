@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from engine.imageio import ORIENTATION_TAG, ImageReadError, ImageWriteError, is_image_file, read_image, save_image
+from engine.png import write_png
 
 
 def digest(path: Path) -> str:
@@ -73,12 +74,13 @@ def test_exif_orientation_is_applied_and_reset(tmp_path: Path, rgb: np.ndarray) 
 def test_icc_and_exif_are_carried_to_the_output(tmp_path: Path, rgb: np.ndarray) -> None:
     exif = Image.Exif()
     exif[0x010F] = "TestCam"  # Make
-    Image.fromarray(rgb).save(tmp_path / "in.jpg", icc_profile=srgb_icc(), exif=exif.tobytes())
+    icc = srgb_icc()  # once: the profile carries its creation time, to the second
+    Image.fromarray(rgb).save(tmp_path / "in.jpg", icc_profile=icc, exif=exif.tobytes())
     image = read_image(tmp_path / "in.jpg")
     for fmt in ("png", "jpg", "webp"):
         out = save_image(image.pixels, tmp_path / f"out.{fmt}", icc=image.icc, exif=image.exif)
         with Image.open(out) as written:
-            assert written.info.get("icc_profile") == srgb_icc()
+            assert written.info.get("icc_profile") == icc
             assert written.getexif()[0x010F] == "TestCam"
 
 
@@ -154,3 +156,59 @@ def test_unknown_output_format_is_refused(tmp_path: Path, rgb: np.ndarray) -> No
     with pytest.raises(ImageWriteError, match="output format"):
         save_image(rgb, tmp_path / "out.bmp")
     assert not (tmp_path / "out.bmp").exists()
+
+
+def deep_colour(height: int, width: int, channels: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 65536, (height, width, channels), dtype=np.uint16)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_sixteen_bit_colour_keeps_its_low_bytes(tmp_path: Path, channels: int) -> None:
+    """Pillow alone reads 16-bit RGB/RGBA/LA as 8 bits; every bit of every sample must survive."""
+    values = deep_colour(5, 7, channels)
+    with (tmp_path / "deep.png").open("wb") as file:
+        write_png(file, values)
+    image = read_image(tmp_path / "deep.png")
+    colour = channels - 1 if channels in (2, 4) else channels
+    assert image.pixels.dtype == np.float32 and image.pixels.shape == (5, 7, colour)
+    np.testing.assert_array_equal(np.round(image.pixels * 65535), values[..., :colour])
+    if channels in (2, 4):
+        np.testing.assert_array_equal(np.round(image.alpha * 65535), values[..., -1])
+
+
+def test_sixteen_bit_colour_is_turned_upright_too(tmp_path: Path) -> None:
+    values = deep_colour(4, 6, 3)
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = 6  # "rotate 90 CW to display"
+    with (tmp_path / "deep.png").open("wb") as file:
+        write_png(file, values, exif=exif.tobytes())
+    image = read_image(tmp_path / "deep.png")
+    assert image.size == (4, 6)
+    np.testing.assert_array_equal(np.round(image.pixels * 65535), np.rot90(values, k=-1))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_sixteen_bit_pixels_are_written_as_sixteen_bit_png(tmp_path: Path, channels: int) -> None:
+    values = deep_colour(6, 5, channels, seed=channels)
+    path = save_image(values, tmp_path / "deep.png")
+    assert path.read_bytes()[24] == 16  # IHDR bit depth
+    image = read_image(path)
+    restored = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
+    np.testing.assert_array_equal(np.round(restored * 65535), values)
+
+
+def test_grey_with_alpha_is_written_as_grey_with_alpha(tmp_path: Path) -> None:
+    la = np.random.default_rng(3).integers(0, 256, (6, 5, 2), dtype=np.uint8)
+    for fmt, mode in (("png", "LA"), ("webp", "RGBA"), ("jpg", "L")):
+        with Image.open(save_image(la, tmp_path / f"la.{fmt}")) as written:
+            assert written.mode == mode
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "la.png")), la)
+
+
+@pytest.mark.parametrize("suffix", ["gif", "png", "webp"])
+def test_an_animation_says_only_its_first_frame_is_used(tmp_path: Path, suffix: str) -> None:
+    frames = [Image.new("RGB", (8, 8), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / f"anim.{suffix}", save_all=True, append_images=frames[1:])
+    assert read_image(tmp_path / f"anim.{suffix}").warnings == ("animated (3 frames): first frame only",)
+    frames[0].save(tmp_path / f"still.{suffix}")
+    assert read_image(tmp_path / f"still.{suffix}").warnings == ()

@@ -87,3 +87,55 @@ def test_unparseable_tile_is_an_argument_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["upscale", str(tmp_path), "--tile", "big"])
     assert exit_info.value.code == 2
+
+
+def digests(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_overwrite_never_writes_over_an_input(tmp_path: Path, model_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """a.png's result would be named a_x4.png, which is the other input: it gets a numbered name."""
+    folder = tmp_path / "ovw"
+    write_image(folder / "a.png")
+    write_image(folder / "a_x4.png", (9, 7))
+    inputs = digests(folder)
+    code = main(["upscale", str(folder / "a.png"), str(folder / "a_x4.png"), "--model", str(model_path),
+                 "--out", str(folder), "--overwrite"])
+    assert code == 0 and "upscaled 2 image(s), 0 failed" in capsys.readouterr().out
+    assert {name: data for name, data in digests(folder).items() if name in inputs} == inputs
+    assert Image.open(folder / "a_x4_2.png").size == (48, 40)  # from a.png
+    assert Image.open(folder / "a_x4_x4.png").size == (36, 28)  # from a_x4.png, the untouched input
+
+
+def test_two_inputs_never_share_an_output(tmp_path: Path, model_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    write_image(tmp_path / "good.png", (12, 10))
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "good.jpg")
+    code = main(["upscale", str(tmp_path / "good.png"), str(tmp_path / "good.jpg"), "--model", str(model_path),
+                 "--out", str(tmp_path / "out"), "--format", "png", "--overwrite"])
+    assert code == 0 and "upscaled 2 image(s)" in capsys.readouterr().out
+    assert Image.open(tmp_path / "out" / "good_x4.png").size == (48, 40)
+    assert Image.open(tmp_path / "out" / "good_x4_2.png").size == (32, 24)
+
+
+def test_results_can_go_into_the_input_folder(tmp_path: Path, model_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "imgs"
+    for index in range(3):
+        write_image(folder / f"p{index}.png")
+    inputs = digests(folder)
+    assert main(["upscale", str(folder), "--model", str(model_path), "--out", str(folder)]) == 0
+    assert "upscaled 3 image(s), 0 failed" in capsys.readouterr().out
+    after = digests(folder)
+    assert {name: after[name] for name in inputs} == inputs
+    assert sorted(set(after) - set(inputs)) == ["p0_x4.png", "p1_x4.png", "p2_x4.png"]
+
+
+def test_an_animation_warns_first_frame_only_on_the_command_line(tmp_path: Path, model_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    frames = [Image.new("RGB", (8, 8), (80 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    code = main(["upscale", str(tmp_path / "anim.gif"), "--model", str(model_path), "--out", str(tmp_path / "out")])
+    assert code == 0
+    assert f"warning: {tmp_path / 'anim.gif'}: animated (3 frames): first frame only" in capsys.readouterr().err

@@ -13,10 +13,11 @@ from PIL import Image, ImageCms
 from engine.archs import CompactGenerator
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.export import export_generator
-from engine.imageio import ORIENTATION_TAG
+from engine.imageio import ORIENTATION_TAG, read_image
 from engine.models import LoadedModel, load_model
-from engine.upscaler import (BatchUpscaler, OptionsError, Upscaler, UpscaleOptions, collect_inputs, resolve_dtype,
-                             target_size)
+from engine.png import write_png
+from engine.inference import OptionsError, Upscaler, network_for, resolve_dtype
+from engine.upscaler import BatchUpscaler, UpscaleOptions, collect_inputs, target_size
 
 
 def tiny_model(tmp_path: Path, channels: int = 3) -> LoadedModel:
@@ -228,3 +229,73 @@ def test_size_requirements_of_third_party_models_are_met_by_padding(rgb_model: L
     direct = Upscaler(rgb_model, "cpu").upscale(image)
     # Beyond the receptive radius (4 LR px) of the padded bottom and right edges, padding changes nothing.
     assert np.abs(padded[:36, :24].astype(int) - direct[:36, :24]).max() <= 1
+
+
+# ----------------------------------------------------------------------------- depth, alpha, animation
+def test_grey_with_alpha_round_trips_with_its_alpha(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    la = np.stack([noise(12, 16, 1)[..., 0], np.zeros((12, 16), np.uint8)], axis=2)
+    la[:, 8:, 1] = 255  # left half transparent, right half opaque
+    Image.fromarray(la).save(tmp_path / "la.png")
+    done = run_batch([tmp_path / "la.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)[-1]
+    assert not done.failed
+    with Image.open(tmp_path / "out" / "la_x4.png") as written:
+        assert written.mode == "LA" and written.size == (64, 48)
+        alpha = np.asarray(written)[..., 1]
+    assert alpha[:, :28].max() < 10 and alpha[:, 36:].min() > 245
+
+
+def write_deep_png(path: Path, values: np.ndarray) -> Path:
+    with path.open("wb") as file:
+        write_png(file, values)
+    return path
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_sixteen_bits_in_give_sixteen_bits_out(tmp_path: Path, rgb_model: LoadedModel, channels: int) -> None:
+    """A ramp of 256 steps spanning one 8-bit level: through 8 bits it would come out flat."""
+    ramp = np.tile((np.arange(16, dtype=np.uint16) * 16 + 40_000)[None, :, None], (16, 1, channels))
+    if channels == 4:
+        ramp[..., 3] = 65535
+    write_deep_png(tmp_path / "deep.png", ramp)
+    run_batch([tmp_path / "deep.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
+    out = tmp_path / "out" / "deep_x4.png"
+    assert out.read_bytes()[24] == 16  # IHDR bit depth
+    pixels = read_image(out).pixels
+    assert pixels.shape == (64, 64, 1 if channels == 1 else 3)
+    assert len(np.unique(np.round(pixels * 65535))) > 40  # 8 bits could hold 2 or 3 values here
+
+
+def test_sixteen_bit_tiff_gives_a_sixteen_bit_png(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    Image.fromarray(np.full((8, 8), 30_001, np.uint16)).save(tmp_path / "deep.tif")
+    run_batch([tmp_path / "deep.tif"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
+    assert (tmp_path / "out" / "deep_x4.png").read_bytes()[24] == 16
+
+
+def test_an_animation_is_upscaled_with_a_first_frame_only_warning(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    frames = [Image.fromarray(noise(8, 8, seed=i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    events = run_batch([tmp_path / "anim.gif"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
+    done = [e for e in events if isinstance(e, ItemDone)][0]
+    assert done.warnings == ("animated (3 frames): first frame only",)
+    assert done.output_path == str(tmp_path / "out" / "anim_x4.png")
+
+
+def test_a_png_written_as_it_is_made_equals_the_upscaled_image(tmp_path: Path, rgb_model: LoadedModel) -> None:
+    pixels = noise(45, 70)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    run_batch([tmp_path / "a.png"], UpscaleOptions(out_dir=str(tmp_path / "out"), tile=16), rgb_model)
+    expected = Upscaler(rgb_model, "cpu", tile=16).upscale(pixels)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "a_x4.png")), expected)
+
+
+def test_the_blocked_layout_network_gives_the_model_s_output(rgb_model: LoadedModel) -> None:
+    """On a CPU the compact generator's body runs in oneDNN's blocked layout: same result, other kernels."""
+    network, layout = network_for(torch.device("cpu"), torch.float32, rgb_model)
+    assert network is not rgb_model.module and layout == torch.contiguous_format
+    x = torch.rand(1, 3, 20, 28)
+    with torch.inference_mode():
+        torch.testing.assert_close(network(x), rgb_model.module(x), atol=1e-5, rtol=1e-5)
+    third_party = LoadedModel(torch.nn.Sequential(rgb_model.module), 4, 3, (0.0, 1.0), "third", "spandrel", False,
+                              False)
+    assert network_for(torch.device("cpu"), torch.float32, third_party) == (third_party.module,
+                                                                           torch.contiguous_format)

@@ -1,0 +1,255 @@
+"""Bad and unusual inputs against `python -m engine upscale`: does every case hold?
+
+    python scripts/upscale_matrix.py               # this checkout
+    python scripts/upscale_matrix.py --root DIR    # another checkout (e.g. an older commit), same cases
+
+A case holds when the command ends with the expected exit status and messages, no traceback, every input
+byte-identical, no temporary file left, and the output as the case expects (16 bits kept, alpha kept,
+turned upright, ...). The unreadable-input and read-only-folder cases run as user `nobody` when this
+runs as root (root reads and writes through file permissions). Prints one line per case and the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.archs import CompactGenerator  # noqa: E402
+from engine.export import export_generator  # noqa: E402
+
+ORIENTATION = 0x0112
+
+
+@dataclass
+class Case:
+    """Inputs made in `folder`, the CLI arguments after the inputs, and what must be true afterwards."""
+
+    name: str
+    make: Callable[[Path], list[str]]  # makes the inputs, returns the command's input arguments
+    code: int
+    expect: Callable[[Path, str], list[str]] = lambda folder, err: []  # problems found, if any
+    extra: list[str] = field(default_factory=list)
+    out: str = "out"  # output folder, relative to the case folder
+    as_nobody: bool = False
+
+
+def noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def rgb16_png(path: Path, height: int = 10, width: int = 12) -> None:
+    """16-bit RGB written by hand: Pillow cannot write it."""
+    values = np.random.default_rng(1).integers(0, 65536, (height, width, 3), dtype=np.uint16).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in values)
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw))
+                     + png_chunk(b"IEND", b""))
+
+
+def write(folder: Path, name: str, data: bytes) -> list[str]:
+    (folder / name).write_bytes(data)
+    return [str(folder / name)]
+
+
+def save(folder: Path, name: str, image: Image.Image, **params: object) -> list[str]:
+    image.save(folder / name, **params)
+    return [str(folder / name)]
+
+
+def only_output(folder: Path) -> Image.Image:
+    outputs = [p for p in (folder / "out").rglob("*") if p.is_file()]
+    if len(outputs) != 1:
+        raise AssertionError(f"expected one output, found {[p.name for p in outputs]}")
+    return Image.open(outputs[0])
+
+
+def output_is(check: Callable[[Image.Image, Path], bool], what: str) -> Callable[[Path, str], list[str]]:
+    def expect(folder: Path, err: str) -> list[str]:
+        try:
+            with only_output(folder) as image:
+                return [] if check(image, folder) else [f"output is not {what}"]
+        except (AssertionError, OSError) as exc:
+            return [str(exc)]
+    return expect
+
+
+def message(text: str) -> Callable[[Path, str], list[str]]:
+    return lambda folder, err: [] if text in err else [f"no '{text}' in the messages"]
+
+
+def make_cases() -> list[Case]:
+    def bomb(folder: Path) -> list[str]:
+        header = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 0, 0, 0, 0)
+        (folder / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IEND", b""))
+        return [str(folder / "bomb.png")]
+
+    def truncated(folder: Path) -> list[str]:
+        Image.fromarray(noise(40, 40)).save(folder / "full.png")
+        (folder / "cut.png").write_bytes((folder / "full.png").read_bytes()[:200])
+        (folder / "full.png").unlink()
+        return [str(folder / "cut.png")]
+
+    def rotated(folder: Path) -> list[str]:
+        exif = Image.Exif()
+        exif[ORIENTATION] = 6
+        return save(folder, "turned.jpg", Image.fromarray(noise(10, 16)), exif=exif.tobytes())
+
+    def palette_alpha(folder: Path) -> list[str]:
+        image = Image.new("P", (8, 8), 0)
+        image.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+        image.paste(1, (4, 0, 8, 8))
+        return save(folder, "palette.png", image, transparency=1)
+
+    def animated(folder: Path) -> list[str]:
+        frames = [Image.fromarray(noise(8, 8, seed=i)) for i in range(3)]
+        return save(folder, "anim.gif", frames[0], save_all=True, append_images=frames[1:])
+
+    def unreadable(folder: Path) -> list[str]:
+        Image.fromarray(noise(8, 8)).save(folder / "secret.png")
+        (folder / "secret.png").chmod(0)
+        (folder / "out").mkdir(mode=0o777)
+        (folder / "out").chmod(0o777)
+        return [str(folder / "secret.png")]
+
+    def read_only_out(folder: Path) -> list[str]:
+        Image.fromarray(noise(8, 8)).save(folder / "a.png")
+        (folder / "out").mkdir()
+        (folder / "out").chmod(0o555)
+        return [str(folder / "a.png")]
+
+    def name_clash(folder: Path) -> list[str]:
+        Image.fromarray(noise(10, 12)).save(folder / "a.png")
+        Image.fromarray(noise(7, 9, seed=1)).save(folder / "a_x4.png")
+        return [str(folder / "a.png"), str(folder / "a_x4.png")]
+
+    def same_stem(folder: Path) -> list[str]:
+        Image.fromarray(noise(10, 12)).save(folder / "good.png")
+        Image.fromarray(noise(6, 8, seed=1)).save(folder / "good.jpg")
+        return [str(folder / "good.png"), str(folder / "good.jpg")]
+
+    def into_input_folder(folder: Path) -> list[str]:
+        for index in range(3):
+            Image.fromarray(noise(8, 8, seed=index)).save(folder / f"p{index}.png")
+        return [str(folder)]
+
+    def count_files(count: int) -> Callable[[Path, str], list[str]]:
+        def expect(folder: Path, err: str) -> list[str]:
+            found = len([p for p in folder.rglob("*") if p.is_file()])
+            return [] if found == count else [f"{found} files, expected {count}"]
+        return expect
+
+    return [
+        Case("corrupt", lambda f: write(f, "noise.png", os.urandom(500)), 1,
+             message("is not an image Pillow can read")),
+        Case("truncated", truncated, 1, message("damaged or truncated")),
+        Case("zero-byte", lambda f: write(f, "empty.png", b""), 1,
+             message("is empty (0 bytes)")),
+        Case("wrong extension", lambda f: save(f, "really_png.jpg", Image.fromarray(noise(8, 8)), format="PNG"), 0,
+             output_is(lambda image, _: image.format == "PNG" and image.size == (32, 32), "a 32x32 PNG")),
+        Case("1x1", lambda f: save(f, "dot.png", Image.fromarray(noise(1, 1))), 0,
+             output_is(lambda image, _: image.size == (4, 4), "4x4")),
+        Case("bomb 50000x50000", bomb, 1, message("refused as a possible decompression bomb")),
+        Case("16-bit RGB PNG", lambda f: rgb16_png(f / "deep.png") or [str(f / "deep.png")], 0,
+             output_is(lambda image, folder: next((folder / "out").iterdir()).read_bytes()[24] == 16,
+                       "a 16-bit PNG")),
+        Case("16-bit grey PNG", lambda f: save(f, "grey16.png", Image.fromarray(np.full((8, 8), 40_000, np.uint16))),
+             0, output_is(lambda image, _: image.mode == "I;16", "16-bit grey")),
+        Case("CMYK JPEG", lambda f: save(f, "cmyk.jpg", Image.fromarray(noise(8, 8)).convert("CMYK")), 0,
+             output_is(lambda image, _: image.size == (32, 32), "32x32")),
+        Case("palette + alpha", palette_alpha, 0,
+             output_is(lambda image, _: image.mode == "RGBA" and image.getextrema()[3] == (0, 255), "RGBA with alpha")),
+        Case("grey + alpha (LA)", lambda f: save(f, "la.png", Image.fromarray(noise(8, 8, 2))), 0,
+             output_is(lambda image, _: image.mode == "LA", "grey + alpha")),
+        Case("EXIF-rotated", rotated, 0, output_is(
+            lambda image, _: image.size == (40, 64) and image.getexif().get(ORIENTATION) == 1, "upright 40x64")),
+        Case("animated GIF", animated, 0, lambda folder, err: message("first frame only")(folder, err)
+             + output_is(lambda image, _: image.size == (32, 32), "32x32")(folder, err)),
+        Case("unreadable file", unreadable, 1, message("permission denied"), as_nobody=True),
+        Case("read-only output folder", read_only_out, 1, message("Permission denied"), as_nobody=True),
+        Case("--overwrite, output named as an input", name_clash, 0, count_files(4), extra=["--overwrite"], out="."),
+        Case("two inputs, one output name", same_stem, 0, count_files(4),
+             extra=["--format", "png", "--overwrite"]),
+        Case("output folder = input folder", into_input_folder, 0,
+             lambda folder, err: count_files(6)(folder, err) + (["'no images found'"] if "no images" in err else []),
+             out="."),
+    ]
+
+
+def digests(folder: Path) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def run_case(case: Case, folder: Path, model: Path, root: Path) -> list[str]:
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    inputs = case.make(folder)
+    before = digests(folder)
+    command = [sys.executable, "-m", "engine", "upscale", *inputs, "--model", str(model),
+               "--out", str(folder / case.out), *case.extra]
+    if case.as_nobody and os.geteuid() == 0:
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    text = result.stdout + result.stderr
+    problems = []
+    if result.returncode != case.code:
+        problems.append(f"exit {result.returncode}, expected {case.code}")
+    if "Traceback" in text:
+        problems.append("traceback: " + text.strip().splitlines()[-1])
+    after = digests(folder)
+    if any(after.get(path) != digest for path, digest in before.items()):
+        problems.append("an input changed")
+    if any(p.name.endswith(".tmp") for p in folder.rglob("*")):
+        problems.append("temporary file left")
+    return problems + case.expect(folder, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose engine runs (default: this one)")
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="upscale-matrix-"))
+    base.chmod(0o755)
+    try:
+        net = CompactGenerator(3, num_feat=8, num_conv=2, scale=4)
+        model = export_generator(base / "tiny.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
+        model.chmod(0o644)
+        held = 0
+        cases = make_cases()
+        for index, case in enumerate(cases):
+            problems = run_case(case, base / f"case{index:02d}", model, args.root.resolve())
+            held += not problems
+            verdict = f"FAILED {case.name}: {'; '.join(problems)}" if problems else f"held   {case.name}"
+            print(verdict)
+        print(f"\n{held} held, {len(cases) - held} failed, of {len(cases)} cases ({args.root.resolve()})")
+        return 0 if held == len(cases) else 1
+    finally:
+        for path in base.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
