@@ -162,7 +162,7 @@ class ItemDone:
     index: int
     path: str
     output_path: str | None  # None when the caller asked for the image only (no file written)
-    image: np.ndarray | None  # HxWxC uint8 preview of the result (C = 1, 3 or 4), when asked for
+    image: np.ndarray | None  # the result as it is saved (HxWxC uint8 or uint16, C = 1 to 4), when asked for
     seconds: float
     warnings: tuple[str, ...] = ()  # what the result lacks, e.g. "animated (12 frames): first frame only"
 

@@ -262,14 +262,6 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return flat.convert("L") if image.mode == "LA" else flat
 
 
-def preview(pixels: np.ndarray) -> np.ndarray:
-    """Any result as what a window shows: HxWxC uint8 with C = 1, 3 or 4 (grey + alpha becomes RGBA)."""
-    pixels = quantize(pixels, np.uint8)
-    if pixels.shape[2] == 2:
-        return np.concatenate([np.repeat(pixels[..., :1], 3, axis=2), pixels[..., 1:]], axis=2)
-    return pixels
-
-
 def output_format(path: Path, format: str | None) -> str:
     """The output choice ("png", "jpg", "webp"): explicit, else from the suffix."""
     if format is None:

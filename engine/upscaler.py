@@ -20,7 +20,7 @@ from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.heap import FreedMemoryKept
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
-                            is_image_file, png_rows, preview, read_image, resize, save_image)
+                            is_image_file, png_rows, read_image, resize, save_image)
 from engine.inference import PRECISIONS, OptionsError, Upscaler
 from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
 from engine.tiling import MIN_TILE, UpscaleCancelled, map_progress
@@ -201,7 +201,7 @@ class BatchUpscaler:
             save_image(result, out_path, out_format, options.quality, image.icc, image.exif, options.overwrite)
         keep_image = out_path is None or options.return_image
         return ItemDone(index, str(item.path), None if out_path is None else str(out_path),
-                        preview(result) if keep_image else None, time.perf_counter() - started, image.warnings)
+                        result if keep_image else None, time.perf_counter() - started, image.warnings)
 
     def _streams(self, upscaler: Upscaler, pixels: np.ndarray, size: tuple[int, int], out_path: Path) -> bool:
         """A PNG at the model's own scale from the model's output as it is can be written as it is made."""

@@ -90,6 +90,7 @@ class BatchRunner(QObject):
         elif isinstance(event, RowDone):
             entry = self._batch[event.index]
             entry.before, entry.result, entry.seconds = event.before, event.after, event.seconds
+            entry.warnings = event.warnings
             entry.out_size = (event.after.width, event.after.height)
             entry.thumbnail = to_qimage(event.thumbnail)
             entry.progress = 1.0

@@ -52,6 +52,7 @@ class Entry:
     key: int = field(default_factory=lambda: next(_keys))
     state: State = State.QUEUED
     message: str = ""  # why it failed
+    warnings: tuple[str, ...] = ()  # what a finished result lacks (an animation's other frames)
     progress: float = 0.0
     started: float | None = None  # time.monotonic() when upscaling began
     seconds: float | None = None

@@ -71,7 +71,7 @@ def status_text(entry: Entry) -> str:
     if entry.state is State.RUNNING:
         return f"Upscaling… {entry.progress:.0%}"
     if entry.state is State.DONE:
-        return "Done, not saved yet"
+        return "; ".join(("Done, not saved yet", *entry.warnings))
     return entry.state.value
 
 

@@ -107,7 +107,7 @@ class SaveJob:
             yield ev.ItemStarted(index, target, len(self.requests))
             started = time.perf_counter()
             try:
-                save_image(request.result.load_full(), request.target, request.fmt, request.quality, icc=request.icc,
+                save_image(request.result.load_saved(), request.target, request.fmt, request.quality, icc=request.icc,
                            exif=request.exif, overwrite=request.overwrite)
             except (ImageWriteError, OSError, ValueError) as exc:
                 failed.append((target, str(exc) or type(exc).__name__))

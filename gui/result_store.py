@@ -54,14 +54,20 @@ def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StoredImage:
-    """One image in the store: its full-size file (the pixels as they are saved), its preview file (packed
-    for drawing, see gui.images.pack_argb32) and its full size."""
+    """One image in the store: its full-size file (displayable uint8), its preview file (packed for drawing,
+    see gui.images.pack_argb32), its full size, and, when saving needs more than the displayable pixels
+    (16 bits, grey + alpha), the result as the engine made it."""
 
     full: Path
     preview: Path
     width: int
     height: int
     alpha: bool
+    saved: Path | None = None
+
+    def load_saved(self) -> np.ndarray:
+        """The pixels a save writes: the engine's result at its own depth and channels."""
+        return np.load(self.saved if self.saved is not None else self.full, mmap_mode="r")
 
     def load_full(self) -> np.ndarray:
         """Memory-mapped: only the pages that are drawn are ever read."""
@@ -106,18 +112,24 @@ class ResultStore:
         self._numbers = itertools.count()
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), ignore_errors=True)
 
-    def put(self, pixels: np.ndarray, kind: str) -> StoredImage:
-        """Write `pixels` (displayable uint8) and its preview; `kind` only names the files."""
+    def put(self, original: np.ndarray, kind: str) -> StoredImage:
+        """Write `original` (any depth, 1 to 4 channels) as displayable pixels with their preview, and as it
+        is too when that differs (16 bits, grey + alpha); `kind` only names the files."""
         stem = self.folder / f"{next(self._numbers)}-{kind}"
         full, preview = stem.with_suffix(".npy"), stem.with_name(f"{stem.name}-preview.npy")
+        pixels = displayable(original)
         np.save(full, np.ascontiguousarray(pixels))
         np.save(preview, pack_argb32(shrink(pixels, PREVIEW_SIDE)))
-        return StoredImage(full, preview, pixels.shape[1], pixels.shape[0], pixels.shape[2] in (2, 4))
+        saved = None
+        if pixels.shape != original.shape or pixels.dtype != original.dtype:
+            saved = stem.with_name(f"{stem.name}-saved.npy")
+            np.save(saved, np.ascontiguousarray(original))
+        return StoredImage(full, preview, pixels.shape[1], pixels.shape[0], pixels.shape[2] in (2, 4), saved)
 
     def discard(self, image: StoredImage) -> None:
         """Delete one image's files (its row was cleared). Where a mapped file cannot be deleted (Windows)
         it goes with the folder."""
-        for path in {image.full, image.preview}:
+        for path in {image.full, image.preview, image.saved} - {None}:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
 

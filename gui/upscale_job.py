@@ -38,6 +38,7 @@ class RowDone:
     after: StoredImage
     thumbnail: np.ndarray
     seconds: float
+    warnings: tuple[str, ...] = ()  # what the result lacks, e.g. an animation's other frames
 
 
 UpscaleEvent = RowStarted | RowDone | ev.TileProgress | ev.ItemFailed | ev.BatchDone
@@ -85,9 +86,8 @@ class UpscaleJob:
                 if started is not None:
                     yield started
             elif isinstance(event, ev.ItemDone):
-                pixels = displayable(event.image)
-                after = self.store.put(pixels, "after")
-                thumbnail = np.ascontiguousarray(shrink(pixels, THUMB_SIDE))
-                yield RowDone(event.index, before or after, after, thumbnail, event.seconds)
+                after = self.store.put(event.image, "after")
+                thumbnail = np.ascontiguousarray(shrink(displayable(event.image), THUMB_SIDE))
+                yield RowDone(event.index, before or after, after, thumbnail, event.seconds, event.warnings)
             else:
                 yield event

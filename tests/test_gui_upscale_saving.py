@@ -145,3 +145,29 @@ def test_stale_store_folders_of_dead_sessions_are_swept(tmp_path: Path) -> None:
     assert not dead.exists() and alive.exists()
     store = ResultStore(tmp_path)
     assert store.folder.parent == tmp_path and store.folder.name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
+
+
+def test_a_16_bit_input_is_saved_at_16_bits_and_grey_alpha_stays_grey_alpha(qtbot, panel: UpscalePanel,
+                                                                            tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    ramp = np.linspace(0, 65535, 16 * 16).astype(np.uint16).reshape(16, 16)
+    Image.fromarray(ramp).save(source / "deep.png")
+    Image.fromarray(np.full((16, 16), 90, np.uint8)).convert("LA").save(source / "grey_alpha.png")
+    upscale(qtbot, panel, [source / "deep.png", source / "grey_alpha.png"])
+    click_save_all(qtbot, panel)
+    with Image.open(tmp_path / "out" / "deep_tiny_x4.png") as deep:
+        assert deep.mode in ("I;16", "I") and deep.size == (64, 64)
+        assert len(np.unique(np.asarray(deep))) > 256  # more levels than 8 bits hold
+    with Image.open(tmp_path / "out" / "grey_alpha_tiny_x4.png") as grey_alpha:
+        assert grey_alpha.mode == "LA"
+
+
+def test_an_animation_says_first_frame_only_in_its_row(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    frames = [Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    upscale(qtbot, panel, [tmp_path / "moving.gif"])
+    entry = panel.queue.entries[0]
+    assert entry.state is State.DONE
+    assert "first frame only" in panel.queue.row_widget(entry).status.toolTip() + \
+        panel.queue.row_widget(entry).status.text()
