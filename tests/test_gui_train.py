@@ -16,7 +16,7 @@ from tests.gui_helpers import configure, isolated_settings, write_images
 @pytest.fixture
 def panel(qtbot, tmp_path: Path, monkeypatch) -> TrainPanel:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # the bundled VGG, not a cached one
-    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")
+    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs", speed_probe=None)
     qtbot.addWidget(widget, before_close_func=lambda w: finish_run(qtbot, w))
     widget.show()
     return widget
