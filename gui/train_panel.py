@@ -9,32 +9,26 @@ without resuming it. The trainer runs on a worker thread; its events only update
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtWidgets import QGroupBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
 from engine.config import ConfigError, TrainConfig
 from engine.resources import resource_path
 from engine.run_folder import config_to_resume
-from engine.run_summary import preview_samples
 from engine.trainer import Trainer
 from engine.worker import DeferredJob, JobWorker
 from gui.action_bar import ActionBar
-from gui.background import Background
-from gui.loss_plots import LossPlots
 from gui.run_folders import default_runs_dir, has_checkpoint, new_run_dir
 from gui.run_list import RunList
-from gui.samples_view import SamplesView
+from gui.run_view import PHASE_NAMES, RunView
 from gui.settings_form import SettingsForm
 from gui.speed_estimate import Probe, SpeedEstimate, measure
-from gui.warnings_box import WarningsBox
 
-PHASE_NAMES = {"pretrain": "Pixel pretraining", "gan": "GAN"}
-MARKER_COLORS = {"phase": "#3fb950", "resumed": "#d2a8ff", "rollback": "#ff7b72"}
 REPO_SAMPLES = resource_path("samples")
 SPLITTERS = ("train/splitter", "train/right_splitter")
 LEFT_WIDTH, LEFT_MIN_WIDTH = 370, 300  # the settings column; the plots take the rest
@@ -66,20 +60,16 @@ class TrainPanel(QWidget):
         self._checkpoint_wanted = False
         self._stopping = False
         self._live: tuple[Path, TrainConfig] | None = None  # the running run
-        self._shown: Path | None = None  # the run whose curves and samples are on screen
-        self._phase: str | None = None  # the shown run's phase: a marker only where it changes
         self._start_step = 0  # where the live run started or resumed (warnings raised there are its set-up)
         self.last_run: str = str(settings.value("train/last_run", "") or "")
         self._last_reason: str = str(settings.value("train/last_reason", "") or "")
 
-        self.plots = LossPlots(settings)
-        self.samples = SamplesView()
-        self.warnings = WarningsBox()
+        self.view = RunView(settings)
+        self.plots, self.samples, self.warnings = self.view.plots, self.view.samples, self.view.warnings
         self.form = SettingsForm()
         self.bar = ActionBar()
         self.runs = RunList(self._runs_dir, settings)
         self.estimate = SpeedEstimate(speed_probe, self)
-        self._previews = Background("samples-preview", self)
         self.start_button, self.stop_button = self.bar.start_button, self.bar.stop_button
         self.resume_button, self.checkpoint_button = self.bar.resume_button, self.bar.checkpoint_button
         self.progress, self.status, self.speed, self.error = (self.bar.progress, self.bar.status, self.bar.speed,
@@ -103,22 +93,9 @@ class TrainPanel(QWidget):
         self.left_tabs.addTab(scroll, "Settings")
         self.left_tabs.addTab(self.runs, "Runs")
         self.left_tabs.setMinimumWidth(LEFT_MIN_WIDTH)
-        samples_box = QGroupBox("Samples")
-        QVBoxLayout(samples_box).addWidget(self.samples)
-        self.right_splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
-        self.right_splitter.addWidget(self.plots)
-        self.right_splitter.addWidget(samples_box)
-        self.right_splitter.setStretchFactor(0, 3)
-        self.right_splitter.setStretchFactor(1, 2)
-        self.right_splitter.setSizes([600, 400])
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.warnings)
-        right_layout.addWidget(self.right_splitter, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         self.splitter.addWidget(self.left_tabs)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.view)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([LEFT_WIDTH, 1000])
         layout = QVBoxLayout(self)
@@ -134,8 +111,6 @@ class TrainPanel(QWidget):
         self.estimate.changed.connect(self._on_estimate)
         self.runs.selection_changed.connect(self._on_run_selected)
         self.runs.scanned.connect(self._on_runs_scanned)
-        self._previews.done.connect(self._on_preview)
-        self._previews.failed.connect(lambda key, message: self._on_preview(key, message))
 
     # ------------------------------------------------------------------ settings
     def _load_settings(self) -> None:
@@ -149,7 +124,7 @@ class TrainPanel(QWidget):
         self.form.set_config(config)
         if not config.data_dir:
             self.data_dir.setText(str(REPO_SAMPLES))
-        for key, splitter in zip(SPLITTERS, (self.splitter, self.right_splitter)):
+        for key, splitter in zip(SPLITTERS, (self.splitter, self.view.splitter)):
             state = self._settings.value(key)
             if isinstance(state, QByteArray):
                 splitter.restoreState(state)
@@ -174,7 +149,7 @@ class TrainPanel(QWidget):
         config = self._form_config()
         if config is not None:
             self._settings.setValue("train/config", json.dumps(config.to_dict()))
-        for key, splitter in zip(SPLITTERS, (self.splitter, self.right_splitter)):
+        for key, splitter in zip(SPLITTERS, (self.splitter, self.view.splitter)):
             self._settings.setValue(key, splitter.saveState())
         self._settings.sync()
 
@@ -233,9 +208,9 @@ class TrainPanel(QWidget):
     def _begin(self, run_dir: Path, config: TrainConfig, resume: bool) -> None:
         summary = self.runs.summary(run_dir) if resume else None
         self._start_step = summary.step if summary is not None else 0
-        if not resume or self._shown != run_dir:
-            self._reset_view()
-        self._shown, self._live = run_dir, (run_dir, config)
+        if not resume or self.view.shown != run_dir:
+            self.view.reset(run_dir)
+        self._live = run_dir, config
         self.last_run, self._last_reason = str(run_dir), ""
         self._remember("train/last_run", self.last_run)
         self._trainer, self._checkpoint_wanted, self._stopping = None, False, False
@@ -296,17 +271,11 @@ class TrainPanel(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop measuring and previewing."""
         self.estimate.shutdown()
-        self._previews.shutdown()
+        self.view.shutdown()
 
     # ------------------------------------------------------------------ showing a run
-    def _reset_view(self, samples_message: str = "No samples yet") -> None:
-        self.plots.clear()
-        self.samples.clear(samples_message)
-        self.warnings.clear()
-        self._phase = None
-
     def _on_runs_scanned(self) -> None:
-        if self._shown is None:
+        if self.view.shown is None:
             self._on_run_selected(self.runs.selected_path())
         self._update_buttons()
 
@@ -314,37 +283,15 @@ class TrainPanel(QWidget):
         """Show the selected run's curves and samples, unless a run is training (the view follows it)."""
         self._update_buttons()
         summary = self.runs.summary(folder)
-        if self.is_running() or folder is None or summary is None or folder == self._shown:
+        if self.is_running() or folder is None or summary is None or folder == self.view.shown:
             return
-        self._shown = folder
-        self._reset_view("Loading samples…")
-        self._replay(summary.history, summary.config.steps)
+        self.view.show_stored(summary)
         self.bar.set_progress(summary.step, summary.config.steps)
         self.status.setText(f"{summary.name}: step {summary.step} of {summary.config.steps}")
-        self._previews.submit(folder, lambda: preview_samples(summary))
         self.last_run = str(folder)
         self._remember("train/last_run", self.last_run)
         self._update_buttons()
         self.run_dir_changed.emit(self.last_run)
-
-    def _on_preview(self, folder: object, samples: object) -> None:
-        if folder != self._shown or self.is_running():
-            return
-        if isinstance(samples, ev.Samples):
-            self.samples.add(samples)
-        else:
-            reason = samples if isinstance(samples, str) else "its validation images are no longer there"
-            self.samples.clear(f"No samples: {reason}")
-
-    def _replay(self, history: Iterable[dict[str, Any]], total_steps: int) -> None:
-        """Curves and phase markers of a stored history, straight into the plots."""
-        for event in ev.replay_history(history, total_steps):
-            if isinstance(event, ev.StepMetrics):
-                self.plots.add_metrics(event)
-            elif isinstance(event, ev.Validation):
-                self.plots.add_validation(event)
-            else:
-                self._on_phase(event)
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: object) -> None:
@@ -355,11 +302,11 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Samples):
             self.samples.add(event)
         elif isinstance(event, ev.PhaseChanged):
-            self._on_phase(event)
+            self.view.phase_changed(event)
         elif isinstance(event, ev.TrainWarning):
             self.warnings.add(event.step, event.code, event.message, self._start_step)
         elif isinstance(event, ev.Rollback):
-            self.plots.mark(event.step, f"rollback ({event.term})", MARKER_COLORS["rollback"])
+            self.view.rolled_back(event)
         elif isinstance(event, ev.Resumed):
             self._on_resumed(event)
         elif isinstance(event, ev.CheckpointSaved):
@@ -369,20 +316,10 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Finished):
             self._on_run_finished(event)
 
-    def _on_phase(self, event: ev.PhaseChanged) -> None:
-        if self._phase is not None and event.phase != self._phase:
-            self.plots.mark(event.step, PHASE_NAMES.get(event.phase, event.phase), MARKER_COLORS["phase"])
-        self._phase = event.phase
-
     def _on_resumed(self, resumed: ev.Resumed) -> None:
-        """The whole stored history, so a run resumed after a restart shows all its curves (and one resumed
-        in the same window is not drawn twice)."""
         self._start_step = resumed.step
-        self.plots.clear()
-        self._phase = None
         total = self._live[1].steps if self._live else resumed.step
-        self._replay(resumed.history, total)
-        self.plots.mark(resumed.step, "resumed", MARKER_COLORS["resumed"])
+        self.view.resumed(resumed, total)
         self.bar.set_progress(resumed.step, total)
 
     def _on_step(self, metrics: ev.StepMetrics) -> None:

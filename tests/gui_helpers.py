@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from engine import events as ev
 
@@ -34,6 +34,19 @@ def write_images(folder: Path, count: int, size: int = 64, seed: int = 0) -> lis
 
 def isolated_settings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def click(qtbot, button) -> None:
+    """A left click on an enabled button, as a person would."""
+    assert button.isEnabled(), f"{button.text()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def stop_and_wait(qtbot, panel) -> None:
+    """End a panel's run (if any) before the test's widgets go."""
+    if panel.is_running():
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
 
 
 def configure(panel, data_dir: Path, **changes) -> None:

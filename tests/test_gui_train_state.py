@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint
 
 from engine import events as ev
 from gui.train_panel import TrainPanel
-from tests.gui_helpers import ScriptedJobs, isolated_settings, step_events, write_images
+from tests.gui_helpers import ScriptedJobs, click, isolated_settings, step_events, stop_and_wait, write_images
 
 
 @pytest.fixture
@@ -29,17 +29,6 @@ def make_panel(qtbot, tmp_path: Path):
         return panel, jobs
 
     return make
-
-
-def stop_and_wait(qtbot, panel: TrainPanel) -> None:
-    if panel.is_running():
-        panel.stop()
-        qtbot.waitUntil(lambda: not panel.is_running(), timeout=30_000)
-
-
-def click(qtbot, button) -> None:
-    assert button.isEnabled(), f"{button.text()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def test_stop_clears_speed_and_a_new_start_shows_its_own_progress(qtbot, make_panel) -> None:
