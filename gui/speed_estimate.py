@@ -1,27 +1,35 @@
 """Before Start: what the chosen settings cost on this machine, measured rather than guessed.
 
-A few real steps (engine.speed_probe) run on a worker thread a moment after the settings stop
-changing; a change or a Start cancels them. Figures are kept for the session per (settings that shape a
-step, device), so going back to a preset shows its figure at once.
+A few real steps (engine.speed_probe) run a moment after the settings stop changing, in a child
+process: a Start or a change ends it at once (a thread could only stop between two steps, seconds on a
+loaded CPU, and would share torch's global random state and the GIL with the run and the window).
+Figures are kept for the session per (settings that shape a step, device), so going back to a preset
+shows its figure at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+import engine
 from engine.config import TrainConfig
 from engine.device import describe_device, resolve_device
-from engine.speed_probe import StepTimes, measure_step_times, phases_of
+from engine.speed_probe import StepTimes, phases_of
 from gui.background import Background
 from gui.run_folders import format_duration
 
 PROBE_STEPS = 2  # timed steps per phase, after one untimed step
+CODE_ROOT = str(Path(engine.__file__).resolve().parents[1])  # where the child imports the engine from
 DEBOUNCE_MS = 800
 # Settings that do not change what one step costs (the phases a run has are part of the key instead).
 NOT_SHAPING = ("preset", "data_dir", "val_dir", "out_dir", "steps", "pretrain_steps", "seed", "val_count",
@@ -31,10 +39,31 @@ SLOW_ON_CPU = ("classic", "classic-init")
 CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolution, which is slow on a CPU, and "
                     "its samples stay flat for the first few thousand steps.")
 Probe = Callable[[TrainConfig, threading.Event], "StepTimes | None"]
+PROBE_CODE = ("import json, sys\n"
+              "from engine.config import TrainConfig\n"
+              "from engine.speed_probe import measure_step_times\n"
+              "times = measure_step_times(TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))\n"
+              "print(json.dumps(times.seconds))\n")
+POLL_S = 0.05
 
 
 def measure(config: TrainConfig, cancel: threading.Event) -> StepTimes | None:
-    return measure_step_times(config, PROBE_STEPS, cancel=cancel)
+    """engine.speed_probe.measure_step_times in a child process; None as soon as `cancel` is set."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (CODE_ROOT, os.environ.get("PYTHONPATH"))))}
+    child = subprocess.Popen([sys.executable, "-c", PROBE_CODE, json.dumps(config.to_dict()), str(PROBE_STEPS)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    while True:
+        try:
+            out, err = child.communicate(timeout=POLL_S)
+            break
+        except subprocess.TimeoutExpired:
+            if cancel.is_set():
+                child.kill()
+                child.communicate()
+                return None
+    if child.returncode != 0:
+        raise RuntimeError((err.strip().splitlines() or [f"exit status {child.returncode}"])[-1])
+    return StepTimes(json.loads(out.strip().splitlines()[-1]))
 
 
 def shape_key(config: TrainConfig, device_type: str) -> tuple[str, tuple[str, ...], str]:
@@ -110,8 +139,8 @@ class SpeedEstimate(QObject):
         self._cancel.set()
 
     def wait_idle(self, timeout: float | None = None) -> None:
-        """Return once no measurement runs: a run's trainer starts after it, so the two never share the
-        CPU or torch's random state. Safe to call from another thread."""
+        """Return once no measurement runs (a cancelled one ends within POLL_S): a run's trainer starts
+        after it, so the two never share the CPU. Safe to call from another thread."""
         running = self._running
         if running is not None:
             wait_for([running], timeout)

@@ -217,7 +217,7 @@ class TrainPanel(QWidget):
         self.bar.set_progress(self._start_step, config.steps)
         self._worker = JobWorker(DeferredJob(lambda: self._build_job(config, resume)))
         self._worker.event.connect(self._on_event)
-        self._worker.failed.connect(self.bar.show_error)
+        self._worker.failed.connect(self._on_failed)
         self._worker.finished.connect(self._on_finished)
         self.status.setText("Resuming…" if resume else "Starting…")
         self.form.set_locked(True)
@@ -250,6 +250,11 @@ class TrainPanel(QWidget):
         if self._trainer is not None:
             self._trainer.request_checkpoint()
         self.status.setText("Saving a checkpoint after this step…")
+
+    def _on_failed(self, message: str) -> None:
+        """The run could not start (its data, weights or folder): the reason, where the settings are."""
+        self.bar.show_error(message)
+        self.status.setText("Could not start")
 
     def _on_finished(self) -> None:
         self._worker, self._trainer, self._live = None, None, None
