@@ -1,17 +1,22 @@
-"""How much better than bicubic are our models? PSNR/SSIM on Y (the literature's rule) per method,
-a sharpness proxy, and a side-by-side picture of a detailed crop for a person to judge.
+"""How much better than bicubic are our models? PSNR/SSIM on Y (the literature's rule), a perceptual
+(VGG) distance and a sharpness proxy per method, and a side-by-side picture of a detailed crop for a
+person to judge.
 
-    python bench/quality.py --model default --model faithful-x4 --data data/photos/val \\
+    python bench/quality.py --model default-x4 --model faithful-x4 --data data/photos/val \\
+        [--degrade photo|heavy|realistic [--strength medium] [--seed N] [--write-lr DIR]]
         [--classic runs/classic] [--scale 4] [--max-side 1024] [--limit N] [--per-image] [--peer]
-        [--side-by-side out.png]
-    python bench/quality.py --model default --set5-set14 ../shared/benchmarks
-    ... --vgg data/vgg16-imagenet-caffe.safetensors   # adds an LPIPS-style VGG16 distance (slow on a CPU)
+        [--side-by-side out.png] [--vgg OTHER_VGG16.safetensors]
+    python bench/quality.py --model default-x4 --pairs HR_DIR LR_DIR
+    python bench/quality.py --model default-x4 --set5-set14 ../shared/benchmarks
 
 With --data, each image is an original (HR), cropped to at most --max-side pixels (to keep 2-core CPU
 runs short) and shrunk as engine/evaluation.py does for `python -m engine eval` and the shipped models'
-figures (Pillow's antialiased bicubic, MATLAB imresize's kernel). With --set5-set14 the published
-LR_bicubic inputs are used and HR is cropped to scale x LR, so bicubic's own score can be checked against
-the table in that folder's README.
+figures (Pillow's antialiased bicubic, MATLAB imresize's kernel), or, with --degrade, degraded as real
+photos are (bench/pairs.py): `photo` is a typical web photo (blur 1.2, x1/4, noise 5, JPEG 60), `heavy`
+a harsher one, `realistic` the training pipeline itself; all deterministic given --seed. --write-lr saves
+such a set for --pairs, which scores any LR files against their originals (names match). With
+--set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR, so bicubic's own
+score can be checked against the table in that folder's README.
 """
 
 from __future__ import annotations
@@ -24,52 +29,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
-from engine.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
-from engine.config import ConfigError  # noqa: E402
-from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler, make_pair  # noqa: E402
-from engine.imageio import has_image_extension  # noqa: E402
+from engine.config import SCALES, ConfigError  # noqa: E402
+from engine.degradations import STRENGTHS  # noqa: E402
+from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler  # noqa: E402
 from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
 from engine.models import ModelLoadError  # noqa: E402
-from engine.perceptual import (VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess,  # noqa: E402
-                               vgg_feature_stack)
+from engine.perceptual import BUNDLED_VGG  # noqa: E402
+from engine.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
 from bench import peer  # noqa: E402
+from bench.pairs import (DEGRADE_CHOICES, BenchError, Pair, benchmark_pairs, degraded_pairs,  # noqa: E402
+                         describe_degradation, folder_pairs, given_pairs, write_pairs)
+from bench.vgg_distance import VGG_NOTE, VggDistance  # noqa: E402
 from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
 
 # Pillow bicubic on the sets' own LR files, as benchmarks/README.md measured it: the check of our pipeline.
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
 RUN_FILES = (GENERATOR, CHECKPOINT)  # what a run folder offers, preferred first
 FIGURE_CROP = 160  # HR pixels of the side-by-side crop
-LPIPS_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
 DETAIL_NOTE = ("'detail' is a sharpness proxy, not a quality score: mean gradient magnitude of the output's Y "
                "over the original's (1.00 = as much edge energy as the original; blur lowers it, noise and "
                "artefacts raise it too).")
-NO_PERCEPTUAL = ("perceptual score: LPIPS and DISTS are not available offline (their learned weights need a "
-                 "download); pass --vgg data/vgg16-imagenet-caffe.safetensors (made by "
-                 "scripts/convert_vgg16_weights.py) for an LPIPS-style VGG16 distance.")
-VGG_NOTE = ("'VGG dist' is LPIPS's unlearned baseline (Zhang et al. 2018): VGG16 relu1_2..relu5_3 features "
-            "unit-normalised over channels, squared differences summed over channels, averaged over "
-            "positions and layers; 0 = identical features, lower = perceptually closer. It is not LPIPS, "
-            "whose learned per-channel weights cannot be downloaded here.")
-
-
-class BenchError(ValueError):
-    """Bad input to the benchmark; the message says what to fix."""
-
-
-@dataclass
-class Pair:
-    """An original and the low-resolution input made from it."""
-
-    name: str
-    hr: np.ndarray
-    lr: np.ndarray
+LPIPS_NOTE = ("LPIPS proper is not computed: the lpips package's learned heads weight the channels of "
+              "torchvision's VGG16, a separately trained network whose weights cannot be downloaded here; "
+              "channel k of the bundled Caffe/Keras VGG16 is not channel k of that one (see bench/vgg_distance.py).")
 
 
 @dataclass
@@ -85,43 +73,6 @@ class Scores:
 
 def mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
-
-
-# ----------------------------------------------------------------------------- data
-def load_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except OSError as exc:
-        raise BenchError(f"cannot read {path}: {exc}") from None
-
-
-def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> list[Pair]:
-    if not folder.is_dir():
-        raise BenchError(f"--data {folder} is not a folder")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and has_image_extension(p))[:limit]
-    if not paths:
-        raise BenchError(f"no images in {folder}")
-    pairs = []
-    for path in paths:
-        hr, lr = make_pair(load_rgb(path), scale, max_side)
-        if min(hr.shape[:2]) < 8 * scale:
-            raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
-        pairs.append(Pair(path.stem, hr, lr))
-    return pairs
-
-
-def benchmark_pairs(root: Path, set_name: str, scale: int, limit: int | None) -> list[Pair]:
-    """A standard set's HR images with its published LR_bicubic inputs; HR cropped to scale x LR."""
-    hr_dir, lr_dir = root / set_name / "HR", root / set_name / "LR_bicubic" / f"X{scale}"
-    if not hr_dir.is_dir() or not lr_dir.is_dir():
-        raise BenchError(f"{root} has no {set_name}/HR and {set_name}/LR_bicubic/X{scale} folders")
-    pairs = []
-    for hr_path in sorted(hr_dir.glob("*.png"))[:limit]:
-        lr = load_rgb(lr_dir / f"{hr_path.stem}x{scale}.png")
-        hr = load_rgb(hr_path)[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        pairs.append(Pair(hr_path.stem, hr, lr))
-    return pairs
 
 
 # ----------------------------------------------------------------------------- methods
@@ -150,30 +101,8 @@ def model_method(source: str, scale: int) -> tuple[str, SuperResolve]:
 
 
 # ----------------------------------------------------------------------------- scoring
-class VggDistance:
-    """A perceptual distance from offline VGG16 weights (see VGG_NOTE)."""
-
-    def __init__(self, weights: Path) -> None:
-        self.features = VGGFeatures(vgg_feature_stack("vgg16"), LPIPS_LAYERS)
-        try:
-            self.convention = load_vgg_weights(self.features.features, weights) or "torchvision"
-        except VGGWeightsError as exc:
-            raise BenchError(str(exc)) from None
-
-    @torch.no_grad()
-    def embed(self, pixels: np.ndarray) -> list[torch.Tensor]:
-        """Each layer's features of an HxWx3 uint8 image, unit length over channels at every position."""
-        x = torch.from_numpy(np.array(pixels, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-        outputs = self.features(preprocess(x, (0.0, 1.0), self.convention))
-        return [f / (f.norm(dim=1, keepdim=True) + 1e-10) for f in outputs.values()]
-
-    @staticmethod
-    def distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-        return float(np.mean([((fa - fb) ** 2).sum(dim=1).mean().item() for fa, fb in zip(a, b)]))
-
-
 def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
-    """Mean gradient magnitude on Y of the output over that of the original (see NO_PERCEPTUAL)."""
+    """Mean gradient magnitude on Y of the output over that of the original (see DETAIL_NOTE)."""
     crop = (slice(border, -border or None),) * 2
     sr_detail, hr_detail = (float(gradient_magnitude(rgb_to_y(x)[crop]).mean()) for x in (sr, hr))
     return sr_detail / max(hr_detail, 1e-12)
@@ -206,14 +135,15 @@ def evaluate(pairs: list[Pair], methods: dict[str, SuperResolve], scale: int,
 
 def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
     base = scores[baseline]
-    base_psnr, base_ssim = mean(base.psnr), mean(base.ssim)
+    base_psnr, base_ssim, base_vgg = mean(base.psnr), mean(base.ssim), mean(base.vgg)
     with_vgg = bool(base.vgg)
     width = max(len(name) for name in scores) + 2
+    vgg_header = f"{'VGG dist':>10}{'vs bicubic':>12}" if with_vgg else ""
     lines = [f"{'method':<{width}}{'PSNR dB':>9}{'vs bicubic':>12}{'SSIM':>8}{'vs bicubic':>12}"
-             f"{'detail':>8}{'VGG dist' if with_vgg else '':>{10 * with_vgg}}{'seconds':>9}"]
+             f"{'detail':>8}{vgg_header}{'seconds':>9}"]
     for name, s in scores.items():
         psnr, ssim = mean(s.psnr), mean(s.ssim)
-        vgg = f"{mean(s.vgg):>10.4f}" if with_vgg else ""
+        vgg = f"{mean(s.vgg):>10.4f}{mean(s.vgg) / base_vgg:>11.3f}x" if with_vgg else ""
         lines.append(f"{name:<{width}}{psnr:>9.2f}{psnr - base_psnr:>+12.2f}{ssim:>8.4f}"
                      f"{ssim / base_ssim:>11.3f}x{mean(s.detail):>8.2f}{vgg}{s.seconds:>9.1f}")
     return "\n".join(lines)
@@ -259,16 +189,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a folder of original (HR) photos")
     source.add_argument("--set5-set14", type=Path, metavar="BENCHMARKS", help="a folder holding Set5/ and Set14/")
+    source.add_argument("--pairs", type=Path, nargs=2, metavar=("HR_DIR", "LR_DIR"), help="score the LR files of "
+                        "LR_DIR against the originals of the same name in HR_DIR (scale x their size)")
+    parser.add_argument("--degrade", choices=DEGRADE_CHOICES, help="with --data: degrade the photos as real ones "
+                        "are instead of shrinking them cleanly (photo: blur 1.2, x1/4, noise 5, JPEG 60; heavy: "
+                        "blur 1.6, noise 10, JPEG 40; realistic: the training pipeline at --strength)")
+    parser.add_argument("--strength", choices=tuple(STRENGTHS), default="medium", help="--degrade realistic's")
+    parser.add_argument("--seed", type=int, default=0, help="the degraded set's seed (default 0)")
+    parser.add_argument("--write-lr", type=Path, metavar="DIR", help="save the degraded set as DIR/HR and DIR/LR")
     parser.add_argument("--classic", help="the classic preset's run folder or model, shown as 'classic'")
     parser.add_argument("--peer", action="store_true", help=f"add the upscaler a user would pick instead, "
                         f"{peer.NAME} (x4 only; slow on a CPU: about a minute per 256x256 input)")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4))
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
     parser.add_argument("--max-side", type=int, default=1024, help="HR crop limit with --data (default 1024)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images (per set)")
     parser.add_argument("--per-image", action="store_true", help="also print each image's PSNR per method")
     parser.add_argument("--side-by-side", type=Path, metavar="OUT.png", help="write a comparison picture")
-    parser.add_argument("--vgg", type=Path, metavar="WEIGHTS", help="VGG16 weights (.safetensors) for an "
-                        "LPIPS-style distance; several seconds per megapixel on a CPU")
+    parser.add_argument("--vgg", type=Path, metavar="WEIGHTS", default=BUNDLED_VGG, help="VGG16 weights "
+                        "(.safetensors) for the perceptual distance (default: the bundled ImageNet VGG16)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -276,6 +214,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--max-side must be at least {16 * args.scale}")
     if args.peer and args.scale != peer.SCALE:
         parser.error(f"--peer upscales x{peer.SCALE} only")
+    if args.degrade and args.data is None:
+        parser.error("--degrade needs --data (the original photos to degrade)")
+    if args.write_lr and not args.degrade:
+        parser.error("--write-lr needs --degrade (a clean set is made the same way every time)")
     return args
 
 
@@ -297,22 +239,41 @@ def build_methods(args: argparse.Namespace) -> dict[str, SuperResolve]:
 
 
 def suites(args: argparse.Namespace) -> list[tuple[str, list[Pair]]]:
+    if args.pairs is not None:
+        return [(f"{args.pairs[1]}", given_pairs(*args.pairs, args.scale, args.limit))]
+    if args.degrade:
+        pairs = degraded_pairs(args.data, args.scale, args.max_side, args.limit, args.degrade, args.strength,
+                               args.seed)
+        return [(f"{args.data}, degraded ({args.degrade})", pairs)]
     if args.data is not None:
         return [(str(args.data), folder_pairs(args.data, args.scale, args.max_side, args.limit))]
     return [(name, benchmark_pairs(args.set5_set14, name, args.scale, args.limit)) for name in ("Set5", "Set14")]
+
+
+def protocol(args: argparse.Namespace) -> str:
+    """The one line printed above the tables: how HR and LR were made and how they are scored."""
+    scoring = f"PSNR/SSIM on Y (BT.601), {args.scale}-px border"
+    if args.pairs is not None:
+        return (f"HR: the originals in {args.pairs[0]}, cropped to {args.scale} x LR; LR: the files of "
+                f"{args.pairs[1]}; {scoring}")
+    if args.degrade:
+        return (f"HR: centred crops of at most {args.max_side}x{args.max_side} px, sides a multiple of "
+                f"{args.scale}; {describe_degradation(args.degrade, args.strength, args.seed, args.scale)}; {scoring}")
+    if args.data is not None:
+        return describe(args.scale, args.max_side)
+    return f"HR cropped to {args.scale} x the published LR_bicubic inputs; {scoring}"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         methods = build_methods(args)
+        vgg = VggDistance(args.vgg)
         all_suites = suites(args)
-        vgg = VggDistance(args.vgg) if args.vgg is not None else None
-        if args.data is not None:
-            print(describe(args.scale, args.max_side))
-        else:
-            print(f"HR cropped to {args.scale} x the published LR_bicubic inputs; PSNR/SSIM on Y (BT.601), "
-                  f"{args.scale}-px border")
+        if args.write_lr is not None:
+            hr_dir, lr_dir = write_pairs(all_suites[0][1], args.write_lr)
+            print(f"wrote the set: score it again with --pairs {hr_dir} {lr_dir}")
+        print(protocol(args))
         print("means over the images")
         figure_input: tuple[Pair, dict[str, np.ndarray]] | None = None
         for suite_name, pairs in all_suites:
@@ -329,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"\n{DETAIL_NOTE}\n{VGG_NOTE if vgg is not None else NO_PERCEPTUAL}")
+    print(f"\n{DETAIL_NOTE}\n{VGG_NOTE}\n{LPIPS_NOTE}")
     if args.side_by_side is not None and figure_input is not None:
         figure = side_by_side(*figure_input, args.scale)
         args.side_by_side.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from engine.config import TrainConfig
+from engine.config import SCALES, TrainConfig
 
 GeneratorSpec = dict[str, Any]
 
@@ -83,8 +83,8 @@ class ClassicGenerator(nn.Module):
 
     def __init__(self, in_channels: int = 1, scale: int = 4) -> None:
         super().__init__()
-        if scale not in (2, 4):
-            raise ValueError("the classic generator upsamples x2 or x4")
+        if scale not in SCALES:
+            raise ValueError(f"the classic generator upsamples x{' or x'.join(map(str, SCALES))}")
         self.in_channels, self.out_channels, self.scale = in_channels, in_channels, scale
         self.head = nn.Sequential(nn.Conv2d(in_channels, 64, 9, 1, 4), nn.BatchNorm2d(64), nn.ReLU(True))
         stages: list[nn.Module] = []

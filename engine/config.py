@@ -13,6 +13,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.device import DEVICE_CHOICES
+
+from engine.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
+                                 realistic_from)
+
 ADVERSARIAL_LOSSES = ("bce", "lsgan", "wgan-gp", "hinge", "relativistic")
 GENERATORS = ("compact", "classic")
 DISCRIMINATORS = ("vgg", "unet", "classic")
@@ -21,7 +26,6 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 PIXEL_LOSSES = ("l1", "mse")
 PERCEPTUAL_NETS = ("vgg16", "vgg19")
 VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 SCALES = (2, 4)
 # The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
@@ -51,6 +55,10 @@ class TrainConfig:
     batch_size: int = 0  # 0 = auto for the device (AUTO_SHAPES)
     augment: bool = True  # random flips and 90-degree rotations
     antialias: bool = True  # antialiased bicubic LR (the article's recipe does a plain bicubic)
+    # The LR a model learns from: bicubic (clean downscaling; benchmarks, PSNR models) or realistic (blur,
+    # resize, noise and JPEG as real photos have them, engine/degradations.py), with these parameters.
+    degradation: str = "bicubic"
+    realistic: RealisticDegradation = MEDIUM  # also a strength name (light / medium / strong) or a dict
 
     generator: str = "compact"
     gen_features: int = 32
@@ -102,6 +110,8 @@ class TrainConfig:
     sample_every: int = 0  # also save a figure of fixed LR inputs/outputs every N steps; 0 = off
 
     def __post_init__(self) -> None:
+        # stored configs hold a dict (JSON, checkpoints), people a strength name: both become parameters
+        self.realistic = _nested(realistic_from, self.realistic)
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -111,7 +121,7 @@ class TrainConfig:
             "generator": GENERATORS, "discriminator": DISCRIMINATORS, "adversarial_loss": ADVERSARIAL_LOSSES,
             "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES, "pixel_loss": PIXEL_LOSSES,
             "perceptual_criterion": PIXEL_LOSSES, "perceptual_net": PERCEPTUAL_NETS,
-            "vgg_convention": VGG_CONVENTIONS, "device": DEVICES,
+            "vgg_convention": VGG_CONVENTIONS, "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -169,8 +179,12 @@ class TrainConfig:
         return cls(**data)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A validated copy with some fields changed."""
-        return TrainConfig.from_dict({**self.to_dict(), **changes})
+        """A validated copy with some fields changed; a dict for `realistic` changes only the parameters
+        it names."""
+        current = self.to_dict()
+        if isinstance(changes.get("realistic"), dict):
+            changes = {**changes, "realistic": {**current["realistic"], **changes["realistic"]}}
+        return TrainConfig.from_dict({**current, **changes})
 
     def for_device(self, device_type: str) -> TrainConfig:
         """This config with the automatic (0) batch size and patch filled in for a device type; a run
@@ -185,20 +199,36 @@ class TrainConfig:
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:
     """`name=value` strings parsed by each field's type, unvalidated, so callers can combine them with
-    other changes before one validation (e.g. --steps with --set pretrain_steps=...)."""
+    other changes before one validation (e.g. --steps with --set pretrain_steps=...).
+    `realistic.PARAMETER=value` sets one degradation parameter (a dict that replace() merges)."""
     changes: dict[str, Any] = {}
     hints = typing.get_type_hints(TrainConfig)
     for item in assignments:
         name, sep, text = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or name not in hints:
+        name, dot, parameter = name.strip().replace("-", "_").partition(".")
+        if not sep or name not in hints or (dot and name != "realistic"):
             raise ConfigError(f"expected name=value with a known setting name, got {item!r}")
-        changes[name] = parse_value(hints[name], text.strip(), name)
+        if dot:
+            earlier = changes.get(name, {})
+            earlier = dataclasses.asdict(earlier) if isinstance(earlier, RealisticDegradation) else earlier
+            changes[name] = {**earlier, parameter: _nested(parse_parameter, parameter, text.strip())}
+        else:
+            changes[name] = parse_value(hints[name], text.strip(), name)
     return changes
+
+
+def _nested(parse: Any, *args: Any) -> Any:
+    """`parse(*args)` with a bad degradation parameter reported as the ConfigError it is."""
+    try:
+        return parse(*args)
+    except DegradationError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_value(hint: Any, text: str, name: str) -> Any:
     """Parse one setting's text by its annotated type."""
+    if hint is RealisticDegradation:  # a strength name or a JSON object of parameters
+        return _nested(realistic_from, text)
     try:
         if hint is bool:
             lowered = text.lower()

@@ -1,4 +1,4 @@
-"""Training data: a folder of images decoded once into memory, random HR crops, bicubic LR.
+"""Training data: a folder of images decoded once into memory, random HR crops, degraded LR.
 
 Images stay uint8 numpy arrays (a 20 MP photo is 60 MB, not 240 MB as float), and crops are
 cut from memory, so no epoch ever re-decodes a file. Everything is in [0, 1]; the trainer maps
@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.config import TrainConfig
+from engine.degradations import degrade
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -172,6 +173,8 @@ def random_crops(images: list[np.ndarray], rng: np.random.Generator, count: int,
 def make_lr(hr: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     """The degraded low-resolution input a model learns to undo, for a [0, 1] HR batch on any device.
     `generator` (CPU) draws any random degradation, so a batch is a function of its seed."""
+    if config.degradation == "realistic":
+        return degrade(hr, config.realistic, config.scale, generator)
     return downscale(hr, config.scale, config.antialias)
 
 

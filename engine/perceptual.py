@@ -59,11 +59,18 @@ def layer_names(features: nn.Sequential) -> list[str]:
     return names
 
 
-def vgg_feature_stack(net: str, width_divisor: int = 1) -> nn.Sequential:
-    """torchvision's VGG `features` layout (same `N.weight` keys); a divisor > 1 makes a thin copy for tests."""
+def vgg_feature_stack(net: str, width_divisor: int = 1, layers: list[str] | None = None) -> nn.Sequential:
+    """torchvision's VGG `features` layout (same `N.weight` keys); a divisor > 1 makes a thin copy for tests.
+    With `layers`, only the blocks up to the deepest of them are built (random-initialising all of VGG16
+    only to load a few layers over it took most of a run's start-up)."""
     if net not in VGG_CONFIGS:
         raise ConfigError(f"perceptual_net must be one of {', '.join(VGG_CONFIGS)}, not {net!r}")
     cfg = [v if v == "M" else max(1, int(v) // width_divisor) for v in VGG_CONFIGS[net]]
+    if layers:
+        deepest = max(int(name.removeprefix("relu").removeprefix("conv").split("_")[0]) for name in layers
+                      if _LAYER_NAME.match(name))
+        block_ends = [i for i, v in enumerate(cfg) if v == "M"]
+        cfg = cfg[:block_ends[min(deepest, len(block_ends)) - 1]]
     return make_layers(cfg, batch_norm=False)
 
 
@@ -233,7 +240,7 @@ def build_perceptual_loss(config: TrainConfig, value_range: tuple[float, float],
         source = find_vgg_weights(config)
         if source is None:
             return None, ""
-        features = VGGFeatures(vgg_feature_stack(source.net), list(source.layers))
+        features = VGGFeatures(vgg_feature_stack(source.net, layers=list(source.layers)), list(source.layers))
         stored = load_vgg_weights(features.features, source.path)
         convention = config.vgg_convention if config.vgg_convention != "auto" else (stored or "torchvision")
         layers, note = source.layers, source.note

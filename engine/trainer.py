@@ -226,7 +226,7 @@ class Trainer:
         if self.group.is_main and (step == 1 or step % config.val_every == 0 or step == config.steps):
             new_best = yield from self._validate()
         if self.group.is_main and config.sample_every and step % config.sample_every == 0:
-            save_sample_figure(self.folder.sample_figure(step), self.validation.figure_rows(self.gan.super_resolve))
+            save_sample_figure(self.folder.sample_figure(step), self.validation.figure_rows(self._super_resolve))
         requested = self._checkpoint_requested.is_set()
         if step % config.checkpoint_every == 0 or self.group.any(new_best or requested, self.device):
             self._checkpoint_requested.clear()
@@ -242,6 +242,14 @@ class Trainer:
                 self._d_window.clear()
 
     # ------------------------------------------------------------------ validation
+    def _super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+        """One validation crop through the generator, unless a stop was asked for: a validation of the
+        classic recipe's full-resolution generator takes seconds, and Stop must not wait for it. (Under
+        torchrun only rank 0 validates, so there the group's step-boundary decision must stand.)"""
+        if self._stop.is_set() and not self.group.enabled:
+            raise StopRequested()
+        return self.gan.super_resolve(lr)
+
     def _validate(self) -> Iterator[ev.TrainEvent]:
         """Score the held-out crops; returns whether this is the best score so far (a generator that
         stopped changing raises NonFiniteLoss: it is as stuck as a NaN)."""
@@ -250,7 +258,7 @@ class Trainer:
             raise NonFiniteLoss("the generator's weights (they stopped changing although its loss is finite)")
         self._fingerprint = fingerprint
         validation = self.validation
-        score = validation.score(self.gan.super_resolve)
+        score = validation.score(self._super_resolve)
         is_best = score.psnr > self.best_psnr
         self.last_validation = {"psnr": score.psnr, "ssim": score.ssim, "bicubic_psnr": validation.bicubic.psnr,
                                 "bicubic_ssim": validation.bicubic.ssim}
@@ -263,7 +271,7 @@ class Trainer:
         warning = self._collapse.check(score, validation.bicubic)
         if warning:
             yield ev.TrainWarning(step=self.step, code="collapse", message=warning)
-        crops = [ev.SampleCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self.gan.super_resolve(crop.lr)), crop.hr)
+        crops = [ev.SampleCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
                  for crop in validation.samples]
         yield ev.Samples(step=self.step, crops=tuple(crops))
         return is_best

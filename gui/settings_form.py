@@ -18,12 +18,16 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
 
 from engine import config as cfg
 from engine.config import PRESET_DESCRIPTIONS, PRESETS, ConfigError, TrainConfig, preset
+from engine.degradations import DEGRADATIONS
+from engine.device import DEVICE_CHOICES
 from gui.layers_editor import LayersEditor
 from gui.path_field import PathField
+from gui.strength_editor import StrengthEditor
 
 # Settings people change most; everything else (except the run folder, which each Start makes) is advanced.
-MAIN_FIELDS = ("data_dir", "preset", "scale", "batch_size", "hr_patch", "steps", "pretrain_steps", "lr_g", "lr_d",
-               "pixel_weight", "perceptual_weight", "adversarial_weight", "adversarial_loss")
+MAIN_FIELDS = ("data_dir", "preset", "scale", "degradation", "realistic", "batch_size", "hr_patch", "steps",
+               "pretrain_steps", "lr_g", "lr_d", "pixel_weight", "perceptual_weight", "adversarial_weight",
+               "adversarial_loss")
 PANEL_FIELDS = ("out_dir",)  # chosen by the panel: a fresh folder per Start
 # A preset is a recipe: switching to another keeps these settings of the person's own machine and data.
 KEPT_ACROSS_PRESETS = ("data_dir", "val_dir", "vgg_weights", "device", "workers")
@@ -31,7 +35,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "preset": tuple(PRESETS), "scale": cfg.SCALES, "channels": (3, 1), "generator": cfg.GENERATORS,
     "discriminator": cfg.DISCRIMINATORS, "adversarial_loss": cfg.ADVERSARIAL_LOSSES, "precision": cfg.PRECISIONS,
     "lr_schedule": cfg.LR_SCHEDULES, "pixel_loss": cfg.PIXEL_LOSSES, "perceptual_criterion": cfg.PIXEL_LOSSES,
-    "perceptual_net": cfg.PERCEPTUAL_NETS, "vgg_convention": cfg.VGG_CONVENTIONS, "device": cfg.DEVICES,
+    "perceptual_net": cfg.PERCEPTUAL_NETS, "vgg_convention": cfg.VGG_CONVENTIONS, "device": DEVICE_CHOICES,
+    "degradation": DEGRADATIONS,
 }
 MODEL_FILTER = "Models and checkpoints (*.safetensors *.pth *.pt);;All files (*)"
 # name -> (dialog title, folder?, file filter, placeholder)
@@ -53,7 +58,7 @@ LABELS = {
     "checkpoint_every": "Checkpoint every", "minibatch_stddev": "Minibatch stddev", "spectral_norm": "Spectral norm",
     "lr_schedule": "LR schedule", "gp_weight": "GP weight", "vgg_convention": "VGG convention",
     "perceptual_net": "Perceptual network", "perceptual_layers": "Perceptual layers",
-    "init_generator": "Start G from", "perceptual_criterion": "Perceptual loss",
+    "init_generator": "Start G from", "perceptual_criterion": "Perceptual loss", "realistic": "Strength",
 }
 TOOLTIPS = {
     "batch_size": "0 = chosen for the device", "hr_patch": "0 = chosen for the device",
@@ -61,6 +66,8 @@ TOOLTIPS = {
                       'model file or checkpoint; empty = random',
     "gen_features": "Generator features", "gen_blocks": "Generator blocks", "disc_features": "Discriminator features",
     "gp_weight": "Gradient penalty weight (wgan-gp)", "perceptual_criterion": "How feature maps are compared",
+    "degradation": "How low-res inputs are made: bicubic = clean downscaling (benchmarks, PSNR); realistic = blur, "
+                   "resize, noise and JPEG as real photos have them",
 }
 HINTS = typing.get_type_hints(TrainConfig)
 
@@ -120,6 +127,8 @@ class SettingsForm(QWidget):
         assert isinstance(preset_box, QComboBox)
         preset_box.activated.connect(lambda _: self.apply_preset(preset_box.currentData()))
         preset_box.currentIndexChanged.connect(lambda _: self._describe_preset())
+        self._locked = False
+        self._editors["degradation"].currentIndexChanged.connect(lambda _: self._enable_strength())
         self.set_config(TrainConfig())
 
     def _add_row(self, form: QFormLayout, name: str) -> None:
@@ -139,6 +148,9 @@ class SettingsForm(QWidget):
             editor.textChanged.connect(self.changed)
         elif name == "perceptual_layers":
             editor = LayersEditor()
+            editor.changed.connect(self.changed)
+        elif name == "realistic":
+            editor = StrengthEditor()
             editor.changed.connect(self.changed)
         elif name in CHOICES:
             editor = QComboBox()
@@ -195,6 +207,8 @@ class SettingsForm(QWidget):
             editor.setValue(int(value))
         elif isinstance(editor, LayersEditor):
             editor.set_value(dict(value))
+        elif isinstance(editor, StrengthEditor):
+            editor.set_value(value)
         elif isinstance(editor, (QLineEdit, PathField)):
             editor.setText(_text_of(value))
 
@@ -206,7 +220,7 @@ class SettingsForm(QWidget):
             return editor.isChecked()
         if isinstance(editor, QSpinBox):
             return editor.value()
-        if isinstance(editor, LayersEditor):
+        if isinstance(editor, (LayersEditor, StrengthEditor)):
             return editor.value()
         if isinstance(editor, PathField):
             return editor.text().strip()
@@ -217,6 +231,7 @@ class SettingsForm(QWidget):
         for name in self._editors:
             self.set_value(name, getattr(config, name))
         self._describe_preset()
+        self._enable_strength()
 
     def values(self) -> dict[str, Any]:
         """The form's values, parsed; raises ConfigError naming a field whose text does not parse."""
@@ -231,5 +246,11 @@ class SettingsForm(QWidget):
 
     def set_locked(self, locked: bool) -> None:
         """Read-only while a run trains with these settings (edits then could not reach it)."""
+        self._locked = locked
         for editor in self._editors.values():
             editor.setEnabled(not locked)
+        self._enable_strength()
+
+    def _enable_strength(self) -> None:
+        """The strength applies to realistic degradation only."""
+        self._editors["realistic"].setEnabled(not self._locked and self.value("degradation") == "realistic")

@@ -2,7 +2,8 @@
 held-out PSNR/SSIM against bicubic, the data it learned from and the exact command that trained it.
 
     python scripts/ship_model.py runs/faithful-x4/generator.safetensors faithful-x4 \\
-        --val data/photos2k/val --data "..." --command "python -m engine train ..."
+        --val data/photos2k/val --data "..." --command "python -m engine train ..." \\
+        --description "what the model is for, in one line (the window's model picker shows it)"
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val", type=Path, required=True, help="held-out HR images never trained on")
     parser.add_argument("--data", required=True, help="what the model was trained on")
     parser.add_argument("--command", required=True, help="the command(s) that trained it")
+    parser.add_argument("--description", required=True, help="one line: what the model is for")
     args = parser.parse_args(argv)
 
     module, meta = load_generator(args.source)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = [s for s in score_folder(upscaler.upscale, scale, args.val) if isinstance(s, ImageScore)]
     held_out = mean_score(scores)
     extra = {key: value for key, value in meta.items() if key not in STORED_BY_EXPORT}
-    extra.update(name=args.name, data=args.data, training_command=args.command,
+    extra.update(name=args.name, description=args.description, data=args.data, training_command=args.command,
                  validation={"psnr": held_out.psnr, "ssim": held_out.ssim, "bicubic_psnr": held_out.bicubic_psnr,
                              "bicubic_ssim": held_out.bicubic_ssim, "images": len(scores),
                              "folder": args.val.as_posix(), "measure": describe(scale, None)})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from engine.config import AUTO_SHAPES, ConfigError, TrainConfig, classic_preset, parse_assignments, preset
+from engine.degradations import LIGHT, STRONG, strength_of
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -78,3 +82,41 @@ def test_auto_batch_and_patch_are_chosen_per_device() -> None:
     assert AUTO_SHAPES["cuda"][1] > AUTO_SHAPES["cpu"][1]
     explicit = config.replace(batch_size=3, hr_patch=48).for_device("cuda")
     assert (explicit.batch_size, explicit.hr_patch) == (3, 48)
+
+
+def test_realistic_degradation_is_set_by_strength_or_by_parameter() -> None:
+    config = TrainConfig().replace(**parse_assignments([
+        "degradation=realistic", "realistic=strong", "realistic.noise_prob=0.3", "realistic.noise_sigma=[1,20]"]))
+    assert config.degradation == "realistic" and TrainConfig().degradation == "bicubic"
+    assert config.realistic == dataclasses.replace(STRONG, noise_prob=0.3, noise_sigma=(1.0, 20.0))
+    assert strength_of(config.realistic) == "custom" and strength_of(TrainConfig().realistic) == "medium"
+    # a parameter alone changes only itself, on top of what the config already has
+    tuned = config.replace(**parse_assignments(["realistic.jpeg_prob=0.5"]))
+    assert tuned.realistic == dataclasses.replace(config.realistic, jpeg_prob=0.5)
+    assert TrainConfig().replace(**parse_assignments(["realistic=light"])).realistic == LIGHT
+
+
+@pytest.mark.parametrize(("item", "named"), [
+    ("degradation=jpeg", "degradation"), ("realistic=extreme", "extreme"), ("realistic.typo_prob=1", "typo_prob"),
+    ("realistic.noise_sigma=3", "noise_sigma"), ("realistic.noise_prob=2", "noise_prob"),
+    ("realistic.noise_sigma=[9,1]", "noise_sigma"), ("augment.x=1", "augment.x"),
+])
+def test_bad_degradation_settings_are_config_errors_naming_them(item: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        TrainConfig().replace(**parse_assignments([item]))
+
+
+def test_degradation_round_trips_through_checkpoint_dicts_and_json() -> None:
+    config = TrainConfig(degradation="realistic").replace(realistic={"noise_sigma": (2.0, 9.0)})
+    stored = config.to_dict()
+    assert stored["realistic"]["noise_sigma"] == (2.0, 9.0)
+    assert TrainConfig.from_dict(stored) == config
+    assert TrainConfig.from_dict(json.loads(json.dumps(stored))) == config
+    assert TrainConfig.from_dict({**stored, "realistic": "strong"}).realistic == STRONG
+    without = {name: value for name, value in stored.items() if name not in ("degradation", "realistic")}
+    assert TrainConfig.from_dict(without) == TrainConfig()  # checkpoints from before the setting existed
+    with pytest.raises(ConfigError, match="typo_prob"):
+        TrainConfig.from_dict({**stored, "realistic": {**stored["realistic"], "typo_prob": 0.1}})
+    assert TrainConfig(realistic="light").realistic == LIGHT  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="realistic"):
+        TrainConfig(realistic=3)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import torch
 from engine.config import TrainConfig
 from engine.data import (DataError, TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
                          split_paths)
+from engine.degradations import STRONG, degrade
 
 
 def config_for(folder: Path, **changes: object) -> TrainConfig:
@@ -142,3 +143,17 @@ def test_a_batch_is_a_function_of_seed_and_step_whatever_the_workers(image_folde
         torch.testing.assert_close(next(with_workers)[0], straight[step - 1], rtol=0, atol=0)
     other_seed = batch_at(images, config, (8, 0), 1)[0]
     assert not torch.equal(other_seed, straight[0])
+
+
+def test_realistic_lr_is_made_from_the_batch_seed(image_folder: Path) -> None:
+    """The realistic pipeline, like bicubic, makes each step's LR from the batch's own seed, so resuming
+    and data workers draw the same degradations."""
+    config = config_for(image_folder, degradation="realistic", realistic="strong")
+    images = TrainingData.load(config).train.images
+    hr, lr, lr_seed = batch_at(images, config, (3, 0), 5)
+    assert lr is not None and lr.shape == (3, 3, 8, 8)
+    torch.testing.assert_close(lr, degrade(hr, STRONG, 4, torch.Generator().manual_seed(lr_seed)), rtol=0, atol=0)
+    torch.testing.assert_close(lr, batch_at(images, config, (3, 0), 5)[1], rtol=0, atol=0)
+    streamed_hr, streamed_lr = next(batch_stream(images, config, (3, 0), 5, device=torch.device("cpu")))
+    torch.testing.assert_close((streamed_hr, streamed_lr), (hr, lr), rtol=0, atol=0)
+    assert not torch.allclose(lr, downscale(hr, 4, config.antialias))

@@ -52,6 +52,13 @@ def test_layer_names_follow_the_papers() -> None:
     assert layer_names(vgg_feature_stack("vgg19")).index("conv5_4") == 34  # ESRGAN's vgg19.features[:35]
 
 
+def test_only_the_blocks_a_loss_needs_are_built() -> None:
+    names = layer_names(vgg_feature_stack("vgg16", layers=["conv1_2", "conv3_3"]))
+    assert names[-1] == "relu3_3" and "conv4_1" not in names
+    full = vgg_feature_stack("vgg16")
+    assert layer_names(vgg_feature_stack("vgg16", layers=["relu5_3"])) == layer_names(full)[:-1]
+
+
 def test_features_are_truncated_frozen_and_pre_or_post_activation(thin_vgg16: torch.nn.Sequential) -> None:
     features = VGGFeatures(thin_vgg16, ["conv2_2", "relu2_2"])
     assert len(features.features) == layer_names(thin_vgg16).index("relu2_2") + 1

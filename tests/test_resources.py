@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import quality
+from bench import pairs, quality
 from engine.evaluation import bicubic_resize
 from engine.resources import resource_path
 from scripts import make_sample_set, prepare_photos
@@ -146,7 +146,7 @@ def test_vgg_distance_is_zero_for_the_original_and_grows_with_blur(tmp_path: Pat
     save_file({f"features.{k}": v for k, v in vgg_feature_stack("vgg16").state_dict().items()}, str(weights))
     vgg = quality.VggDistance(weights)
     folder = photo_folder(tmp_path / "photos", 1)
-    hr = quality.load_rgb(folder / "photo_0.png")[:64, :64]
+    hr = pairs.load_rgb(folder / "photo_0.png")[:64, :64]
     original = vgg.embed(hr)
 
     def blurred(factor: int) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import torch
 from engine import events as ev
 from engine.checkpoint import load_checkpoint
 from engine.cli import main
+from engine.config import TrainConfig
+from engine.degradations import LIGHT
 from engine.evaluation import ImageScore, load_upscaler, mean_score, score_folder
 from engine.export import load_generator
 from engine.train_cli import build_config, format_row
@@ -40,6 +43,15 @@ def test_three_step_smoke_train(image_folder: Path, tmp_path: Path, preset: str,
     assert model(torch.rand(1, channels, 8, 8)).shape == (1, channels, 32, 32)
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.startswith("completed") and str(out / "generator.safetensors") in last_line
+
+
+def test_realistic_degradation_from_the_command_line(image_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "2", "--set", "degradation=realistic", "realistic=light",
+                 "realistic.noise_sigma=[2,6]") == 0
+    stored = TrainConfig.from_dict(load_checkpoint(out / "checkpoint.pt")["config"])
+    assert stored.degradation == "realistic" and stored.realistic == replace(LIGHT, noise_sigma=(2.0, 6.0))
+    assert load_generator(out / "generator.safetensors")[1]["config"]["realistic"]["noise_sigma"] == [2.0, 6.0]
 
 
 def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
@@ -73,6 +85,7 @@ def test_steps_keep_the_default_presets_pretraining_share() -> None:
 @pytest.mark.parametrize(("argv_tail", "message"), [
     (["--data", "{images}", "--set", "batch_size=lots"], "bad value for batch_size"),
     (["--data", "{images}", "--set", "nonsense=1"], "nonsense=1"),
+    (["--data", "{images}", "--set", "realistic.noise_prob=2"], "realistic.noise_prob must be a probability"),
     ([], "--data is required"),
     (["--resume"], "no checkpoint at"),
 ])

@@ -13,12 +13,14 @@ import torch
 from engine import events as ev
 from engine.checkpoint import load_checkpoint
 from engine.config import TrainConfig
+from engine.data import TrainingData
 from engine.export import load_generator
 from engine.gan_step import EMA
 from engine.models import load_model
 from engine.perceptual import vgg_feature_stack
 from engine.run_folder import RunExistsError
 from engine.trainer import Trainer
+from engine.validation import ValidationSet
 
 SHALLOW_LAYERS = {"relu1_2": 0.5, "conv2_2": 1.0}
 
@@ -229,3 +231,18 @@ def test_ema_warms_up_then_averages_at_the_configured_decay() -> None:
     assert gap == pytest.approx(0.1, abs=1e-5)
     assert ema.decay_at(0) == pytest.approx(0.1)
     assert ema.decay_at(100_000) == 0.999
+
+
+def test_realistic_degradation_trains_and_is_stored(config: TrainConfig, thin_vgg16: torch.nn.Sequential) -> None:
+    realistic = config.replace(degradation="realistic", realistic="strong")
+    events = run_all(Trainer(realistic, feature_net=thin_vgg16))
+    finished = events[-1]
+    assert isinstance(finished, ev.Finished) and finished.reason == "completed"
+    assert all(math.isfinite(v) for s in of_type(events, ev.StepMetrics) for v in s.losses.values())
+    stored = TrainConfig.from_dict(load_checkpoint(Path(config.out_dir) / "checkpoint.pt")["config"])
+    assert stored.degradation == "realistic" and stored.realistic == realistic.realistic
+    # validation crops are degraded as the run trains: blur, noise and JPEG cost bicubic decibels
+    images = TrainingData.load(config).val.images
+    degraded_bicubic = of_type(events, ev.Validation)[0].bicubic_psnr
+    assert degraded_bicubic == pytest.approx(ValidationSet(images, realistic).bicubic.psnr)
+    assert degraded_bicubic < ValidationSet(images, config).bicubic.psnr - 0.5
