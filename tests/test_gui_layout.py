@@ -1,6 +1,6 @@
 """The window's layout: every Train control reachable at 1024x700 and 800x600, plots inside their view,
 paths that show their end, aligned form columns, the perceptual-layers table, Browse… for every path,
-visible input borders on the dark theme, window geometry that persists."""
+the degradation and its strength, visible input borders on the dark theme, window geometry that persists."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QLineEdit, QProgressBar,
                                QScrollArea, QSlider, QTreeWidget, QWidget)
 
+from engine.config import ConfigError
+from engine.degradations import STRENGTHS
 from gui.loss_plots import PLOTS
 from gui.main_window import MainWindow
 from gui.path_field import PathField
@@ -154,3 +156,28 @@ def test_window_size_and_place_persist(qtbot, tmp_path: Path) -> None:
     second = MainWindow(isolated_settings(tmp_path), runs_dir=tmp_path / "runs", speed_probe=None)
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == size
+
+
+def test_degradation_and_its_strength_knob(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    form = window.train.form
+    strength = form.editor("realistic")
+    assert form.value("degradation") == "bicubic" and not strength.isEnabled()
+    degradation = form.editor("degradation")
+    degradation.setCurrentIndex(degradation.findData("realistic"))
+    assert strength.isEnabled() and strength.strength.currentText() == "medium"
+    strength.strength.setCurrentText("strong")
+    config = form.config(out_dir="")
+    assert config.degradation == "realistic" and config.realistic == STRENGTHS["strong"]
+    strength.strength.setCurrentText("custom")
+    assert strength.parameters.isVisible() and '"noise_prob"' in strength.parameters.text()
+    strength.parameters.setText('{"noise_prob": 0.25}')
+    assert form.config(out_dir="").realistic.noise_prob == 0.25
+    strength.parameters.setText('{"no_such_parameter": 1}')
+    with pytest.raises(ConfigError, match="Strength"):
+        form.config(out_dir="")
+    strength.parameters.setText('{"noise_prob": 0.25}')
+    window.train.save_settings()
+    again = MainWindow(isolated_settings(tmp_path), runs_dir=window.runs_dir, speed_probe=None)
+    qtbot.addWidget(again)
+    assert again.train.form.value("realistic").noise_prob == 0.25  # custom strengths persist too
+    assert again.train.form.editor("realistic").strength.currentText() == "custom"
