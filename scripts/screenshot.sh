@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-/tmp/srgan-shots}"
 shift || true
-display=":99"
-Xvfb "$display" -screen 0 1700x1100x24 >/dev/null 2>&1 &
+number_file="$(mktemp)"
+Xvfb -displayfd 3 -screen 0 1700x1100x24 3>"$number_file" >/dev/null 2>&1 &  # a free display number
 xvfb_pid=$!
-trap 'kill "$xvfb_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  xdpyinfo -display "$display" >/dev/null 2>&1 && break || sleep 0.1
+trap 'kill "$xvfb_pid" 2>/dev/null || true; rm -f "$number_file"' EXIT
+for _ in $(seq 100); do
+  [ -s "$number_file" ] && break || sleep 0.1
 done
+display=":$(head -n 1 "$number_file")"
+xdpyinfo -display "$display" >/dev/null
 DISPLAY="$display" QT_QPA_PLATFORM=xcb "${PYTHON:-.venv/bin/python}" scripts/screenshot_driver.py "$out" "$@"
