@@ -20,6 +20,7 @@ from concurrent.futures import wait as wait_for
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 import engine
 from engine.config import TrainConfig
@@ -103,7 +104,12 @@ class SpeedEstimate(QObject):
             self._key = None
             self.changed.emit("", "")
             return
-        device = resolve_device(config.device)
+        try:
+            device = resolve_device(config.device)
+        except ValueError as exc:  # a device this machine does not have: Start will say so too
+            self._key = None
+            self.changed.emit(str(exc), "")
+            return
         self._device = describe_device(device)
         self._note = CLASSIC_CPU_NOTE if config.preset in SLOW_ON_CPU and device.type == "cpu" else ""
         self._key = shape_key(config, device.type)
@@ -116,7 +122,8 @@ class SpeedEstimate(QObject):
             self._timer.start()
 
     def _measure(self) -> None:
-        if self._config is None or self._probe is None:
+        shown = not isinstance(self.parent(), QWidget) or self.parent().isVisible()
+        if self._config is None or self._probe is None or not shown:  # a hidden tab measures when shown
             return
         self._cancel = cancel = threading.Event()
         config, probe = self._config, self._probe

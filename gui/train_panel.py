@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
@@ -161,6 +162,10 @@ class TrainPanel(QWidget):
         if not self.is_running():
             self.estimate.request(self._form_config())
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._on_form_changed()  # the speed is measured only while the tab is on screen
+
     def _on_estimate(self, estimate: str, note: str) -> None:
         self.bar.estimate.setText(estimate)
         self.form.set_note(note)
@@ -280,7 +285,8 @@ class TrainPanel(QWidget):
 
     # ------------------------------------------------------------------ showing a run
     def _on_runs_scanned(self) -> None:
-        if self.view.shown is None:
+        """At start-up, and after a run that was picked in the list while another trained: show the pick."""
+        if not self.is_running() and self.runs.selected_path() != self.view.shown:
             self._on_run_selected(self.runs.selected_path())
         self._update_buttons()
 

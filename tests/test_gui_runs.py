@@ -149,3 +149,19 @@ def test_resume_continues_the_selected_run_with_its_own_settings(qtbot, panel, r
     assert not panel.form.editor("lr_g").isEnabled()
     qtbot.waitUntil(lambda: panel.progress.value() == 5)
     assert row(panel, "stopped")[2] == "5/8"  # the list follows the running run
+
+
+def test_a_run_picked_while_another_trains_is_shown_once_that_one_stops(qtbot, panel, runs: Path) -> None:
+    panel, jobs = panel
+    jobs.script = lambda config, resume: step_events(1, 40, config.steps)
+    panel.data_dir.setText(str(runs.parent / "data"))
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.progress.value() == 40)
+    click_row(qtbot, panel, "stopped")
+    panel.plots.redraw_all()
+    assert len(panel.plots.curve("g_loss").getData()[0]) == 40  # the view follows the run that trains
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running())
+    qtbot.waitUntil(lambda: panel.view.shown == runs / "stopped", timeout=30_000)
+    panel.plots.redraw_all()
+    assert list(panel.plots.curve("g_loss").getData()[0]) == [1, 2, 3]
