@@ -13,11 +13,11 @@ import math
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from engine.events import StepMetrics, Validation
-from gui.log_axis import ReadableLogAxis
+from gui.value_axis import ReadableAxis
+from gui.plot_header import PLOT_ROW, PlotHeader
 from gui.plot_markers import Marker, MarkerLayer
 from gui.plot_series import Series
 from gui.theme import Colors
@@ -38,9 +38,7 @@ SMOOTHED = {key for title in LOSS_PLOTS + ("Discriminator outputs",) for key, _ 
 BASELINES = {"bicubic_psnr", "bicubic_ssim"}
 GRID_COLUMNS = 6  # three plots of two columns on the first row, two of three on the second
 FIRST_X_END = 50
-TITLE_SIZE = "9pt"
-LEGEND_SAMPLE_PX = 30  # a legend entry's line sample and spacing, beside its text
-LEGEND_MARGIN_PX = 24  # a plot cell's margins and the grid's spacing
+CELL_MARGIN_PX = 20  # a plot cell's margins and the grid's spacing
 SETTING_SMOOTHING, SETTING_LOG = "plots/smoothing", "plots/log_y"
 
 
@@ -61,8 +59,7 @@ class LossPlots(QWidget):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._raw: dict[str, pg.PlotDataItem] = {}
         self._plots: dict[str, pg.PlotItem] = {}
-        self._legends: dict[str, pg.LegendItem] = {}
-        self._titles: dict[str, pg.LabelItem] = {}
+        self._headers: dict[str, PlotHeader] = {}
         self._layers: dict[str, MarkerLayer] = {}
         self._markers: list[Marker] = []
         self._dirty: set[str] = set()  # plot titles with data not drawn yet
@@ -115,13 +112,10 @@ class LossPlots(QWidget):
         row, col, span = (0, 2 * index, 2) if index < 3 else (1, 3 * (index - 3), 3)
         cell = self.graphics.ci.addLayout(row=row, col=col, colspan=span)
         cell.setContentsMargins(2, 2, 2, 2)
-        self._titles[title] = cell.addLabel(title, row=0, col=0, size=TITLE_SIZE)
-        legend = pg.LegendItem(colCount=len(entries), labelTextSize="8pt", horSpacing=4, verSpacing=-8)
-        legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        cell.addItem(legend, row=1, col=0)  # its own row: it never covers data
-        cell.layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft)
-        plot = cell.addPlot(row=2, col=0, axisItems={"left": ReadableLogAxis("left")})
-        cell.layout.setRowStretchFactor(2, 100)
+        cell.setPreferredWidth(0)  # the grid's columns share the width evenly, whatever a legend's length
+        header = self._headers[title] = PlotHeader(cell, title, len(entries))
+        plot = cell.addPlot(row=PLOT_ROW, col=0, colspan=2, axisItems={"left": ReadableAxis("left")})
+        cell.layout.setRowStretchFactor(PLOT_ROW, 100)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
@@ -132,7 +126,7 @@ class LossPlots(QWidget):
             plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.getViewBox().sigRangeChangedManually.connect(lambda _: self.follow.setChecked(False))
         plot.setXRange(0, FIRST_X_END, padding=0.02)
-        self._plots[title], self._legends[title], self._layers[title] = plot, legend, MarkerLayer(plot)
+        self._plots[title], self._layers[title] = plot, MarkerLayer(plot)
         for i, (key, name) in enumerate(entries):
             if key in SMOOTHED:
                 faint = QColor(PALETTE[i])
@@ -142,7 +136,7 @@ class LossPlots(QWidget):
             symbol = "o" if title.startswith("Validation") and key not in BASELINES else None
             self._curves[key] = plot.plot([], [], pen=pg.mkPen(PALETTE[i], width=1.6, style=style), symbol=symbol,
                                           symbolSize=5, symbolBrush=PALETTE[i], symbolPen=None)
-            legend.addItem(self._curves[key], name)
+            header.legend.addItem(self._curves[key], name)
             self._series[key] = Series(self.smoothing_factor() if key in SMOOTHED else 0.0)
 
     def smoothing_factor(self) -> float:
@@ -158,7 +152,7 @@ class LossPlots(QWidget):
         return self._plots[title]
 
     def legend(self, title: str) -> pg.LegendItem:
-        return self._legends[title]
+        return self._headers[title].legend
 
     def marker_layer(self, title: str) -> MarkerLayer:
         return self._layers[title]
@@ -278,26 +272,18 @@ class LossPlots(QWidget):
         self.graphics.setRange(QRectF(0, 0, self.graphics.width(), self.graphics.height()), padding=0)
 
     def _fit_legends(self, view_width: int) -> bool:
-        """Whether any legend changed its number of columns."""
+        """Whether any plot's legend moved or wrapped differently."""
         changed = False
-        for index, (title, entries) in enumerate(PLOTS.items()):
+        for index, header in enumerate(self._headers.values()):
             span = 2 if index < 3 else 3
-            width = view_width * span / GRID_COLUMNS - LEGEND_MARGIN_PX
-            legend = self._legends[title]
-            widths = [LEGEND_SAMPLE_PX + label.item.boundingRect().width() for _, label in legend.items]
-            columns = len(entries)
-            while columns > 1 and sum(sorted(widths)[-columns:]) > width:
-                columns -= 1
-            if columns != legend.columnCount:
-                legend.setColumnCount(columns)
-                changed = True
+            changed = header.fit(view_width * span / GRID_COLUMNS - CELL_MARGIN_PX) or changed
         return changed
 
     def apply_colors(self, colors: Colors) -> None:
         self.graphics.setBackground(colors.base)
         for title, plot in self._plots.items():
-            self._titles[title].setText(title, color=colors.text, size=TITLE_SIZE)
-            self._legends[title].setLabelTextColor(colors.text)
+            self._headers[title].set_color(colors.text)
+            self._layers[title].set_label_background(colors.base)
             for name in ("left", "bottom"):
                 axis = plot.getAxis(name)
                 axis.setPen(pg.mkPen(colors.border))

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 
 GAP_PX = 6  # horizontal space kept between two labels of one lane
 TOP_PX = 2  # space between the top of the plot and the first lane
+LABEL_ALPHA = 200  # of 255
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class MarkerLayer:
     def __init__(self, plot: pg.PlotItem) -> None:
         self._plot = plot
         self._lines: list[pg.InfiniteLine] = []
+        self._fill = pg.mkBrush(None)  # behind label text, so a curve under a label does not garble it
         view = plot.getViewBox()
         view.sigXRangeChanged.connect(self.relayout)
         view.sigResized.connect(self.relayout)
@@ -53,10 +56,19 @@ class MarkerLayer:
     def add(self, marker: Marker) -> None:
         line = pg.InfiniteLine(pos=marker.step, angle=90, movable=False,
                                pen=pg.mkPen(marker.color, width=1, style=Qt.PenStyle.DotLine), label=marker.text,
-                               labelOpts={"color": marker.color, "anchors": [(0, 0), (0, 0)]})
+                               labelOpts={"color": marker.color, "anchors": [(0, 0), (0, 0)], "fill": self._fill})
         self._plot.addItem(line, ignoreBounds=True)
         self._lines.append(line)
         self.relayout()
+
+    def set_label_background(self, color: str) -> None:
+        """The plot's background, a little see-through, behind the labels."""
+        background = QColor(color)
+        background.setAlpha(LABEL_ALPHA)
+        self._fill = pg.mkBrush(background)
+        for line in self._lines:
+            line.label.fill = self._fill
+            line.label.update()
 
     def clear(self) -> None:
         for line in self._lines:

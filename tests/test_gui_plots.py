@@ -13,7 +13,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.log_axis import MIN_GAP_PX, log_ticks
+from engine.events import Validation
+from gui.value_axis import MIN_GAP_PX, log_ticks
 from gui.loss_plots import PLOTS, LossPlots
 from gui.train_panel import TrainPanel
 from tests.gui_helpers import ScriptedJobs, isolated_settings, step_events, write_images
@@ -158,3 +159,17 @@ def test_smoothing_and_log_scale_persist(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(second)
     assert second.smoothing.value() == 85 and second.smoothing_value.text() == "0.85"
     assert second.log_y.isChecked() and second.plot("Losses").getAxis("left").logMode
+
+
+def test_linear_axis_labels_keep_apart_in_a_short_plot(qtbot, plots: LossPlots) -> None:
+    plots.resize(620, 300)
+    for step, psnr in ((1, 31.6), (20, 31.4), (40, 31.45), (60, 31.4)):
+        plots.add_validation(Validation(step=step, psnr=psnr, ssim=0.85, bicubic_psnr=29.9, bicubic_ssim=0.81,
+                                        is_best=False))
+    plots.redraw_all()
+    qtbot.wait(20)
+    axis, view = plots.plot("Validation PSNR (dB)").getAxis("left"), plots.plot("Validation PSNR (dB)").getViewBox()
+    low, high = view.viewRange()[1]
+    size = view.height()
+    [(spacing, values)] = axis.tickValues(low, high, size)
+    assert len(values) >= 2 and spacing * size / (high - low) >= MIN_GAP_PX

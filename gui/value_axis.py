@@ -1,4 +1,4 @@
-"""A log-scale axis whose labels never pile up.
+"""A value axis whose labels never pile up, on a linear or a log scale.
 
 pyqtgraph labels every 1..9 x 10^k tick when fewer than three decades are shown, so the 7, 8 and 9
 labels of a decade print on top of each other in a short plot, and a range inside one decade gets
@@ -22,12 +22,17 @@ def _spaced(ticks: list[float], px_per_unit: float, gap: float) -> bool:
 
 
 def round_values(low: float, high: float, count: int) -> list[float]:
-    """At most `count` round values (1, 2 or 5 x 10^k apart) between `low` and `high`."""
+    """Round values (1, 2 or 5 x 10^k apart) between `low` and `high`: at most `count` of them where that
+    still gives two, else the two or more that the next finer spacing gives."""
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step)
-    return [k * step for k in range(first, math.floor(high / step) + 1)]
+    candidates = [m * power for m in (0.1, 0.2, 0.5, 1, 2, 5, 10)]
+    order = [step for step in candidates if step >= raw] + [step for step in reversed(candidates) if step < raw]
+    for step in order:
+        values = [k * step for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
+        if len(values) >= 2:
+            break
+    return values
 
 
 def log_ticks(low: float, high: float, size_px: float, gap: float = MIN_GAP_PX) -> list[float]:
@@ -48,8 +53,18 @@ def log_ticks(low: float, high: float, size_px: float, gap: float = MIN_GAP_PX) 
     return [math.log10(v) for v in values if v > 0]
 
 
-class ReadableLogAxis(pg.AxisItem):
-    """An AxisItem that, in log mode, uses `log_ticks` and writes values with up to 3 significant digits."""
+class ReadableAxis(pg.AxisItem):
+    """A value axis whose labels keep MIN_GAP_PX apart: round values on a linear scale (pyqtgraph always
+    labels its first tick level, four labels in a 40-pixel plot), `log_ticks` on a log scale."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802
+        if self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        low, high = sorted((minVal, maxVal))
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+            return [(1.0, [low])]
+        values = round_values(low, high, max(2, int(size // MIN_GAP_PX)))
+        return [(values[1] - values[0] if len(values) > 1 else high - low, values)]
 
     def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:  # noqa: N802
         return [(None, log_ticks(minVal, maxVal, size))]
