@@ -74,7 +74,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         raise ImageReadError(_bomb_message(int(found.group(1))) if found else str(exc)) from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path.name} is not an image Pillow can read") from None
+        raise ImageReadError(f"{path.name} is not an image file, or in a format this app cannot open") from None
     except FileNotFoundError:
         raise ImageReadError(f"{path} does not exist") from None
     except PermissionError:

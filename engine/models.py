@@ -7,6 +7,7 @@ training checkpoints, then any super-resolution architecture spandrel recognises
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,3 +200,45 @@ def load_model(source: str | Path, device: str | torch.device | None = None, whi
         model.module.to(resolve_device(device) if isinstance(device, str) else device)
     model.module.requires_grad_(False)
     return model
+
+
+# ----------------------------------------------------------------------------- descriptions
+PHOTO_PURPOSE = "For photos: phone pictures, web JPEGs, scans (cleans noise and JPEG blocks)"
+# What a model of ours is for, by the training phase its metadata records.
+PHASE_PURPOSES = {"gan": "Sharp detail, for clean images", "pretrain": "Faithful to the original, for clean images"}
+
+
+def _purpose(metadata: dict[str, str]) -> str:
+    """What one of our exports is for: its own 'description', else what its training says."""
+    if metadata.get("description"):
+        return metadata["description"]
+    try:
+        config = json.loads(metadata.get("config", "{}"))
+    except json.JSONDecodeError:
+        config = {}
+    if isinstance(config, dict) and config.get("degradation") == "realistic":
+        return PHOTO_PURPOSE
+    return PHASE_PURPOSES.get(metadata.get("phase", ""), "Trained with SRGAN Studio")
+
+
+def describe_model(path: str | Path) -> str:
+    """One line for a model picker: what the model is for, its scale and its size on disk.
+
+    Reads only a safetensors header (never the weights), so it is quick for any number of models;
+    other files are described by their kind and size.
+    """
+    path = Path(path)
+    try:
+        size = f"{path.stat().st_size / 1e6:.1f} MB"
+        safetensors = _is_safetensors(path)
+    except OSError:
+        return "Not found"
+    if not safetensors:
+        return f"PyTorch model file · {size}"
+    try:
+        metadata = export.read_metadata(path)
+    except export.ModelFileError:
+        return f"Damaged model file · {size}"
+    if metadata.get("format") != export.FORMAT:
+        return f"Third-party model · {size}"
+    return f"{_purpose(metadata)} · ×{metadata.get('scale', '?')} · {size}"

@@ -2,10 +2,15 @@
 drags. Mouse wheel zooms around the cursor, dragging elsewhere pans.
 
 The "before" is the input drawn into the result's rectangle, so it is resized to the output size at
-paint time (nearest or smooth) without ever making a full-size copy.
+paint time (nearest or smooth) without ever making a full-size copy. Each side is drawn from a preview
+while that has enough pixels for the zoom, else from the full image (memory-mapped from the result
+store), and only the part that is on screen is drawn.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
@@ -13,6 +18,47 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 GRAB_PX = 8  # how near the divider a press grabs it
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+# A side drawn at most this many times the widget's area is scaled once and kept, so dragging the divider
+# or panning only copies pixels; larger (zoomed in far) it is drawn straight from the visible source part.
+CACHE_AREAS = 4
+
+
+@dataclass
+class ViewImage:
+    """One side of the comparison: a preview, the full size, and how to load the full image."""
+
+    preview: QImage
+    size: QSize
+    load_full: Callable[[], QImage] | None = None  # None: the preview is the full image
+    _full: QImage | None = field(default=None, repr=False)
+    _scaled: tuple[tuple[int, int, bool], QImage] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, image: QImage) -> ViewImage:
+        return cls(image, image.size())
+
+    def for_width(self, drawn_width: float) -> QImage:
+        """The preview when it has at least `drawn_width` pixels across, else the full image."""
+        if self.load_full is None or self.preview.width() >= drawn_width:
+            return self.preview
+        if self._full is None:
+            self._full = self.load_full()
+        return self._full
+
+    def scaled_to(self, size: QSize, smooth: bool) -> QImage:
+        """The whole image at `size`, made once per size."""
+        key = (size.width(), size.height(), smooth)
+        if self._scaled is None or self._scaled[0] != key:
+            source = self.for_width(size.width())
+            opaque = not source.hasAlphaChannel()
+            image = QImage(size, QImage.Format.Format_RGB32 if opaque else QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)  # bilinear: several times quicker than QImage.scaled's area averaging
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            painter.drawImage(QRectF(0, 0, size.width(), size.height()), source)
+            painter.end()
+            self._scaled = (key, image)
+        return self._scaled[1]
 
 
 class CompareView(QWidget):
@@ -20,8 +66,8 @@ class CompareView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._before: QImage | None = None
-        self._after: QImage | None = None
+        self._before: ViewImage | None = None
+        self._after: ViewImage | None = None
         self._zoom = 1.0
         self._center = QPointF()  # the image point shown at the middle of the widget
         self._split = 0.5  # divider position as a fraction of the widget's width
@@ -33,16 +79,25 @@ class CompareView(QWidget):
         self.setMouseTracking(True)
 
     # ------------------------------------------------------------------ public
-    def set_images(self, before: QImage, after: QImage) -> None:
+    def set_images(self, before: ViewImage, after: ViewImage) -> None:
+        """Show a new pair. The first pair is fitted; later ones keep the zoom and the relative position,
+        so switching between results compares the same spot."""
+        previous = self._after
         self._before, self._after = before, after
-        self.fit()
+        if previous is None:
+            self.fit()
+            return
+        old, new = previous.size, after.size
+        self._center = QPointF(self._center.x() * new.width() / old.width(),
+                               self._center.y() * new.height() / old.height())
+        self.update()
 
     def clear(self) -> None:
         self._before = self._after = None
         self.update()
 
     def result_size(self) -> QSize:
-        return self._after.size() if self._after is not None else QSize()
+        return self._after.size if self._after is not None else QSize()
 
     def zoom(self) -> float:
         return self._zoom
@@ -61,7 +116,7 @@ class CompareView(QWidget):
     def fit(self) -> None:
         if self._after is None:
             return
-        size = self._after.size()
+        size = self._after.size
         self._set_zoom(min(self.width() / size.width(), self.height() / size.height()))
         self._center = QPointF(size.width() / 2, size.height() / 2)
         self.update()
@@ -76,7 +131,7 @@ class CompareView(QWidget):
         self.zoom_changed.emit(self._zoom)
 
     def _image_rect(self) -> QRectF:
-        size = self._after.size()
+        size = self._after.size
         middle = QPointF(self.width() / 2, self.height() / 2)
         top_left = middle - self._center * self._zoom
         return QRectF(top_left.x(), top_left.y(), size.width() * self._zoom, size.height() * self._zoom)
@@ -98,17 +153,28 @@ class CompareView(QWidget):
             return
         target = self._image_rect()
         divider = self._divider_x()
-        painter.save()
-        painter.setClipRect(QRectF(0, 0, divider, self.height()))
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth_before)
-        painter.drawImage(target, self._before)
-        painter.restore()
-        painter.save()
-        painter.setClipRect(QRectF(divider, 0, self.width() - divider, self.height()))
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._zoom < 1)
-        painter.drawImage(target, self._after)
-        painter.restore()
+        self._paint_side(painter, self._before, target, QRectF(0, 0, divider, self.height()), self.smooth_before)
+        self._paint_side(painter, self._after, target, QRectF(divider, 0, self.width() - divider, self.height()),
+                         None)
         self._paint_divider(painter, divider)
+
+    def _paint_side(self, painter: QPainter, side: ViewImage, target: QRectF, area: QRectF,
+                    smooth: bool | None) -> None:
+        """Draw the part of `side` that falls in `area` of the widget; `smooth` None = only when shrinking."""
+        visible = target.intersected(area)
+        if visible.isEmpty():
+            return
+        ratio = self.devicePixelRatioF()
+        drawn = QSize(max(1, round(target.width() * ratio)), max(1, round(target.height() * ratio)))
+        image = side.for_width(drawn.width())
+        smooth = image.width() > drawn.width() if smooth is None else smooth
+        if drawn.width() * drawn.height() <= CACHE_AREAS * self.width() * self.height() * ratio ** 2:
+            image, smooth = side.scaled_to(drawn, smooth), False
+        sx, sy = image.width() / target.width(), image.height() / target.height()
+        source = QRectF((visible.left() - target.left()) * sx, (visible.top() - target.top()) * sy,
+                        visible.width() * sx, visible.height() * sy)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        painter.drawImage(visible, image, source)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -18,16 +18,22 @@ class DropZone(QFrame):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.setProperty("role", "dropzone")
-        self.setMinimumHeight(84)
         title = QLabel("Drop images or folders here", alignment=Qt.AlignmentFlag.AlignCenter)
         title.setStyleSheet("font-size: 13pt; font-weight: 600;")
-        hint = QLabel("or use Add files…, or paste with Ctrl+V", alignment=Qt.AlignmentFlag.AlignCenter)
-        hint.setProperty("role", "muted")
+        self.hint = QLabel("or use Add files…, or paste images or paths with Ctrl+V",
+                           alignment=Qt.AlignmentFlag.AlignCenter)
+        self.hint.setProperty("role", "muted")
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(title)
-        layout.addWidget(hint)
+        layout.addWidget(self.hint)
         layout.addStretch(1)
+        self.set_compact(False)
+
+    def set_compact(self, compact: bool) -> None:
+        """Once the queue has rows the zone shrinks to its title, leaving the room to the rows."""
+        self.hint.setVisible(not compact)
+        self.setMinimumHeight(48 if compact else 84)
 
     def _set_hover(self, hover: bool) -> None:
         self.setProperty("hover", "true" if hover else "false")

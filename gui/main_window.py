@@ -30,7 +30,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("SRGAN Studio")
         self.runs_dir = runs_dir or default_runs_dir()
         self.train = TrainPanel(settings, self.runs_dir, job_factory, speed_probe)
-        self.upscale = UpscalePanel()
+        self.upscale = UpscalePanel(settings)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train, "Train")
         self.tabs.addTab(self.upscale, "Upscale")

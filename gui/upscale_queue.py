@@ -1,64 +1,78 @@
-"""The upscale queue: one row per image with its state, progress and, once done, its result."""
+"""The upscale queue: one row per image and per model it is upscaled with, in the order they were added."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QEvent, QSize, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-
-class State(Enum):
-    QUEUED = "Queued"
-    RUNNING = "Running"
-    DONE = "Done"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-
-@dataclass(eq=False)
-class Entry:
-    path: Path
-    item: QListWidgetItem
-    state: State = State.QUEUED
-    detail: str = ""  # percent while running, seconds when done, the reason when failed
-    result: np.ndarray | None = None
-
-    def status_text(self) -> str:
-        if self.state is State.FAILED:
-            return f"Failed: {self.detail}"
-        return f"{self.state.value} {self.detail}".strip()
+from gui.queue_entry import Entry, State
+from gui.queue_row import QueueRow
 
 
 class UpscaleQueue(QListWidget):
+    """The rows, in the order they were added; each row is a QueueRow drawn from its Entry."""
+
+    open_folder_requested = Signal(object)  # the Entry whose saved file's folder to open
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entries: list[Entry] = []
-        self.setAlternatingRowColors(True)
-        self.setWordWrap(True)
-        self.setUniformItemSizes(False)
+        self._rows: dict[int, tuple[QListWidgetItem, QueueRow]] = {}
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setUniformItemSizes(True)
+        self.setSpacing(1)
+        self._tint_selection()
 
-    def add(self, path: Path) -> Entry:
-        entry = Entry(path, QListWidgetItem())
-        self.addItem(entry.item)
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._tint_selection()
+
+    def _tint_selection(self) -> None:
+        """Selected rows get a tint of the highlight colour and a bar at their left, not the full highlight:
+        the rows' own labels keep the text colour, so they stay readable in both themes."""
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        rgb = f"{color.red()}, {color.green()}, {color.blue()}"
+        sheet = (f"QListView::item:selected {{ background: rgba({rgb}, 48); border-left: 3px solid rgb({rgb}); }}"
+                 f"QListView::item:hover:!selected {{ background: rgba({rgb}, 16); }}")
+        if self.styleSheet() != sheet:  # setting it re-polishes, which must not loop
+            self.setStyleSheet(sheet)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 300)
+
+    def add(self, entry: Entry) -> Entry:
+        item = QListWidgetItem()
+        row = QueueRow()
+        row.open_folder.clicked.connect(lambda: self.open_folder_requested.emit(entry))
+        self.addItem(item)
+        self.setItemWidget(item, row)
+        self._rows[entry.key] = (item, row)
         self.entries.append(entry)
-        self._render(entry)
+        self.refresh(entry)
+        item.setSizeHint(row.sizeHint())
         return entry
 
-    def set_state(self, entry: Entry, state: State, detail: str = "") -> None:
-        entry.state, entry.detail = state, detail
-        self._render(entry)
+    def refresh(self, entry: Entry) -> None:
+        item, row = self._rows[entry.key]
+        row.show_entry(entry)
+        item.setToolTip(str(entry.path))
 
-    def _render(self, entry: Entry) -> None:
-        entry.item.setText(f"{entry.path.name}\n{entry.status_text()}")
-        entry.item.setToolTip(f"{entry.path}\n{entry.status_text()}")
-        failed = entry.state is State.FAILED
-        entry.item.setForeground(QBrush(QColor("#d9453d")) if failed else QBrush())
-        entry.item.setData(Qt.ItemDataRole.UserRole, entry.state.value)
+    def remove(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            item, _ = self._rows.pop(entry.key)
+            self.takeItem(self.row(item))
+            self.entries.remove(entry)
+
+    def row_widget(self, entry: Entry) -> QueueRow:
+        return self._rows[entry.key][1]
+
+    def select(self, entry: Entry) -> None:
+        self.setCurrentItem(self._rows[entry.key][0])
 
     def with_state(self, *states: State) -> list[Entry]:
         return [entry for entry in self.entries if entry.state in states]
@@ -67,5 +81,10 @@ class UpscaleQueue(QListWidget):
         row = self.currentRow()
         return self.entries[row] if 0 <= row < len(self.entries) else None
 
+    def selected_entries(self) -> list[Entry]:
+        rows = sorted(self.row(item) for item in self.selectedItems())
+        return [self.entries[row] for row in rows]
+
     def entry_for(self, path: str | Path) -> Entry:
+        """The first row of `path`."""
         return next(entry for entry in self.entries if entry.path == Path(path))

@@ -4,7 +4,7 @@
   validation points and the sample grid (grabbed while it trains);
 - runs-THEME-WxH.png: the Runs list (two earlier short runs and that one, stopped), the stopped run
   shown from its checkpoint;
-- upscale-THEME-WxH.png: one sample upscaled with the run's weights, the result showing.
+- then the Upscale tab's scenes of scripts/upscale_scenes.py (upscale-queue-*, upscale-compare-*).
 
 Usage: python scripts/screenshot_driver.py OUT_DIR [--themes light dark] [--sizes 1600x1000 1024x700]
 """
@@ -27,7 +27,7 @@ from engine.config import preset  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.train_panel import REPO_SAMPLES  # noqa: E402
-from gui.upscale_queue import State  # noqa: E402
+from scripts import upscale_scenes  # noqa: E402
 
 RUN = {"steps": 2000, "val_every": 20, "checkpoint_every": 50, "workers": 0}
 EARLIER_RUNS = {"scratch": 24, "classic-init": 12}  # preset -> steps, trained headless before the window opens
@@ -73,16 +73,6 @@ def shoot(app: QApplication, window: MainWindow, path: Path, themes: list[str], 
     return shots
 
 
-def shoot_upscale(app: QApplication, window: MainWindow, out: Path, themes: list[str], sizes: list[str]) -> list[Path]:
-    window.tabs.setCurrentWidget(window.upscale)
-    upscale = window.upscale
-    upscale.model.setCurrentIndex(upscale.model.findText("Current run: EMA"))
-    upscale.add_paths([str(sorted(REPO_SAMPLES.glob("*.jpg"))[3])])
-    wait_until(app, lambda: not upscale.is_running() and bool(upscale.queue.with_state(State.DONE, State.FAILED)), 240)
-    upscale.compare.set_split(0.45)
-    return shoot(app, window, out, themes, sizes, "upscale")
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -110,9 +100,10 @@ def main(argv: list[str]) -> int:
         wait_until(app, lambda: train.runs.tree.topLevelItemCount() == len(EARLIER_RUNS) + 1, timeout=60)
         wait_until(app, lambda: train.samples.shown_step() is not None, timeout=60)
         shots += shoot(app, window, args.out, args.themes, args.sizes, "runs")
-        shots += shoot_upscale(app, window, args.out, args.themes, args.sizes)
         window.close()
         wait_until(app, lambda: not window.isVisible(), timeout=60)
+        for theme in args.themes:
+            shots += upscale_scenes.shoot(app, theme, args.out, Path(work))
     print("\n".join(str(path) for path in shots))
     return 0
 

@@ -1,67 +1,49 @@
-"""The Upscale tab with the real upscaler and a tiny exported model: drops, bad files, queueing
-during a batch, paste, model errors, the before/after view and saving without overwriting."""
+"""The Upscale tab with the real upscaler and tiny exported models: drops, bad files, the queue rows,
+re-running with another model, pasting paths, choosing a broken model, output sizes, model descriptions
+and the settings that persist."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSize, Qt, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine.archs import CompactGenerator
-from engine.export import export_generator
+from engine import models
+from gui.queue_entry import State
 from gui.upscale_panel import UpscalePanel
-from gui.upscale_queue import State
-from tests.gui_helpers import write_images
+from tests.gui_helpers import isolated_settings, write_images
+from tests.upscale_helpers import TIMEOUT_MS, click_row, drop, make_panel, pick_in_popup, tiny_model, wait_idle
 
 
 @pytest.fixture
-def tiny_model(tmp_path: Path) -> Path:
-    net = CompactGenerator(3, 8, 2, 4)
-    return export_generator(tmp_path / "tiny.safetensors", net.state_dict(), net.spec(), net.value_range)
+def panel(qtbot, tmp_path: Path) -> UpscalePanel:
+    return make_panel(qtbot, tmp_path, tiny_model(tmp_path / "tiny.safetensors"))
 
 
-@pytest.fixture
-def panel(qtbot, tiny_model: Path) -> UpscalePanel:
-    widget = UpscalePanel()
-    qtbot.addWidget(widget, before_close_func=lambda w: qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000))
-    widget.model.add_model_file(tiny_model)
-    widget.resize(1100, 700)
-    widget.show()
-    return widget
-
-
-def drop(widget, paths: list[Path]) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, enter)  # Qt delivers a drop only after an accepted drag-enter
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers))
-
-
-def wait_idle(qtbot, panel: UpscalePanel) -> None:
-    qtbot.waitUntil(lambda: not panel.is_running() and not panel.queue.with_state(State.QUEUED, State.RUNNING),
-                    timeout=30_000)
-
-
-def test_drop_upscales_and_bad_file_fails_alone(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+def test_drop_upscales_into_the_store_and_bad_file_fails_in_plain_words(qtbot, panel: UpscalePanel,
+                                                                          tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is not a png")
     good = write_images(tmp_path / "in", 1, size=24)[0]
+    progress: list[float] = []
+    panel.runner.entry_changed.connect(lambda e: progress.append(e.progress) if e.state is State.RUNNING else None)
     drop(panel.drop_zone, [bad, good])
     wait_idle(qtbot, panel)
     bad_entry, good_entry = panel.queue.entry_for(bad), panel.queue.entry_for(good)
-    assert bad_entry.state is State.FAILED and bad_entry.detail
-    assert bad_entry.detail in bad_entry.item.text()
-    assert good_entry.state is State.DONE and good_entry.result.shape[:2] == (96, 96)
-    assert panel.queue.current_entry() is good_entry
-    assert panel.compare.result_size() == QSize(96, 96)
+    assert bad_entry.state is State.FAILED and "Pillow" not in bad_entry.message
+    assert bad_entry.message in panel.queue.row_widget(bad_entry).status.text()
+    assert good_entry.state is State.DONE and panel.queue.current_entry() is good_entry  # the new result is shown
+    assert panel.compare.result_size().width() == 96
+    assert good_entry.result.full.parent == panel.store.folder and good_entry.result.load_full().shape == (96, 96, 3)
+    row = panel.queue.row_widget(good_entry)
+    assert "24×24 → 96×96 · tiny · ×4" == row.details.text()
+    assert row.thumb.pixmap() is not None and not row.thumb.pixmap().isNull()
+    assert row.time.text().endswith(" s") and not row.progress.isVisible()
+    assert progress and max(progress) > 0  # the row's bar moved while it ran
 
 
 def test_images_dropped_during_a_batch_run_in_the_next(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
@@ -74,61 +56,161 @@ def test_images_dropped_during_a_batch_run_in_the_next(qtbot, panel: UpscalePane
     assert [e.state for e in panel.queue.entries] == [State.DONE, State.DONE]
 
 
-def test_dropped_folder_queues_its_images(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
-    write_images(tmp_path / "folder", 3, size=16)
-    drop(panel.drop_zone, [tmp_path / "folder"])
+def test_cancel_stops_the_batch(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    drop(panel.drop_zone, write_images(tmp_path / "in", 3, size=48))
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, panel)
-    assert len(panel.queue.entries) == 3 and all(e.state is State.DONE for e in panel.queue.entries)
+    states = [entry.state for entry in panel.queue.entries]
+    assert states[-1] is State.CANCELLED and set(states) <= {State.DONE, State.CANCELLED}
+    assert panel.queue.row_widget(panel.queue.entries[-1]).status.text() == "Cancelled"
+
+
+def test_each_new_result_is_shown_unless_a_row_was_picked_meanwhile(qtbot, panel: UpscalePanel,
+                                                                    tmp_path: Path) -> None:
+    first, second, third, fourth = write_images(tmp_path / "in", 4, size=16)
+    for image in (first, second):
+        drop(panel.drop_zone, [image])
+        wait_idle(qtbot, panel)
+        assert panel.queue.current_entry() is panel.queue.entry_for(image)
+    drop(panel.drop_zone, [third, fourth])
+    click_row(qtbot, panel, panel.queue.entry_for(first))  # the person looks at an earlier result
+    wait_idle(qtbot, panel)
+    assert panel.queue.current_entry() is panel.queue.entry_for(first)
+
+
+def test_selecting_another_row_keeps_the_zoom(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    first, second = write_images(tmp_path / "in", 2, size=40)
+    drop(panel.drop_zone, [first, second])
+    wait_idle(qtbot, panel)
+    view = panel.compare
+    wheel = QWheelEvent(QPointF(100, 100), QPointF(100, 100), QPoint(), QPoint(0, 360), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view, wheel)
+    zoom = view.zoom()
+    click_row(qtbot, panel, panel.queue.entry_for(first))
+    assert panel.queue.current_entry() is panel.queue.entry_for(first)
+    assert view.zoom() == zoom
+
+
+def test_rerun_selected_rows_with_another_model_and_tell_results_apart(qtbot, panel: UpscalePanel,
+                                                                        tmp_path: Path) -> None:
+    image = write_images(tmp_path / "in", 1, size=20)[0]
+    drop(panel.drop_zone, [image])
+    wait_idle(qtbot, panel)
+    panel.model.add_model_file(tiny_model(tmp_path / "other-x2.safetensors", scale=2))
+    click_row(qtbot, panel, panel.queue.entries[0])
+    qtbot.mouseClick(panel.rerun_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, panel)
+    first, second = panel.queue.entries
+    assert (first.path, first.out_size, second.out_size) == (second.path, (80, 80), (40, 40))
+    details = [panel.queue.row_widget(e).details.text() for e in (first, second)]
+    assert details == ["20×20 → 80×80 · tiny · ×4", "20×20 → 40×40 · other-x2 · ×2"]
+
+
+def test_pasted_plain_text_path_is_queued(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    image = write_images(tmp_path / "in", 1, size=16)[0]
+    QGuiApplication.clipboard().setText(f"'{image}'\n")
+    qtbot.keyClick(panel.queue, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, panel)
+    assert [(e.path, e.state) for e in panel.queue.entries] == [(image, State.DONE)]
 
 
 def test_paste_image_data(qtbot, panel: UpscalePanel) -> None:
     image = QImage(20, 12, QImage.Format.Format_RGB888)
-    image.fill(QColor("#3366cc"))
+    image.fill(Qt.GlobalColor.blue)
     QGuiApplication.clipboard().setImage(image)
-    panel.paste()
+    qtbot.keyClick(panel.queue, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     wait_idle(qtbot, panel)
     (entry,) = panel.queue.entries
-    assert entry.state is State.DONE and entry.result.shape[:2] == (48, 80)
+    assert entry.state is State.DONE and entry.out_size == (80, 48)
 
 
-def test_unloadable_model_is_a_message(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+def test_broken_model_file_is_refused_when_chosen(qtbot, panel: UpscalePanel, tmp_path: Path, monkeypatch) -> None:
     fake = tmp_path / "fake.safetensors"
     fake.write_bytes(b"not a model at all")
-    panel.model.add_model_file(fake)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(fake), ""))
+    with qtbot.waitSignal(panel.model.checking, check_params_cb=lambda busy: not busy, timeout=TIMEOUT_MS):
+        pick_in_popup(qtbot, panel.model, "Open model file…")
+    assert panel.model.currentText() == "File: tiny.safetensors"  # the previous model stays
+    assert panel.model.findText("File: fake.safetensors") < 0
+    assert panel.message.isVisible() and "fake.safetensors" in panel.message.text()
+
+    good = tiny_model(tmp_path / "good-x2.safetensors", scale=2)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(good), ""))
+    with qtbot.waitSignal(panel.model.checking, check_params_cb=lambda busy: not busy, timeout=TIMEOUT_MS):
+        pick_in_popup(qtbot, panel.model, "Open model file…")
+    assert panel.model.currentText() == "File: good-x2.safetensors"
+    assert "×2" in panel.settings.description.text()
+
+
+def test_model_failing_at_use_is_a_message_on_its_rows(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    broken = tmp_path / "was-fine.safetensors"
+    tiny_model(broken)
+    panel.model.add_model_file(broken)
+    broken.write_bytes(b"damaged since")
     drop(panel.drop_zone, write_images(tmp_path / "in", 1, size=16))
     wait_idle(qtbot, panel)
-    assert panel.message.isVisible() and "fake.safetensors" in panel.message.text()
+    assert panel.message.isVisible() and "was-fine.safetensors" in panel.message.text()
     assert panel.queue.entries[0].state is State.FAILED
 
 
-def test_save_all_never_overwrites(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
-    drop(panel.drop_zone, write_images(tmp_path / "in", 1, size=16))
+@pytest.mark.parametrize(("choice", "width", "expected"), [("×2", None, (48, 32)), ("Width in pixels", 60, (60, 40))])
+def test_output_size_choice(qtbot, panel: UpscalePanel, tmp_path: Path, choice: str, width: int | None,
+                            expected: tuple[int, int]) -> None:
+    image = tmp_path / "wide.png"
+    Image.new("RGB", (24, 16), "orange").save(image)
+    pick_in_popup(qtbot, panel.settings.scale, choice)
+    assert panel.settings.width_box.isVisible() == (width is not None)
+    if width is not None:
+        panel.settings.width_box.setValue(width)
+    drop(panel.drop_zone, [image])
     wait_idle(qtbot, panel)
-    out = tmp_path / "out"
-    out.mkdir()
-    existing = out / "img0_upscaled.png"
-    existing.write_bytes(b"keep me")
-    saved = panel.save_all_to(out)
-    assert [p.name for p in saved] == ["img0_upscaled (1).png"]
-    assert existing.read_bytes() == b"keep me"
-    assert Image.open(saved[0]).size == (64, 64)
-    np.testing.assert_array_equal(np.asarray(Image.open(saved[0])), panel.queue.entries[0].result)
+    assert panel.queue.entries[0].out_size == expected
+    assert panel.queue.entries[0].result.load_full().shape[:2] == expected[::-1]
 
 
-@pytest.mark.parametrize("answer", ["No", "Yes"])
-def test_save_asks_before_replacing(qtbot, panel: UpscalePanel, tmp_path: Path, monkeypatch, answer: str) -> None:
-    drop(panel.drop_zone, write_images(tmp_path / "in", 1, size=16))
-    wait_idle(qtbot, panel)
-    target = tmp_path / "chosen.png"
-    target.write_bytes(b"old")
-    asked: list[str] = []
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: asked.append(a[2]) or getattr(QMessageBox.StandardButton, answer))
-    assert panel.save_button.isEnabled()
-    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
-    assert asked and "chosen.png" in asked[0]
-    if answer == "No":
-        assert target.read_bytes() == b"old"
-    else:
-        assert Image.open(target).size == (64, 64)
+def test_quality_shows_only_for_lossy_formats(qtbot, panel: UpscalePanel) -> None:
+    shown = {}
+    for fmt in ("PNG", "JPG", "WEBP"):
+        pick_in_popup(qtbot, panel.settings.format, fmt)
+        shown[fmt] = panel.settings.quality.isVisible()
+    assert shown == {"PNG": False, "JPG": True, "WEBP": True}
+
+
+def test_model_descriptions_and_the_photo_model(qtbot, tmp_path: Path, monkeypatch) -> None:
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
+    tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
+    tiny_model(bundled / "photo-x4.safetensors", extra={"phase": "gan", "config": {"degradation": "realistic"}})
+    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    panel = make_panel(qtbot, tmp_path)
+    picker = panel.model
+    descriptions = {picker.itemText(i).removeprefix("Bundled: "): picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
+                    for i in range(3)}
+    assert descriptions["photo-x4"].startswith("For photos") and "×4" in descriptions["photo-x4"]
+    assert descriptions["default-x4"].startswith("Sharp") and descriptions["faithful-x2"].startswith("Faithful")
+    assert all(text.endswith(" MB") for text in descriptions.values())
+    pick_in_popup(qtbot, picker, "Bundled: photo-x4")
+    assert panel.settings.description.text() == descriptions["photo-x4"]
+
+
+def test_settings_persist(qtbot, tmp_path: Path, monkeypatch) -> None:
+    model = tiny_model(tmp_path / "tiny.safetensors")
+    first = make_panel(qtbot, tmp_path, model)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "chosen"))
+    qtbot.mouseClick(first.settings.browse, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(first.settings.auto_save, Qt.MouseButton.LeftButton)
+    pick_in_popup(qtbot, first.settings.format, "JPG")
+    first.settings.quality.setValue(80)
+    pick_in_popup(qtbot, first.settings.scale, "×3")
+    settings = isolated_settings(tmp_path)
+    settings.sync()
+    second = UpscalePanel(settings)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: not second.model.is_checking(), timeout=TIMEOUT_MS)
+    restored = second.settings
+    assert restored.folder() == tmp_path / "chosen" and restored.auto_save.isChecked()
+    assert (restored.file_format(), restored.quality.value(), restored.scale.currentText()) == ("jpg", 80, "×3")
+    assert second.model.current() == (str(model), "ema")
+    assert restored.run_spec().scale == 3.0

@@ -123,3 +123,18 @@ def test_unknown_weights_choice_is_refused(tmp_path: Path, net: CompactGenerator
     path = export_generator(tmp_path / "m.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
     with pytest.raises(ModelLoadError, match="which must be one of"):
         load_model(path, which="best")
+
+
+def test_describe_model_reads_the_header_only(tmp_path: Path, net: CompactGenerator) -> None:
+    photo = export_generator(tmp_path / "photo.safetensors", net.state_dict(), net.spec(), (0.0, 1.0),
+                             extra={"phase": "gan", "config": {"degradation": "realistic"}})
+    own = export_generator(tmp_path / "own.safetensors", net.state_dict(), net.spec(), (0.0, 1.0),
+                           extra={"description": "Anime line art"})
+    plain = tmp_path / "plain.safetensors"
+    save_file(net.state_dict(), str(plain))
+    torch.save(net.state_dict(), tmp_path / "net.pth")
+    assert models.describe_model(photo).startswith(models.PHOTO_PURPOSE + " · ×4 · ")
+    assert models.describe_model(own).startswith("Anime line art · ×4 · ")
+    assert models.describe_model(plain).startswith("Third-party model · ")
+    assert models.describe_model(tmp_path / "net.pth").startswith("PyTorch model file · ")
+    assert models.describe_model(tmp_path / "gone.safetensors") == "Not found"

@@ -154,7 +154,7 @@ def test_bad_inputs_fail_alone_and_nothing_is_touched(tmp_path: Path, rgb_model:
     assert reasons == {
         "bomb.png": "image too large (1 megapixels) — refused as a possible decompression bomb",
         "cut.png": reasons["cut.png"], "empty.png": "empty.png is empty (0 bytes)",
-        "gone.png": f"{inputs / 'gone.png'} does not exist", "notes.txt": "notes.txt is not an image Pillow can read"}
+        "gone.png": f"{inputs / 'gone.png'} does not exist", "notes.txt": "notes.txt is not an image file, or in a format this app cannot open"}
     assert "damaged or truncated" in reasons["cut.png"]
     assert sorted(Path(p).name for p in done.succeeded) == ["dot_x4.png", "good_x4.png", "really_png_x4.png"]
     assert {p.name: digest(p) for p in inputs.iterdir() if p.is_file()} == before

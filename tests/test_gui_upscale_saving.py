@@ -1,0 +1,147 @@
+"""Saving from the Upscale tab: on a worker thread, into the output folder (auto-save, dropped folders
+keep their tree), asking about taken names, "Saved to" with Open folder, and the result store on disk."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+import gui.result_saving
+from gui.queue_entry import State
+from gui.result_store import FOLDER_PREFIX, ResultStore, sweep_stale_folders
+from gui.upscale_panel import UpscalePanel
+from tests.gui_helpers import write_images
+from tests.upscale_helpers import TIMEOUT_MS, answer_next_question, drop, make_panel, tiny_model, wait_idle
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path) -> UpscalePanel:
+    return make_panel(qtbot, tmp_path, tiny_model(tmp_path / "tiny.safetensors"))
+
+
+def upscale(qtbot, panel: UpscalePanel, paths: list[Path]) -> None:
+    drop(panel.drop_zone, paths)
+    wait_idle(qtbot, panel)
+
+
+def click_save_all(qtbot, panel: UpscalePanel) -> None:
+    with qtbot.waitSignal(panel.busy_changed, check_params_cb=lambda busy: not busy, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.save_all_button, Qt.MouseButton.LeftButton)
+
+
+def test_save_all_runs_on_a_worker_and_says_where_with_open_folder(qtbot, panel: UpscalePanel, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    upscale(qtbot, panel, write_images(tmp_path / "in", 2, size=16))
+    threads: list[int] = []
+    real_save = gui.result_saving.save_image
+    monkeypatch.setattr(gui.result_saving, "save_image", lambda *a, **k: threads.append(threading.get_ident())
+                        or real_save(*a, **k))
+    statuses: list[str] = []
+    panel.saver.entry_changed.connect(lambda e: statuses.append(panel.queue.row_widget(e).status.text()))
+    click_save_all(qtbot, panel)
+    assert threads and threading.get_ident() not in threads
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["img0_tiny_x4.png", "img1_tiny_x4.png"]
+    first = panel.queue.entries[0]
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "img0_tiny_x4.png")), first.result.load_full())
+    assert statuses[0] == "Saving…" and statuses[-1].startswith("Saved to ")
+    row = panel.queue.row_widget(first)
+    assert row.status.text() == "Saved to out/img0_tiny_x4.png" and row.open_folder.isVisible()
+    assert row.status.toolTip() == f"Saved to {out / 'img0_tiny_x4.png'}"
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    qtbot.mouseClick(row.open_folder, Qt.MouseButton.LeftButton)
+    assert opened == [str(out)]
+    assert not panel.save_all_button.isEnabled()  # everything is saved
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("Skip", ["img0_tiny_x4.png"]),
+                                                  ("Keep both", ["img0_tiny_x4 (1).png", "img0_tiny_x4.png"]),
+                                                  ("Replace", ["img0_tiny_x4.png"])])
+def test_save_all_asks_about_taken_names(qtbot, panel: UpscalePanel, tmp_path: Path, answer: str,
+                                         expected: list[str]) -> None:
+    upscale(qtbot, panel, write_images(tmp_path / "in", 1, size=16))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img0_tiny_x4.png").write_bytes(b"keep me")
+    asked: list[str] = []
+    answer_next_question(answer, asked)
+    qtbot.mouseClick(panel.save_all_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    assert len(asked) == 1 and "img0_tiny_x4.png already exists" in asked[0]
+    assert sorted(p.name for p in out.iterdir()) == expected
+    replaced = (out / "img0_tiny_x4.png").read_bytes() != b"keep me"
+    assert replaced == (answer == "Replace")
+
+
+def test_auto_save_writes_each_result_into_the_output_folder(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    qtbot.mouseClick(panel.settings.auto_save, Qt.MouseButton.LeftButton)
+    panel.settings.format.setCurrentText("JPG")
+    upscale(qtbot, panel, write_images(tmp_path / "in", 1, size=16))
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    saved = tmp_path / "out" / "img0_tiny_x4.jpg"
+    assert Image.open(saved).format == "JPEG" and panel.queue.entries[0].saved_to == saved
+
+
+def test_dropped_folder_results_keep_its_tree_in_the_output_folder(qtbot, panel: UpscalePanel,
+                                                                    tmp_path: Path) -> None:
+    holiday = tmp_path / "holiday"
+    write_images(holiday, 1, size=16)
+    write_images(holiday / "day2", 1, size=16, seed=1)
+    upscale(qtbot, panel, [holiday])
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    out = tmp_path / "out"
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["holiday/day2/img0_tiny_x4.png", "holiday/img0_tiny_x4.png"]
+    assert all(e.state is State.DONE for e in panel.queue.entries)
+    (tmp_path / "empty").mkdir()
+    drop(panel.drop_zone, [tmp_path / "empty"])
+    assert panel.message.text() == f"No images in the folder {tmp_path / 'empty'}."
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_save_as_asks_before_replacing(qtbot, panel: UpscalePanel, tmp_path: Path, monkeypatch, answer: str) -> None:
+    upscale(qtbot, panel, write_images(tmp_path / "in", 1, size=16))
+    target = tmp_path / "chosen.png"
+    target.write_bytes(b"old")
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or getattr(QMessageBox.StandardButton, answer))
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    assert asked and "chosen.png" in asked[0]
+    if answer == "No":
+        assert target.read_bytes() == b"old"
+    else:
+        assert Image.open(target).size == (64, 64)
+
+
+def test_results_live_on_disk_and_go_with_the_store(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    upscale(qtbot, panel, write_images(tmp_path / "in", 2, size=16))
+    entry = panel.queue.entries[0]
+    assert entry.result.full.is_file() and isinstance(entry.result.load_full(), np.memmap)
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert not panel.queue.entries and not entry.result.full.exists()  # cleared rows free their disk space
+    folder = panel.store.folder
+    panel.store.close()
+    assert not folder.exists()
+
+
+def test_stale_store_folders_of_dead_sessions_are_swept(tmp_path: Path) -> None:
+    dead = tmp_path / f"{FOLDER_PREFIX}999999999-abc"
+    alive = tmp_path / f"{FOLDER_PREFIX}{os.getpid()}-abc"
+    for folder in (dead, alive):
+        folder.mkdir()
+    sweep_stale_folders(tmp_path)
+    assert not dead.exists() and alive.exists()
+    store = ResultStore(tmp_path)
+    assert store.folder.parent == tmp_path and store.folder.name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
