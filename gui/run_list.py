@@ -7,7 +7,7 @@ Checkpoints are read on a worker thread and kept while their file is unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
@@ -43,10 +43,16 @@ def scan(base: Path, known: dict[Path, tuple[float, RunSummary]]) -> Listing:
     return listing
 
 
+def when_saved(timestamp: float, today: date | None = None) -> str:
+    """Short enough for a narrow column: the time for today's saves, else the day."""
+    moment = datetime.fromtimestamp(timestamp)
+    return moment.strftime("%H:%M") if moment.date() == (today or date.today()) else moment.strftime("%b %d")
+
+
 def row_texts(summary: RunSummary) -> list[str]:
     best = f"{summary.best_psnr:.2f}" if summary.best_psnr is not None else "–"
-    saved = datetime.fromtimestamp(summary.modified).strftime("%m-%d %H:%M")
-    return [summary.name, summary.config.preset, f"{summary.step}/{summary.config.steps}", best, saved]
+    return [summary.name, summary.config.preset, f"{summary.step}/{summary.config.steps}", best,
+            when_saved(summary.modified)]
 
 
 class RunList(QWidget):
@@ -61,8 +67,12 @@ class RunList(QWidget):
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.headerItem().setToolTip(3, "Best validation PSNR (dB)")
-        self.tree.headerItem().setToolTip(4, "When the run last saved a checkpoint (month-day hour:minute)")
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.headerItem().setToolTip(4, "When the run last saved a checkpoint")
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name gives way (elided in the middle)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.currentItemChanged.connect(lambda *_: self._on_selected())
         self.path = TailLineEdit(readOnly=True, placeholderText="No run selected")
         self.open_button = QPushButton("Open folder")
@@ -103,6 +113,8 @@ class RunList(QWidget):
                                    [folder.name, "", "", "", "unreadable"])
             item.setData(0, PATH_ROLE, str(folder))
             item.setToolTip(0, str(folder) if isinstance(found, RunSummary) else found)
+            if isinstance(found, RunSummary):
+                item.setToolTip(4, datetime.fromtimestamp(found.modified).strftime("%Y-%m-%d %H:%M"))
             self.tree.addTopLevelItem(item)
             if isinstance(found, RunSummary):
                 self._summaries[folder] = (found.modified, found)
