@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer
+from PySide6.QtCore import QRectF, QSettings, Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
@@ -70,7 +71,6 @@ class LossPlots(QWidget):
         self._build_controls()
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumSize(300, 220)
-        self.graphics.installEventFilter(self)
         for index, (title, entries) in enumerate(PLOTS.items()):
             self._add_plot(index, title, entries)
         for column in range(GRID_COLUMNS):
@@ -124,7 +124,10 @@ class LossPlots(QWidget):
         for name in ("left", "bottom"):
             # Axis text is the slow part of a repaint; cached axes are blitted unless their range moved.
             plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        plot.getViewBox().sigRangeChangedManually.connect(lambda _: self.follow.setChecked(False))
+        # Slots of this widget (not lambdas or plain objects): Qt drops them with it when a window closes.
+        plot.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        plot.getViewBox().sigXRangeChanged.connect(self._relayout_markers)
+        plot.getViewBox().sigResized.connect(self._relayout_markers)
         plot.setXRange(0, FIRST_X_END, padding=0.02)
         self._plots[title], self._layers[title] = plot, MarkerLayer(plot)
         for i, (key, name) in enumerate(entries):
@@ -261,12 +264,19 @@ class LossPlots(QWidget):
         if self._settings is not None:
             self._settings.setValue(key, value)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        """Before the plots' view lays itself out at a new width, legends wrap onto more rows where their plot
-        got narrow, so they never make the grid wider than the view (plots cut at the right)."""
-        if watched is self.graphics and event.type() == QEvent.Type.Resize and self._fit_legends(event.size().width()):
-            QTimer.singleShot(0, self._fill_view)  # the grid's minimum width is only re-read on the next layout
-        return super().eventFilter(watched, event)
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        """Legends wrap where their plot got narrow, so the grid never grows wider than its view (plots cut at
+        the right); the view's grid is re-fitted once the layout has taken the legends' new sizes."""
+        super().resizeEvent(event)
+        if self._fit_legends(self.graphics.width()):
+            QTimer.singleShot(0, self._fill_view)
+
+    def _on_manual_range(self) -> None:
+        self.follow.setChecked(False)
+
+    def _relayout_markers(self) -> None:
+        for layer in self._layers.values():
+            layer.relayout()
 
     def _fill_view(self) -> None:
         self.graphics.setRange(QRectF(0, 0, self.graphics.width(), self.graphics.height()), padding=0)

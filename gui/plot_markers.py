@@ -40,15 +40,12 @@ def assign_lanes(spans: list[tuple[float, float]], gap: float = GAP_PX) -> list[
 
 
 class MarkerLayer:
-    """The marker lines of one plot."""
+    """The marker lines of one plot; its owner calls `relayout` when the plot's range or size changes."""
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self._plot = plot
         self._lines: list[pg.InfiniteLine] = []
         self._fill = pg.mkBrush(None)  # behind label text, so a curve under a label does not garble it
-        view = plot.getViewBox()
-        view.sigXRangeChanged.connect(self.relayout)
-        view.sigResized.connect(self.relayout)
 
     def __len__(self) -> int:
         return len(self._lines)
