@@ -65,7 +65,7 @@ class Samples:
 class CheckpointSaved:
     step: int
     path: str
-    reason: str  # "periodic" | "stop" | "error" | "final" | "phase"
+    reason: str  # "periodic" | "requested" | "stop" | "error" | "final" | "phase"
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ class Trainer:
         self.device = group.device(resolve_device(config.device))
         self.config = config = absolute_paths(config.for_device(self.device.type))
         self._stop = threading.Event()
+        self._checkpoint_requested = threading.Event()
         random.seed(config.seed)
         np.random.seed(config.seed)
         torch.manual_seed(config.seed)
@@ -125,6 +126,11 @@ class Trainer:
         """Ask the run to end (thread-safe): between two updates, so within a second; it still
         checkpoints and exports."""
         self._stop.set()
+
+    def request_checkpoint(self) -> None:
+        """Ask for a checkpoint (thread-safe): written after the step in progress, as CheckpointSaved with
+        reason "requested", without stopping the run."""
+        self._checkpoint_requested.set()
 
     def run(self) -> Iterator[ev.TrainEvent]:
         """Yield events until the run ends; `Finished` is always last.
@@ -221,8 +227,10 @@ class Trainer:
             new_best = yield from self._validate()
         if self.group.is_main and config.sample_every and step % config.sample_every == 0:
             save_sample_figure(self.folder.sample_figure(step), self.validation.figure_rows(self._super_resolve))
-        if step % config.checkpoint_every == 0 or self.group.any(new_best, self.device):
-            yield from self._save("periodic")
+        requested = self._checkpoint_requested.is_set()
+        if step % config.checkpoint_every == 0 or self.group.any(new_best or requested, self.device):
+            self._checkpoint_requested.clear()
+            yield from self._save("requested" if requested else "periodic")
 
     def _watch_discriminator(self, d_loss: float) -> Iterator[ev.TrainEvent]:
         self._d_window.append(d_loss)

@@ -1,11 +1,12 @@
 """The main window: Train and Upscale tabs, a View menu for the theme, and a close that never
-abandons a running job (it asks the run to stop, waits for its checkpoint, then closes)."""
+abandons a running job (it asks the run to stop, waits for its checkpoint, then closes). Its size and
+place persist between sessions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
@@ -13,18 +14,22 @@ from engine.trainer import Trainer
 from gui import theme
 from gui.about_dialog import add_help_menu
 from gui.run_folders import default_runs_dir
+from gui.speed_estimate import Probe, measure
 from gui.train_panel import JobFactory, TrainPanel
 from gui.upscale_panel import UpscalePanel
 
+MINIMUM_SIZE = (800, 600)  # every Train control stays reachable down to this (scroll areas take over)
+
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: QSettings, runs_dir: Path | None = None, job_factory: JobFactory = Trainer) -> None:
+    def __init__(self, settings: QSettings, runs_dir: Path | None = None, job_factory: JobFactory = Trainer,
+                 speed_probe: Probe | None = measure) -> None:
         super().__init__()
         self._settings = settings
         self._closing = False
         self.setWindowTitle("SRGAN Studio")
         self.runs_dir = runs_dir or default_runs_dir()
-        self.train = TrainPanel(settings, self.runs_dir, job_factory)
+        self.train = TrainPanel(settings, self.runs_dir, job_factory, speed_probe)
         self.upscale = UpscalePanel(settings)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train, "Train")
@@ -37,7 +42,10 @@ class MainWindow(QMainWindow):
             panel.busy_changed.connect(self._on_busy_changed)
         self._build_menus()
         self.apply_theme(str(settings.value("view/theme", "system")))
-        self.resize(1480, 920)
+        self.setMinimumSize(*MINIMUM_SIZE)
+        geometry = settings.value("window/geometry")
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            self.resize(1480, 920)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -65,9 +73,11 @@ class MainWindow(QMainWindow):
     def is_busy(self) -> bool:
         return self.train.is_running() or self.upscale.is_running()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.train.save_settings()
+        self._settings.setValue("window/geometry", self.saveGeometry())
         if not self.is_busy():
+            self.train.shutdown()
             event.accept()
             return
         event.ignore()

@@ -12,6 +12,8 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 THEMES = ("system", "light", "dark")
+INPUT_CLASSES = ("QLineEdit", "QAbstractSpinBox", "QComboBox")
+FUSION_OUTLINE_DARKER = 140  # Fusion's frame colour is the palette's window colour .darker(140)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ def build_palette(colors: Colors) -> QPalette:
     return palette
 
 
+def input_palette(colors: Colors) -> QPalette:
+    """Fusion draws an input's frame in its palette's window colour, darkened: on the dark theme that is
+    the colour of the window itself, so fields had no visible edge. Inputs get a window colour whose
+    darker shade is the theme's border colour."""
+    palette = build_palette(colors)
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Disabled):
+        palette.setColor(group, QPalette.ColorRole.Window, QColor(colors.border).lighter(FUSION_OUTLINE_DARKER))
+    return palette
+
+
 def stylesheet(colors: Colors) -> str:
     """Only what a palette cannot say: group-box titles, the warning banner, error text, the drop zone."""
     return f"""
@@ -75,8 +87,8 @@ def stylesheet(colors: Colors) -> str:
     QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; }}
     QLabel[role="muted"] {{ color: {colors.muted}; }}
     QLabel[role="error"] {{ color: {colors.error_text}; font-weight: 600; }}
-    QLabel[role="banner"] {{ background: {colors.warning_bg}; color: {colors.warning_text};
-                            border-radius: 4px; padding: 6px 8px; }}
+    QLabel[role="banner"], QLabel[role="note"] {{ background: {colors.warning_bg}; color: {colors.warning_text};
+                                                 border-radius: 4px; padding: 6px 8px; }}
     QFrame[role="dropzone"] {{ border: 2px dashed {colors.border}; border-radius: 8px; background: {colors.alt_base}; }}
     QFrame[role="dropzone"][hover="true"] {{ border-color: {colors.highlight}; }}
     QPushButton {{ padding: 5px 14px; }}
@@ -91,5 +103,7 @@ def apply(app: QApplication, theme: str) -> Colors:
     colors = resolve(theme)
     app.setStyle("Fusion")
     app.setPalette(build_palette(colors))
+    for widget_class in INPUT_CLASSES:
+        app.setPalette(input_palette(colors), widget_class)
     app.setStyleSheet(stylesheet(colors))
     return colors

@@ -1,36 +1,27 @@
-"""The Train tab driven through its real buttons, with the real engine on tiny settings."""
+"""The Train tab driven through its real buttons, with the real engine on tiny settings: curves from
+the first step, Stop within a second, Resume, Save checkpoint now, warnings once per run."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 
+from engine.checkpoint import load_checkpoint
 from engine.run_folder import CHECKPOINT
 from gui.train_panel import TrainPanel
-from tests.gui_helpers import configure, isolated_settings, write_images
+from tests.gui_helpers import click, configure, isolated_settings, stop_and_wait, write_images
 
 
 @pytest.fixture
 def panel(qtbot, tmp_path: Path, monkeypatch) -> TrainPanel:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # the bundled VGG, not a cached one
-    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")
-    qtbot.addWidget(widget, before_close_func=lambda w: finish_run(qtbot, w))
+    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs", speed_probe=None)
+    qtbot.addWidget(widget, before_close_func=lambda w: stop_and_wait(qtbot, w))
     widget.show()
     return widget
-
-
-def finish_run(qtbot, panel: TrainPanel) -> None:
-    if panel.is_running():
-        panel.stop()
-        qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
-
-
-def click(qtbot, button) -> None:
-    assert button.isEnabled(), f"{button.text()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def curve_xy(panel: TrainPanel, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -69,14 +60,16 @@ def test_train_plot_stop_resume_with_real_engine(qtbot, panel: TrainPanel, tmp_p
     qtbot.waitUntil(lambda: len(curve_xy(panel, "d_loss")[0]) >= points_before + 2, timeout=90_000)
     x, _ = curve_xy(panel, "d_loss")
     assert x[points_before] > stopped_at
-    assert "resumed" in [m[1] for m in panel.plots.markers()]
+    markers = panel.plots.markers()
+    assert "resumed" in [m[1] for m in markers]
+    assert [m[0] for m in markers if m[1] == "GAN"] == [2]  # where the phase changed, not at the resume step
     assert len(np.unique(x)) == len(x)  # the history is redrawn, not drawn twice
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
 
     # a window opened after a restart resumes the same run and redraws its whole curves
     reopened = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")
-    qtbot.addWidget(reopened, before_close_func=lambda w: finish_run(qtbot, w))
+    qtbot.addWidget(reopened, before_close_func=lambda w: stop_and_wait(qtbot, w))
     stopped_again = panel.progress.value()
     click(qtbot, reopened.resume_button)
     qtbot.waitUntil(lambda: curve_xy(reopened, "d_loss")[0].size and
@@ -121,3 +114,46 @@ def test_settings_persist_between_windows(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(second)
     assert second.form.value("steps") == 7 and second.form.value("lr_g") == pytest.approx(3e-4)
     assert second.data_dir.text() == str(data)
+
+
+def test_default_preset_shows_d_and_g_from_step_one_and_stops_within_a_second(qtbot, panel: TrainPanel,
+                                                                             tmp_path: Path) -> None:
+    configure(panel, write_images(tmp_path / "data", 6)[0].parent, steps=10_000, pretrain_steps=0)
+    assert panel.form.value("preset") == "default"
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: len(curve_xy(panel, "d_fake")[0]) >= 3, timeout=90_000)
+    for key in ("d_loss", "g_loss", "g_adversarial", "d_real", "d_fake"):
+        x, y = curve_xy(panel, key)
+        assert x[0] == 1 and np.isfinite(y).all(), key
+    with qtbot.waitSignal(panel.busy_changed, timeout=10_000) as stopped:
+        started = time.perf_counter()
+        click(qtbot, panel.stop_button)
+        assert panel.status.text().startswith("Stopping")
+    seconds = time.perf_counter() - started
+    assert stopped.args == [False] and seconds < 1.0, f"Stop took {seconds:.2f} s"
+    assert panel.status.text().startswith("Stopped") and panel.speed.text() == ""
+
+
+def test_save_checkpoint_now_writes_one_while_the_run_goes_on(qtbot, panel: TrainPanel, tmp_path: Path) -> None:
+    configure(panel, write_images(tmp_path / "data", 6)[0].parent, steps=10_000, pretrain_steps=0, val_every=10_000)
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: panel.progress.value() >= 2, timeout=90_000)
+    click(qtbot, panel.checkpoint_button)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Checkpoint saved at step"), timeout=30_000)
+    saved_at = int(panel.status.text().rsplit(" ", 1)[1])
+    assert load_checkpoint(Path(panel.last_run) / CHECKPOINT)["progress"]["step"] == saved_at
+    assert panel.is_running()
+    qtbot.waitUntil(lambda: panel.progress.value() > saved_at, timeout=30_000)
+
+
+def test_a_set_up_warning_shows_once_per_run_across_resumes(qtbot, panel: TrainPanel, tmp_path: Path) -> None:
+    data = write_images(tmp_path / "data", 6)[0].parent
+    (data / "broken.png").write_bytes(b"not an image")
+    configure(panel, data, steps=300)
+    for attempt in range(2):
+        click(qtbot, panel.resume_button if attempt else panel.start_button)
+        qtbot.waitUntil(lambda: panel.progress.value() >= 3 + 3 * attempt, timeout=90_000)
+        click(qtbot, panel.stop_button)
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+    skipped = [text for text in panel.warning_texts() if "broken.png" in text]
+    assert len(skipped) == 1 and "times" not in skipped[0]

@@ -120,6 +120,24 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     assert (events[-1].reason, events[-1].step) == ("completed", 6)
 
 
+def test_requested_checkpoint_is_written_after_the_step_and_the_run_goes_on(config: TrainConfig,
+                                                                         thin_vgg16: torch.nn.Sequential) -> None:
+    trainer = Trainer(config.replace(checkpoint_every=1000, val_every=1000), feature_net=thin_vgg16)
+    on_disk: dict[str, int] = {}
+
+    def react(event: Any) -> None:
+        if isinstance(event, ev.StepMetrics) and event.step == 2:
+            trainer.request_checkpoint()
+        if isinstance(event, ev.CheckpointSaved) and event.reason == "requested":
+            on_disk["requested"] = load_checkpoint(event.path)["progress"]["step"]
+
+    events = run_all(trainer, react)
+    saved = [(e.step, e.reason) for e in of_type(events, ev.CheckpointSaved)]
+    assert [entry for entry in saved if entry[1] == "requested"] == [(2, "requested")] and saved[-1] == (4, "final")
+    assert on_disk == {"requested": 2}
+    assert (events[-1].reason, events[-1].step) == ("completed", 4)
+
+
 def test_deleted_vgg_weights_warn_and_train_without_perceptual(config: TrainConfig,
                                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("engine.perceptual.BUNDLED_VGG", tmp_path / "deleted.safetensors")
