@@ -161,7 +161,7 @@ def make_cases() -> list[Case]:
 
     return [
         Case("corrupt", lambda f: write(f, "noise.png", os.urandom(500)), 1,
-             message("is not an image Pillow can read")),
+             message("is not an image file")),
         Case("truncated", truncated, 1, message("damaged or truncated")),
         Case("zero-byte", lambda f: write(f, "empty.png", b""), 1,
              message("is empty (0 bytes)")),
