@@ -1,4 +1,10 @@
-"""numpy HxWxC uint8 arrays <-> QImage, without copying pixel data where Qt allows it."""
+"""numpy HxWxC uint8 arrays -> QImage.
+
+Every QImage made here owns a copy of its pixels. A QImage viewing a numpy buffer (or a memory-mapped
+file) lives only as long as the Python object that pins the buffer, but Qt shares image data between
+copies behind Python's back (signals, painters, caches), and a crash showed up in the window's paint
+loop at about one test run in six under load; a copy of a preview costs a few milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,13 @@ _FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:
-    """A QImage viewing `pixels` (HxW, HxWx1, HxWx3 or HxWx4 uint8). The QImage keeps the array
-    alive through a reference, so the caller need not hold it."""
+    """A QImage of `pixels` (HxW, HxWx1, HxWx3 or HxWx4 uint8)."""
     array = pixels if pixels.ndim == 3 else pixels[:, :, None]
     if array.dtype != np.uint8 or array.shape[2] not in _FORMATS:
         raise ValueError(f"expected HxWx1/3/4 uint8 pixels, got {array.shape} {array.dtype}")
     array = np.ascontiguousarray(array)
     height, width, channels = array.shape
-    image = QImage(array.data, width, height, width * channels, _FORMATS[channels])
-    image._pixels = array  # type: ignore[attr-defined] - ties the buffer's lifetime to the image
-    return image
+    return QImage(array.data, width, height, width * channels, _FORMATS[channels]).copy()
 
 
 def pack_argb32(pixels: np.ndarray) -> np.ndarray:
@@ -34,10 +37,8 @@ def pack_argb32(pixels: np.ndarray) -> np.ndarray:
 
 
 def packed_qimage(packed: np.ndarray, alpha: bool) -> QImage:
-    """A QImage viewing pack_argb32's output (kept alive by the image)."""
+    """A QImage of pack_argb32's output."""
     array = np.ascontiguousarray(packed, dtype=np.uint32)
     height, width = array.shape
-    image = QImage(array.data, width, height, width * 4,
-                   QImage.Format.Format_ARGB32_Premultiplied if alpha else QImage.Format.Format_RGB32)
-    image._pixels = array  # type: ignore[attr-defined]
-    return image
+    return QImage(array.data, width, height, width * 4,
+                  QImage.Format.Format_ARGB32_Premultiplied if alpha else QImage.Format.Format_RGB32).copy()

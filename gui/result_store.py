@@ -1,6 +1,6 @@
 """Results live on disk, not in memory: each image is kept as a raw .npy file in a temporary folder
-(memory-mapped when shown at full size) with a downscaled preview beside it, so a batch of any length
-keeps the window's memory flat. The folder is removed when the store is closed or the program exits;
+(read only when the view shows it at full size) with a downscaled preview beside it, so a batch of any
+length keeps the window's memory flat. The folder is removed when the store is closed or the program exits;
 folders left by a crashed session are swept when the next one starts."""
 
 from __future__ import annotations
@@ -70,12 +70,11 @@ class StoredImage:
         return np.load(self.saved if self.saved is not None else self.full, mmap_mode="r")
 
     def load_full(self) -> np.ndarray:
-        """Memory-mapped: only the pages that are drawn are ever read."""
+        """Memory-mapped; the caller copies what it keeps."""
         return np.load(self.full, mmap_mode="r")
 
     def load_preview(self) -> np.ndarray:
-        """HxW uint32, packed (gui.images.packed_qimage shows it); memory-mapped, so showing a row copies
-        nothing until the view scales it."""
+        """HxW uint32, packed (gui.images.packed_qimage shows it); memory-mapped."""
         return np.load(self.preview, mmap_mode="r")
 
     def preview_is_full_size(self) -> bool:
