@@ -70,6 +70,7 @@ TOOLTIPS = {
                    "resize, noise and JPEG as real photos have them",
 }
 HINTS = typing.get_type_hints(TrainConfig)
+AUTO_FIELDS = ("batch_size", "hr_patch")  # 0 means "chosen for the device"
 
 
 def label_for(name: str) -> str:
@@ -165,6 +166,9 @@ class SettingsForm(QWidget):
         elif hint is int:
             editor = QSpinBox()
             editor.setRange(-1, 10_000_000)
+            if name in AUTO_FIELDS:  # 0 = chosen for the device (TrainConfig.for_device)
+                editor.setMinimum(0)
+                editor.setSpecialValueText("auto")
             editor.valueChanged.connect(self.changed)
         else:
             editor = QLineEdit()

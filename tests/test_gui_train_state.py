@@ -110,3 +110,12 @@ def test_a_repeated_warning_keeps_one_row_with_a_count(qtbot, make_panel) -> Non
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: "2 times" in " ".join(panel.warning_texts()))
     assert panel.warning_texts() == ["Step 0: skipped a.png", "Step 200: D loss flat (2 times)"]
+
+
+def test_automatic_batch_and_patch_read_auto(qtbot, make_panel) -> None:
+    panel, _ = make_panel(lambda config, resume: step_events(1, 1, config.steps))
+    for name in ("batch_size", "hr_patch"):
+        editor = panel.form.editor(name)
+        assert editor.value() == 0 and editor.text() == "auto"
+        editor.setValue(48)
+        assert editor.text() == "48"
