@@ -19,9 +19,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.config import TrainConfig
+from engine.imageio import has_image_extension
 from engine.degradations import degrade
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 class DataError(ValueError):
@@ -42,7 +42,7 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"data folder {root} does not exist or is not a folder")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in root.rglob("*") if p.is_file() and has_image_extension(p))
 
 
 def load_image(path: str | os.PathLike[str], channels: int) -> np.ndarray:
@@ -98,7 +98,7 @@ class TrainingData:
         folder = Path(config.data_dir)
         paths = list_images(folder)
         if not paths:
-            raise DataError(f"no readable images in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            raise DataError(f"no readable images in {folder} (looked for image files: .png, .jpg, .webp, .tif, ...)")
         if config.val_dir:
             train_paths, val_paths = paths, list_images(config.val_dir)
         else:

@@ -23,6 +23,7 @@ from engine.png import PngStream
 
 ORIENTATION_TAG = 0x0112
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}  # output choice -> Pillow format
+QUALITY_FORMATS = ("jpg", "webp")  # the formats whose quality setting means something
 EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 _PILLOW_TO_CHOICE = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")

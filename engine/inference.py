@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from engine.archs import ClassicGenerator, CompactGenerator
+from engine.config import PRECISIONS
 from engine.device import resolve_device
 from engine.heap import FreedMemoryKept
 from engine.imageio import quantize, resize, to_float
@@ -27,7 +28,7 @@ from engine.tile_threads import TileThreads
 from engine.tiling import (Progress, RowSink, auto_tile_size, iter_tiled_halving, map_progress, run_to_end,
                            tile_for_workers)
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+UPSCALE_PRECISIONS = ("auto", *PRECISIONS)  # auto: half precision on GPUs when the model supports it
 # Our own convolution-only networks: channels_last measured faster for them (bench/upscale_speed.py).
 # Third-party forwards may .view() their activations, which channels_last breaks, so they keep NCHW.
 CHANNELS_LAST_ARCHS = (CompactGenerator, ClassicGenerator)
@@ -44,8 +45,8 @@ def resolve_dtype(precision: str, device: torch.device, model: LoadedModel) -> t
     """fp32 on CPUs; on GPUs half precision when the model supports it. 'auto' prefers fp16: against fp32,
     default-x4 (faithful-x4) comes out at 73 (74) dB PSNR in fp16 and 56 (60) dB in bf16 (measured with
     the CPU's kernels; bench/upscale_speed.py checks it on a GPU)."""
-    if precision not in PRECISIONS:
-        raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision not in UPSCALE_PRECISIONS:
+        raise OptionsError(f"precision must be one of {', '.join(UPSCALE_PRECISIONS)}, not {precision!r}")
     if device.type == "cpu":
         if precision in ("fp16", "bf16"):
             raise OptionsError("half precision (fp16/bf16) is for GPUs; use fp32 or auto on the CPU")

@@ -21,7 +21,7 @@ from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProg
 from engine.heap import FreedMemoryKept
 from engine.imageio import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
                             is_image_file, png_rows, read_image, resize, save_image)
-from engine.inference import PRECISIONS, OptionsError, Upscaler
+from engine.inference import UPSCALE_PRECISIONS, OptionsError, Upscaler
 from engine.models import WHICH_WEIGHTS, LoadedModel, load_model
 from engine.tiling import MIN_TILE, UpscaleCancelled, map_progress
 
@@ -94,8 +94,8 @@ class UpscaleOptions:
             raise OptionsError(f"scale must be above 0 and at most 16, not {self.scale}")
         if self.width is not None and self.width < 1:
             raise OptionsError(f"width must be at least 1, not {self.width}")
-        if self.precision not in PRECISIONS:
-            raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.precision not in UPSCALE_PRECISIONS:
+            raise OptionsError(f"precision must be one of {', '.join(UPSCALE_PRECISIONS)}, not {self.precision!r}")
 
 
 @dataclass(frozen=True)

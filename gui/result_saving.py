@@ -15,8 +15,6 @@ from engine import events as ev
 from engine.imageio import ImageWriteError, save_image
 from gui.result_store import StoredImage
 
-FORMATS = ("png", "jpg", "webp")
-QUALITY_FORMATS = ("jpg", "webp")  # the formats whose quality setting means something
 
 
 class Conflict(Enum):

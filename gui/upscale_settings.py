@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from engine.device import available_devices, describe_device, resolve_device
 from gui.model_picker import ModelPicker
 from gui.queue_entry import RunSpec
-from gui.result_saving import FORMATS, QUALITY_FORMATS
+from engine.imageio import FORMATS, QUALITY_FORMATS
 
 WIDTH_CHOICE = "width"
 # The output size menu: label -> scale (None = the model's own), or WIDTH_CHOICE for a width in pixels.
