@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from engine import __version__
 from gui.desktop_integration import (APP_ID, APP_NAME, DesktopEntryError, app_icon, install_desktop_entry,
                                      set_windows_app_id)
+from gui.gui_thread_gc import collect_on_gui_thread
 
 # Python hands the GIL between threads every 5 ms by default; while the trainer thread runs Python
 # between tensor ops, each GIL hand-back the window needs can wait that long, and a repaint needs many.
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName(APP_ID)  # Wayland finds the launcher entry, hence the icon, by this id
     app.setWindowIcon(app_icon())
     app.setStyle("Fusion")
+    collect_on_gui_thread()
     window = MainWindow(QSettings())
     window.show()
     return app.exec()

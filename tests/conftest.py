@@ -81,3 +81,24 @@ def thin_vgg16() -> torch.nn.Sequential:
     """A VGG16 feature stack 16x thinner than the real one: the real layout and layer names, trivial cost."""
     torch.manual_seed(0)
     return vgg_feature_stack("vgg16", width_divisor=16)
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp_args: list[str], qapp_cls: type) -> Any:
+    """pytest-qt's QApplication, with garbage collection moved to the GUI thread as the app does (a cycle
+    collected on a job's thread destroys Qt objects there and crashes)."""
+    from gui.gui_thread_gc import collect_on_gui_thread
+
+    app = qapp_cls.instance() or qapp_cls(qapp_args)
+    collect_on_gui_thread()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_between_tests() -> Any:
+    """With automatic collection off (once a Qt test ran), collect after each test on this thread, so the
+    cycles of tests that never spin the event loop do not pile up."""
+    yield
+    from gui.gui_thread_gc import collect_pending
+
+    collect_pending()
