@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from gui.app import configure_process  # noqa: E402
+from gui.app import create_application  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 TIMEOUT_S = 300
@@ -80,8 +80,7 @@ def main() -> int:
     parser.add_argument("--after-open", type=float, default=3.0, help="seconds between opening and Start")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    configure_process()
-    app = QApplication(sys.argv[:1])
+    app = create_application(sys.argv[:1])
     goals = {"D and G curves": 10.0, "sample grid": 30.0, "validation point": 60.0, "Stop to finished": 1.0}
     for attempt in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="srgan-feedback-") as work:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from engine.archs import CompactGenerator  # noqa: E402
 from engine.export import export_generator  # noqa: E402
-from gui.app import configure_process  # noqa: E402
+from gui.app import create_application  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.train_panel import REPO_SAMPLES  # noqa: E402
 from gui.queue_entry import Entry, State  # noqa: E402
@@ -151,8 +151,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-seconds", type=float, default=15.0)
     args = parser.parse_args()
-    configure_process()
-    app = QApplication(sys.argv[:1])
+    app = create_application(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="srgan-bench-") as tmp:
         work = Path(tmp)
         window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat), runs_dir=work / "runs")

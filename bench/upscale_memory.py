@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.ui_latency import spin  # noqa: E402
 from engine.archs import CompactGenerator  # noqa: E402
 from engine.export import export_generator  # noqa: E402
-from gui.app import configure_process  # noqa: E402
+from gui.app import create_application  # noqa: E402
 from gui.queue_entry import State  # noqa: E402
 from gui.result_store import ResultStore  # noqa: E402
 from gui.train_panel import REPO_SAMPLES  # noqa: E402
@@ -70,8 +70,7 @@ def main() -> int:
     parser.add_argument("--auto-save", action="store_true", help="also write each result as a PNG")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
-    configure_process()
-    app = QApplication(sys.argv[:1])
+    app = create_application(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="srgan-memory-") as tmp:
         work = Path(tmp)
         net = CompactGenerator(3, 16, 4, 4)

@@ -22,8 +22,12 @@ from gui.gui_thread_gc import collect_on_gui_thread
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
-def configure_process() -> None:
+def create_application(argv: Sequence[str]) -> QApplication:
+    """The QApplication with this process set up for a responsive window (the benches start it this way too)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    app = QApplication.instance() or QApplication(list(argv))
+    collect_on_gui_thread()
+    return app
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -53,16 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return install_entry()
     from gui.main_window import MainWindow  # imports torch (seconds): not for the options above
 
-    configure_process()
     set_windows_app_id()
-    app = QApplication.instance() or QApplication(argv[:1] + qt_args)
+    app = create_application(argv[:1] + qt_args)
     app.setOrganizationName(APP_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)  # Wayland finds the launcher entry, hence the icon, by this id
     app.setWindowIcon(app_icon())
     app.setStyle("Fusion")
-    collect_on_gui_thread()
     window = MainWindow(QSettings())
     window.show()
     return app.exec()
