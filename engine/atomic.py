@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,9 +42,11 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     """Yield a temporary path beside `target`; on success it is renamed onto `target`.
 
     The temporary file lives in the same folder so the final rename is atomic on one filesystem.
-    With `overwrite=False` an existing target is never replaced (FileExistsError instead).
+    With `overwrite=False` an existing target is never replaced (FileExistsError instead). Once the target is
+    written, the temporary files an earlier, killed write of the same target left behind are removed.
     """
     target = Path(target)
+    started = time.time()
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists")
     try:
@@ -71,6 +75,16 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
         if full:
             raise DiskFullError(target) from exc
         raise
+    _remove_leftovers(target, started)
+
+
+def _remove_leftovers(target: Path, started: float) -> None:
+    """Temporary files of `target` untouched since before this write began: a killed writer's (a live writer
+    of the same file keeps touching its own; two live writers of one file race whatever we do)."""
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < started:
+                path.unlink()
 
 
 def _umask() -> int:

@@ -4,6 +4,7 @@ unless asked; finished files get ordinary permissions."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,18 @@ def test_exported_generator_gets_umask_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path: Path) -> None:
+    killed = tmp_path / ".out.png.k1ll3d.tmp"
+    killed.write_bytes(b"half an image")
+    other = tmp_path / ".other.png.k1ll3d.tmp"
+    other.write_bytes(b"another file's")
+    live = tmp_path / ".out.png.l1v3.tmp"
+    live.write_bytes(b"being written")
+    past = time.time() - 60
+    for path in (killed, other):
+        os.utime(path, (past, past))
+    os.utime(live, (time.time() + 60, time.time() + 60))  # touched while this write runs
+    atomic_write(tmp_path / "out.png", lambda tmp: tmp.write_bytes(b"whole"))
+    assert sorted(os.listdir(tmp_path)) == [".other.png.k1ll3d.tmp", ".out.png.l1v3.tmp", "out.png"]
