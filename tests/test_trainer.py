@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,7 @@ from engine.perceptual import vgg_feature_stack
 from engine.run_folder import RunExistsError
 from engine.trainer import Trainer
 from engine.validation import ValidationSet
-
-SHALLOW_LAYERS = {"relu1_2": 0.5, "conv2_2": 1.0}
-
-
-def run_all(trainer: Trainer, on_event: Callable[[Any], None] = lambda event: None) -> list[Any]:
-    events = []
-    for event in trainer.run():
-        events.append(event)
-        on_event(event)
-    return events
-
-
-def of_type(events: list[Any], kind: type) -> list[Any]:
-    return [event for event in events if isinstance(event, kind)]
-
+from tests.trainer_helpers import SHALLOW_LAYERS, of_type, run_all
 
 @pytest.fixture
 def config(tiny_config: TrainConfig) -> TrainConfig:

@@ -24,23 +24,12 @@ from engine.run_folder import config_to_resume
 from engine.trainer import MAX_ROLLBACKS, Trainer
 from engine.validation import COLLAPSE_COUNT, CollapseWatch, Score
 from tests.conftest import TINY_SETTINGS
-
-
-def run_all(trainer: Trainer, on_event: Callable[[Any], None] = lambda event: None) -> list[Any]:
-    events = []
-    for event in trainer.run():
-        events.append(event)
-        on_event(event)
-    return events
-
-
-def of_type(events: list[Any], kind: type) -> list[Any]:
-    return [event for event in events if isinstance(event, kind)]
+from tests.trainer_helpers import SHALLOW_LAYERS, of_type, run_all
 
 
 @pytest.fixture
 def config(tiny_config: TrainConfig) -> TrainConfig:
-    return tiny_config.replace(perceptual_layers={"relu1_2": 0.5, "conv2_2": 1.0})
+    return tiny_config.replace(perceptual_layers=SHALLOW_LAYERS)
 
 
 def nan_on_calls(calls: set[int] | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
