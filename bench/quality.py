@@ -52,6 +52,7 @@ from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noq
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}
 RUN_FILES = (GENERATOR, CHECKPOINT)  # what a run folder offers, preferred first
 FIGURE_CROP = 160  # HR pixels of the side-by-side crop
+FIGURE_ROWS = 4  # images in the side-by-side, a row each
 DETAIL_NOTE = ("'detail' is a sharpness proxy, not a quality score: mean gradient magnitude of the output's Y "
                "over the original's (1.00 = as much edge energy as the original; blur lowers it, noise and "
                "artefacts raise it too).")
@@ -109,10 +110,10 @@ def detail_ratio(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
 
 
 def evaluate(pairs: list[Pair], methods: dict[str, SuperResolve], scale: int,
-             vgg: VggDistance | None = None) -> tuple[dict[str, Scores], dict[str, np.ndarray]]:
-    """Score every method on every pair; also return each method's output for the first pair."""
+             vgg: VggDistance | None = None, keep: int = 1) -> tuple[dict[str, Scores], list[dict[str, np.ndarray]]]:
+    """Score every method on every pair; also return each method's outputs for the first `keep` pairs."""
     scores = {name: Scores() for name in methods}
-    first_outputs: dict[str, np.ndarray] = {}
+    kept: list[dict[str, np.ndarray]] = [{} for _ in pairs[:keep]]
     crop = (slice(scale, -scale),) * 2
     for index, pair in enumerate(pairs):
         hr_features = vgg.embed(pair.hr[crop]) if vgg is not None else []
@@ -128,9 +129,9 @@ def evaluate(pairs: list[Pair], methods: dict[str, SuperResolve], scale: int,
             scores[name].detail.append(detail_ratio(sr, pair.hr, scale))
             if vgg is not None:
                 scores[name].vgg.append(vgg.distance(vgg.embed(sr[crop]), hr_features))
-            if index == 0:
-                first_outputs[name] = sr
-    return scores, first_outputs
+            if index < keep:
+                kept[index][name] = sr
+    return scores, kept
 
 
 def format_table(scores: dict[str, Scores], baseline: str = "bicubic") -> str:
@@ -161,24 +162,32 @@ def format_per_image(names: list[str], scores: dict[str, Scores], baseline: str 
 
 
 # ----------------------------------------------------------------------------- figure
-def side_by_side(pair: Pair, outputs: dict[str, np.ndarray], scale: int) -> Image.Image:
-    """LR (nearest-enlarged, so its pixels stay honest), each method, and the original, on the crop
-    of the first image with the most detail; a label above each panel."""
-    size = min(FIGURE_CROP, *pair.hr.shape[:2]) // scale * scale
+def side_by_side(rows: list[tuple[Pair, dict[str, np.ndarray]]], scale: int) -> Image.Image:
+    """One row per image: LR (nearest-enlarged, so its pixels stay honest), each method, and the original, on
+    that image's crop with the most detail; the labels above the first row. Several images, because one crop
+    can flatter or wrong a method (foliage rewards invented texture, an edge rewards clean lines)."""
+    size = min(min(FIGURE_CROP, *pair.hr.shape[:2]) // scale * scale for pair, _ in rows)
+    gap, label = 4, 16
+    grid = [row_panels(pair, outputs, size, scale) for pair, outputs in rows]
+    figure = Image.new("RGB", (len(grid[0]) * (size + gap) + gap, label + len(grid) * (size + gap)), "white")
+    draw = ImageDraw.Draw(figure)
+    for row, panels in enumerate(grid):
+        for column, (name, panel) in enumerate(panels):
+            x = gap + column * (size + gap)
+            if row == 0:
+                draw.text((x, 2), name[: size // 6], fill="black")
+            figure.paste(panel, (x, label + row * (size + gap)))
+    return figure
+
+
+def row_panels(pair: Pair, outputs: dict[str, np.ndarray], size: int, scale: int) -> list[tuple[str, Image.Image]]:
     (left, top, right, bottom), _ = most_detailed_box(rgb_to_y(pair.hr), size, stride=scale)
     lr_box = (left // scale, top // scale, right // scale, bottom // scale)
     lr_crop = Image.fromarray(pair.lr).crop(lr_box).resize((size, size), Image.Resampling.NEAREST)
     panels = [("LR (nearest)", lr_crop)]
     panels += [(name, Image.fromarray(sr).crop((left, top, right, bottom))) for name, sr in outputs.items()]
     panels.append(("original", Image.fromarray(pair.hr).crop((left, top, right, bottom))))
-    gap, label = 4, 16
-    figure = Image.new("RGB", (len(panels) * (size + gap) + gap, size + label + gap), "white")
-    draw = ImageDraw.Draw(figure)
-    for column, (name, panel) in enumerate(panels):
-        x = gap + column * (size + gap)
-        draw.text((x, 2), name[: size // 6], fill="black")
-        figure.paste(panel, (x, label))
-    return figure
+    return panels
 
 
 # ----------------------------------------------------------------------------- command line
@@ -275,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote the set: score it again with --pairs {hr_dir} {lr_dir}")
         print(protocol(args))
         print("means over the images")
-        figure_input: tuple[Pair, dict[str, np.ndarray]] | None = None
+        figure_rows: list[tuple[Pair, dict[str, np.ndarray]]] = []
         for suite_name, pairs in all_suites:
-            scores, first_outputs = evaluate(pairs, methods, args.scale, vgg)
+            scores, kept = evaluate(pairs, methods, args.scale, vgg, keep=FIGURE_ROWS)
             print(f"\n{suite_name}: {len(pairs)} image(s), x{args.scale}")
             print(format_table(scores))
             if args.per_image:
@@ -286,16 +295,16 @@ def main(argv: list[str] | None = None) -> int:
             if expected is not None and args.limit is None:
                 print(f"check: bicubic {mean(scores['bicubic'].psnr):.2f} dB "
                       f"(benchmarks/README.md measured {expected:.2f} dB with Pillow)")
-            figure_input = figure_input or (pairs[0], first_outputs)
+            figure_rows = figure_rows or list(zip(pairs, kept))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"\n{DETAIL_NOTE}\n{VGG_NOTE}\n{LPIPS_NOTE}")
-    if args.side_by_side is not None and figure_input is not None:
-        figure = side_by_side(*figure_input, args.scale)
+    if args.side_by_side is not None and figure_rows:
+        figure = side_by_side(figure_rows, args.scale)
         args.side_by_side.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.side_by_side, lambda tmp: figure.save(tmp, format="PNG"))
-        print(f"side-by-side of {figure_input[0].name}: {args.side_by_side}")
+        print(f"side-by-side of {', '.join(pair.name for pair, _ in figure_rows)}: {args.side_by_side}")
     return 0
 
 

@@ -101,9 +101,9 @@ def test_quality_benchmark_prints_a_finite_table_and_a_side_by_side(tmp_path: Pa
     assert all(math.isfinite(n) for n in numbers)
     assert float(rows["bicubic"][1]) == 0.0  # bicubic's own difference from bicubic
     with Image.open(figure) as picture:
-        # LR, bicubic, tiny and original: four panels as big as the 88x68 centre crop's short side allows,
-        # 4-px gaps, a 16-px label strip.
-        assert picture.size == (4 * (68 + 4) + 4, 16 + 68 + 4)
+        # a row per photo (2), each of LR, bicubic, tiny and original: panels as big as the 88x68 centre crop's
+        # short side allows, 4-px gaps, a 16-px label strip.
+        assert picture.size == (4 * (68 + 4) + 4, 16 + 2 * (68 + 4))
 
 
 def test_scores_reward_the_exact_original_and_penalise_blur() -> None:
@@ -114,7 +114,7 @@ def test_scores_reward_the_exact_original_and_penalise_blur() -> None:
     oracle, bicubic = scores["oracle"], scores["bicubic"]
     assert oracle.psnr == [math.inf] and oracle.ssim[0] == pytest.approx(1.0) and oracle.detail[0] == pytest.approx(1.0)
     assert bicubic.psnr[0] < 20 and bicubic.detail[0] < 0.5  # noise cannot be recovered from 16x16
-    assert outputs["oracle"] is hr
+    assert outputs[0]["oracle"] is hr
 
 
 def test_per_image_table_shows_each_gain_over_bicubic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
