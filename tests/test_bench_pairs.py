@@ -103,7 +103,7 @@ def test_a_written_set_scores_the_same_through_pairs(photos: Path, tmp_path: Pat
     assert "JPEG quality 60 (noise seed 3)" in out and "VGG dist" in out
     degraded = table_rows(out)["bicubic"]
     with Image.open(figure) as picture:
-        assert picture.size == (3 * (64 + 4) + 4, 16 + 64 + 4)  # LR, bicubic, original
+        assert picture.size == (3 * (64 + 4) + 4, 16 + 3 * (64 + 4))  # LR, bicubic, original; a row a photo
     assert quality.main(["--pairs", str(tmp_path / "set" / "HR"), str(tmp_path / "set" / "LR")]) == 0
     rescored = table_rows(capsys.readouterr().out)["bicubic"]
     assert rescored[:-1] == degraded[:-1]  # all but the running time
