@@ -145,9 +145,9 @@ def degrade_photo(hr: np.ndarray, scale: int, how: str, strength: str, seed: int
     return to_uint8(jpeg(noisy, setting.jpeg_quality))
 
 
-def degraded_pairs(folder: Path, scale: int, max_side: int, limit: int | None, how: str, strength: str,
+def degraded_pairs(folder: Path, scale: int, max_side: int | None, limit: int | None, how: str, strength: str,
                    seed: int) -> list[Pair]:
-    """Centred crops of the photos (sides a multiple of the scale) and their degraded LR."""
+    """Centred crops of the photos (None: whole photos; sides a multiple of the scale) and their degraded LR."""
     pairs = []
     for path in image_paths(folder, "--data", limit):
         hr = center_crop(load_rgb(path), max_side, scale)

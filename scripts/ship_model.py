@@ -3,22 +3,29 @@ held-out PSNR/SSIM against bicubic, the data it learned from and the exact comma
 
     python scripts/ship_model.py runs/faithful-x4/generator.safetensors faithful-x4 \\
         --val data/photos2k/val --data "..." --command "python -m engine train ..." \\
-        --description "what the model is for, in one line (the window's model picker shows it)"
+        --description "what the model is for, in one line (the window's model picker shows it)" \\
+        [--degrade photo]   # also score (and store) the held-out set degraded as real photos are
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder  # noqa: E402
+from bench.pairs import FIXED, degraded_pairs, describe_degradation  # noqa: E402
+from engine.evaluation import (ImageScore, bicubic_baseline, describe, load_upscaler, mean_score,  # noqa: E402
+                               score_folder)
 from engine.export import export_generator, load_generator  # noqa: E402
+from engine.metrics import psnr_y, ssim_y  # noqa: E402
 
 STORED_BY_EXPORT = ("format", "format_version", "arch", "scale", "in_channels", "value_range")
 
@@ -31,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="what the model was trained on")
     parser.add_argument("--command", required=True, help="the command(s) that trained it")
     parser.add_argument("--description", required=True, help="one line: what the model is for")
+    parser.add_argument("--degrade", choices=tuple(FIXED), help="also score the held-out images degraded this way "
+                        "(bench/quality.py's --degrade), for a model made for real photos")
     args = parser.parse_args(argv)
 
     module, meta = load_generator(args.source)
@@ -43,12 +52,30 @@ def main(argv: list[str] | None = None) -> int:
                  validation={"psnr": held_out.psnr, "ssim": held_out.ssim, "bicubic_psnr": held_out.bicubic_psnr,
                              "bicubic_ssim": held_out.bicubic_ssim, "images": len(scores),
                              "folder": args.val.as_posix(), "measure": describe(scale, None)})
+    if args.degrade:
+        degraded = degraded_scores(upscaler.upscale, scale, args.val, args.degrade)
+        extra[f"validation_{args.degrade}"] = {
+            "psnr": degraded.psnr, "ssim": degraded.ssim, "bicubic_psnr": degraded.bicubic_psnr,
+            "bicubic_ssim": degraded.bicubic_ssim, "images": len(scores), "folder": args.val.as_posix(),
+            "measure": f"whole images; {describe_degradation(args.degrade, 'medium', 0, scale)}"}
+        print(f"degraded ({args.degrade}): PSNR {degraded.psnr:.2f} dB (bicubic {degraded.bicubic_psnr:.2f}), "
+              f"SSIM {degraded.ssim:.4f} (bicubic {degraded.bicubic_ssim:.4f})")
     target = ROOT / "resources" / "models" / f"{args.name}.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
     export_generator(target, load_file(str(args.source)), module.spec(), module.value_range, extra=extra)
     print(f"{target.relative_to(ROOT)}: held-out PSNR {held_out.psnr:.2f} dB (bicubic {held_out.bicubic_psnr:.2f}), "
           f"SSIM {held_out.ssim:.4f} (bicubic {held_out.bicubic_ssim:.4f}) on {len(scores)} images")
     return 0
+
+
+def degraded_scores(upscale: Callable[[np.ndarray], np.ndarray], scale: int, folder: Path, how: str) -> ImageScore:
+    """The mean score over the whole held-out images degraded `how` (seed 0, as bench/quality.py's tables)."""
+    scores = []
+    for pair in degraded_pairs(folder, scale, None, None, how, "medium", 0):
+        sr, bicubic = upscale(pair.lr), bicubic_baseline(pair.lr, scale)
+        scores.append(ImageScore(pair.name, psnr_y(sr, pair.hr, scale), ssim_y(sr, pair.hr, scale),
+                                 psnr_y(bicubic, pair.hr, scale), ssim_y(bicubic, pair.hr, scale)))
+    return mean_score(scores)
 
 
 if __name__ == "__main__":
