@@ -1,5 +1,5 @@
 """The shipped models: they load through the upscaler's registry, say how they were made, stay small,
-and beat bicubic on a bundled photo."""
+and beat bicubic on bundled photos (degraded as real photos are, for the model made for those)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import load_image
+from bench.pairs import degrade_photo
+from bench.vgg_distance import VggDistance
+from engine.data import center_crop, load_image
 from engine.evaluation import bicubic_baseline, make_pair
 from engine.metrics import psnr_y
 from engine.inference import Upscaler
 from engine.models import bundled_models, load_model, resolve_model_source
+from engine.perceptual import BUNDLED_VGG
 from engine.resources import resource_path
 
-SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2}  # name -> scale
+SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2, "photo-x4": 4}  # name -> scale
+FOR_PHOTOS = {"photo-x4": "photo"}  # made for real photos: judged on inputs degraded so (bench/pairs.py's FIXED)
 SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:6]
+PHOTO_SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:12]
 
 
 @pytest.mark.parametrize(("name", "scale"), SHIPPED.items())
@@ -29,15 +34,16 @@ def test_shipped_model_loads_with_its_training_record(name: str, scale: int) -> 
     meta = model.metadata
     assert meta["config"]["scale"] == scale and meta["steps"] > 0
     assert meta["data"] and meta["training_command"].startswith("python -m engine train")
-    assert meta["validation"]["images"] > 0
-    assert meta["validation"]["psnr"] > meta["validation"]["bicubic_psnr"]
+    record = meta[f"validation_{FOR_PHOTOS[name]}"] if name in FOR_PHOTOS else meta["validation"]
+    assert record["images"] > 0 and meta["validation"]["images"] == record["images"]
+    assert record["psnr"] > record["bicubic_psnr"]
 
 
 def test_default_means_default_x4() -> None:
     assert resolve_model_source("default") == bundled_models()["default-x4"]
 
 
-@pytest.mark.parametrize(("name", "scale"), SHIPPED.items())
+@pytest.mark.parametrize(("name", "scale"), [(name, scale) for name, scale in SHIPPED.items() if name not in FOR_PHOTOS])
 def test_shipped_model_beats_bicubic_on_bundled_photos(name: str, scale: int) -> None:
     upscaler = Upscaler(load_model(name), device="cpu")
     gains = []
@@ -48,6 +54,30 @@ def test_shipped_model_beats_bicubic_on_bundled_photos(name: str, scale: int) ->
         gains.append(psnr_y(sr, hr, scale) - psnr_y(bicubic_baseline(lr, scale), hr, scale))
     assert min(gains) > 0, gains
     assert np.mean(gains) > 0.3, gains
+
+
+@pytest.mark.parametrize("name", FOR_PHOTOS)
+def test_photo_model_looks_closer_than_bicubic_and_faithful_on_degraded_bundled_photos(name: str) -> None:
+    """On the bundled samples degraded as web photos, its VGG distance to the originals is below bicubic's and
+    faithful-x4's, at most 1 dB of PSNR below bicubic. (The samples are chosen for dense texture, which no x4
+    model restores from a blurred, noisy 48-px input: the margins are a few percent on these 192-px crops; on
+    the held-out photos' 1024-px crops they pass 10%, resources/models/README.md.)"""
+    vgg, scale = VggDistance(BUNDLED_VGG), SHIPPED[name]
+    methods = {name: Upscaler(load_model(name), device="cpu").upscale,
+               "faithful-x4": Upscaler(load_model("faithful-x4"), device="cpu").upscale,
+               "bicubic": lambda lr: bicubic_baseline(lr, scale)}
+    scores: dict[str, list[tuple[float, float]]] = {method: [] for method in methods}
+    for index, sample in enumerate(PHOTO_SAMPLES):
+        hr = center_crop(load_image(sample, 3), 192, scale)
+        lr = degrade_photo(hr, scale, FOR_PHOTOS[name], "medium", seed=index)
+        original = vgg.embed(hr)
+        for method, upscale in methods.items():
+            sr = upscale(lr)
+            scores[method].append((psnr_y(sr, hr, scale), vgg.distance(vgg.embed(sr), original)))
+    (psnr, distance), (bicubic_psnr, bicubic_distance), (_, faithful_distance) = (
+        np.mean(scores[method], axis=0) for method in (name, "bicubic", "faithful-x4"))
+    assert distance < bicubic_distance and distance < faithful_distance, scores
+    assert psnr >= bicubic_psnr - 1.0, (psnr, bicubic_psnr)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
