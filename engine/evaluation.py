@@ -88,9 +88,14 @@ def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels
             yield f"skipped {path.name}: too small"
             continue
         hr, lr = make_pair(image, scale, max_side)
-        sr, bicubic = upscale(lr), bicubic_baseline(lr, scale)
-        yield ImageScore(path.name, psnr_y(sr, hr, scale), ssim_y(sr, hr, scale), psnr_y(bicubic, hr, scale),
-                         ssim_y(bicubic, hr, scale))
+        yield score_pair(upscale, path.name, hr, lr, scale)
+
+
+def score_pair(upscale: SuperResolve, name: str, hr: np.ndarray, lr: np.ndarray, scale: int) -> ImageScore:
+    """The model's and bicubic's PSNR/SSIM on one (original, input) pair, however the input was made."""
+    sr, bicubic = upscale(lr), bicubic_baseline(lr, scale)
+    return ImageScore(name, psnr_y(sr, hr, scale), ssim_y(sr, hr, scale), psnr_y(bicubic, hr, scale),
+                      ssim_y(bicubic, hr, scale))
 
 
 def mean_score(scores: list[ImageScore]) -> ImageScore:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from safetensors.torch import load_file
 
@@ -22,10 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pairs import FIXED, degraded_pairs, describe_degradation  # noqa: E402
-from engine.evaluation import (ImageScore, bicubic_baseline, describe, load_upscaler, mean_score,  # noqa: E402
-                               score_folder)
+from engine.evaluation import (ImageScore, SuperResolve, describe, load_upscaler, mean_score,  # noqa: E402
+                               score_folder, score_pair)
 from engine.export import export_generator, load_generator  # noqa: E402
-from engine.metrics import psnr_y, ssim_y  # noqa: E402
 
 STORED_BY_EXPORT = ("format", "format_version", "arch", "scale", "in_channels", "value_range")
 
@@ -68,14 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def degraded_scores(upscale: Callable[[np.ndarray], np.ndarray], scale: int, folder: Path, how: str) -> ImageScore:
+def degraded_scores(upscale: SuperResolve, scale: int, folder: Path, how: str) -> ImageScore:
     """The mean score over the whole held-out images degraded `how` (seed 0, as bench/quality.py's tables)."""
-    scores = []
-    for pair in degraded_pairs(folder, scale, None, None, how, "medium", 0):
-        sr, bicubic = upscale(pair.lr), bicubic_baseline(pair.lr, scale)
-        scores.append(ImageScore(pair.name, psnr_y(sr, pair.hr, scale), ssim_y(sr, pair.hr, scale),
-                                 psnr_y(bicubic, pair.hr, scale), ssim_y(bicubic, pair.hr, scale)))
-    return mean_score(scores)
+    return mean_score([score_pair(upscale, pair.name, pair.hr, pair.lr, scale)
+                       for pair in degraded_pairs(folder, scale, None, None, how, "medium", 0)])
 
 
 if __name__ == "__main__":
