@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
                              "bicubic_ssim": held_out.bicubic_ssim, "images": len(scores),
                              "folder": args.val.as_posix(), "measure": describe(scale, None)})
     if args.degrade:
-        degraded = degraded_scores(upscaler.upscale, scale, args.val, args.degrade)
+        degraded_each = degraded_scores(upscaler.upscale, scale, args.val, args.degrade)
+        degraded = mean_score(degraded_each)
         extra[f"validation_{args.degrade}"] = {
             "psnr": degraded.psnr, "ssim": degraded.ssim, "bicubic_psnr": degraded.bicubic_psnr,
-            "bicubic_ssim": degraded.bicubic_ssim, "images": len(scores), "folder": args.val.as_posix(),
+            "bicubic_ssim": degraded.bicubic_ssim, "images": len(degraded_each), "folder": args.val.as_posix(),
             "measure": f"whole images; {describe_degradation(args.degrade, 'medium', 0, scale)}"}
         print(f"degraded ({args.degrade}): PSNR {degraded.psnr:.2f} dB (bicubic {degraded.bicubic_psnr:.2f}), "
               f"SSIM {degraded.ssim:.4f} (bicubic {degraded.bicubic_ssim:.4f})")
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def degraded_scores(upscale: SuperResolve, scale: int, folder: Path, how: str) -> ImageScore:
-    """The mean score over the whole held-out images degraded `how` (seed 0, as bench/quality.py's tables)."""
-    return mean_score([score_pair(upscale, pair.name, pair.hr, pair.lr, scale)
-                       for pair in degraded_pairs(folder, scale, None, None, how, "medium", 0)])
+def degraded_scores(upscale: SuperResolve, scale: int, folder: Path, how: str) -> list[ImageScore]:
+    """Each whole held-out image's score, degraded `how` (seed 0, as bench/quality.py's tables)."""
+    return [score_pair(upscale, pair.name, pair.hr, pair.lr, scale)
+            for pair in degraded_pairs(folder, scale, None, None, how, "medium", 0)]
 
 
 if __name__ == "__main__":
