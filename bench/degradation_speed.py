@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.config import TrainConfig  # noqa: E402
-from engine.data import list_images, load_image, make_lr, random_crops  # noqa: E402
-from engine.degradations import STRENGTHS  # noqa: E402
+from engine.training.config import TrainConfig  # noqa: E402
+from engine.data.dataset import list_images, load_image, make_lr, random_crops  # noqa: E402
+from engine.data.degradations import STRENGTHS  # noqa: E402
 
 SHAPES = [(8, 64), (16, 128)]  # (batch, HR patch): AUTO_SHAPES' CPU and CUDA defaults
 

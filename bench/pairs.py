@@ -1,7 +1,7 @@
 """Where bench/quality.py's (original, low-resolution input) pairs come from: photos shrunk cleanly, a
 standard set's published inputs, photos degraded as real ones are, or a folder of LR files someone brings.
 
-Degraded sets use the engine's own operations (engine/degradations.py) with fixed seeds, so a set is the
+Degraded sets use the engine's own operations (engine/data/degradations.py) with fixed seeds, so a set is the
 same on every machine and run; `write_pairs` saves one so that `--pairs` scores it again, or scores it
 with other tools.
 """
@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.atomic import atomic_write
-from engine.blur_kernels import filter2d, shaped_kernel
-from engine.data import center_crop, downscale, to_tensor, to_uint8
-from engine.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
-from engine.evaluation import make_pair
-from engine.imageio import has_image_extension
+from engine.io.atomic import atomic_write
+from engine.data.blur_kernels import filter2d, shaped_kernel
+from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
+from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
+from engine.scoring.evaluation import make_pair
+from engine.io.images import has_image_extension
 
 
 class BenchError(ValueError):
@@ -74,7 +74,7 @@ def image_paths(folder: Path, option: str, limit: int | None = None) -> list[Pat
 
 
 def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> list[Pair]:
-    """Centred crops of the photos, shrunk as published benchmarks are (engine.evaluation.make_pair)."""
+    """Centred crops of the photos, shrunk as published benchmarks are (engine.scoring.evaluation.make_pair)."""
     pairs = []
     for path in image_paths(folder, "--data", limit):
         hr, lr = make_pair(load_rgb(path), scale, max_side)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from engine.evaluation import SuperResolve
+from engine.scoring.evaluation import SuperResolve
 
 NAME = "realesrgan-x4plus"  # how tables label it
 SCALE = 4

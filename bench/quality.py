@@ -10,7 +10,7 @@ person to judge.
     python bench/quality.py --model default-x4 --set5-set14 ../shared/benchmarks
 
 With --data, each image is an original (HR), cropped to at most --max-side pixels (to keep 2-core CPU
-runs short) and shrunk as engine/evaluation.py does for `python -m engine eval` and the shipped models'
+runs short) and shrunk as engine/scoring/evaluation.py does for `python -m engine eval` and the shipped models'
 figures (Pillow's antialiased bicubic, MATLAB imresize's kernel), or, with --degrade, degraded as real
 photos are (bench/pairs.py): `photo` is a typical web photo (blur 1.2, x1/4, noise 5, JPEG 60), `heavy`
 a harsher one, `realistic` the training pipeline itself; all deterministic given --seed. --write-lr saves
@@ -34,14 +34,14 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.atomic import atomic_write  # noqa: E402
-from engine.config import SCALES, ConfigError  # noqa: E402
-from engine.degradations import STRENGTHS  # noqa: E402
-from engine.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler  # noqa: E402
-from engine.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
-from engine.models import ModelLoadError  # noqa: E402
-from engine.perceptual import BUNDLED_VGG  # noqa: E402
-from engine.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
+from engine.io.atomic import atomic_write  # noqa: E402
+from engine.training.config import SCALES, ConfigError  # noqa: E402
+from engine.data.degradations import STRENGTHS  # noqa: E402
+from engine.scoring.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler  # noqa: E402
+from engine.scoring.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
+from engine.models.registry import ModelLoadError  # noqa: E402
+from engine.training.perceptual import BUNDLED_VGG  # noqa: E402
+from engine.training.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
 from bench import peer  # noqa: E402
 from bench.pairs import (DEGRADE_CHOICES, BenchError, Pair, benchmark_pairs, degraded_pairs,  # noqa: E402
                          describe_degradation, folder_pairs, given_pairs, write_pairs)

@@ -27,11 +27,11 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.config import TrainConfig, preset  # noqa: E402
-from engine.gan_step import STEP_PARTS, GANStep  # noqa: E402
-from engine.perceptual import vgg_feature_stack  # noqa: E402
+from engine.training.config import TrainConfig, preset  # noqa: E402
+from engine.training.gan_step import STEP_PARTS, GANStep  # noqa: E402
+from engine.training.perceptual import vgg_feature_stack  # noqa: E402
 from engine.resources import resource_path  # noqa: E402
-from engine.speed_probe import measure_step_times, synthetic_batch  # noqa: E402
+from engine.training.speed_probe import measure_step_times, synthetic_batch  # noqa: E402
 
 PREVIOUS_DEFAULT = {"perceptual_net": "vgg19", "disc_features": 32, "batch_size": 16, "hr_patch": 128,
                     "perceptual_layers": {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0,

@@ -23,12 +23,12 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.archs import CompactGenerator  # noqa: E402
-from engine.export import export_generator  # noqa: E402
+from engine.archs.networks import CompactGenerator  # noqa: E402
+from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.train_panel import REPO_SAMPLES  # noqa: E402
-from gui.queue_entry import Entry, State  # noqa: E402
+from gui.train.panel import REPO_SAMPLES  # noqa: E402
+from gui.upscale.queue_entry import Entry, State  # noqa: E402
 
 PING_MS = 5
 # The default preset as a person starts it (GAN from step 1 on the bundled samples), validating (curves, sample

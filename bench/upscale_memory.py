@@ -23,13 +23,13 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from bench.ui_latency import spin  # noqa: E402
-from engine.archs import CompactGenerator  # noqa: E402
-from engine.export import export_generator  # noqa: E402
+from engine.archs.networks import CompactGenerator  # noqa: E402
+from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
-from gui.queue_entry import State  # noqa: E402
-from gui.result_store import ResultStore  # noqa: E402
-from gui.train_panel import REPO_SAMPLES  # noqa: E402
-from gui.upscale_panel import UpscalePanel  # noqa: E402
+from gui.upscale.queue_entry import State  # noqa: E402
+from gui.upscale.result_store import ResultStore  # noqa: E402
+from gui.train.panel import REPO_SAMPLES  # noqa: E402
+from gui.upscale.panel import UpscalePanel  # noqa: E402
 
 MB = 1024 * 1024
 

@@ -18,14 +18,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from engine.archs import CompactGenerator
-from engine.heap import FreedMemoryKept
-from engine.imageio import save_image
-from engine.inference import OptionsError, Upscaler, network_for
-from engine.models import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model
+from engine.archs.networks import CompactGenerator
+from engine.upscaling.heap import FreedMemoryKept
+from engine.io.images import save_image
+from engine.upscaling.upscaler import OptionsError, Upscaler, network_for
+from engine.models.registry import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model
 from engine.resources import resource_path
-from engine.tile_threads import TileThreads
-from engine.upscaler import BatchUpscaler, UpscaleOptions
+from engine.upscaling.tile_threads import TileThreads
+from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 
 SCALE = 4
 BATCH = (24, 256)  # images, side

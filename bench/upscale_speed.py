@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 from bench import peer  # noqa: E402
 from bench.upscale_rows import (SCALE, as_loaded, batch_rows, best_of, cpu_option_rows, default_model,  # noqa: E402
                                 gpu_rows, memory_child, memory_row, no_network_model, photo, timings)
-from engine.archs import ClassicGenerator  # noqa: E402
-from engine.imageio import read_image, save_image  # noqa: E402
-from engine.inference import Upscaler  # noqa: E402
-from engine.models import LoadedModel  # noqa: E402
-from engine.upscaler import BatchUpscaler, UpscaleOptions  # noqa: E402
+from engine.archs.networks import ClassicGenerator  # noqa: E402
+from engine.io.images import read_image, save_image  # noqa: E402
+from engine.upscaling.upscaler import Upscaler  # noqa: E402
+from engine.models.registry import LoadedModel  # noqa: E402
+from engine.upscaling.batch import BatchUpscaler, UpscaleOptions  # noqa: E402
 
 SIDES = (1024, 2048)  # the 1 MP and 4 MP inputs of the tile table
 FIXED_TILES = (128, 192, 256, 384, 512)

@@ -1,5 +1,5 @@
 """The perceptual distance in every bench/quality.py table: LPIPS's unlearned VGG16 baseline, computed
-with the ImageNet VGG16 the app bundles (engine.perceptual.BUNDLED_VGG), so it needs no download.
+with the ImageNet VGG16 the app bundles (engine.training.perceptual.BUNDLED_VGG), so it needs no download.
 
 Why not LPIPS itself. LPIPS (Zhang et al. 2018) is this distance with one learned non-negative weight per
 channel and layer; the `lpips` wheel (0.1.4, BSD-2) ships those heads (lpips/weights/v0.1/vgg.pth, 7 KB:
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from bench.pairs import BenchError
-from engine.perceptual import VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess, vgg_feature_stack
+from engine.training.perceptual import VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess, vgg_feature_stack
 
 LPIPS_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
 VGG_NOTE = ("'VGG dist' is LPIPS's unlearned baseline (Zhang et al. 2018) on the bundled ImageNet VGG16: "

@@ -13,9 +13,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from engine import __version__
-from gui.desktop_integration import (APP_ID, APP_NAME, DesktopEntryError, app_icon, install_desktop_entry,
+from gui.common.desktop_integration import (APP_ID, APP_NAME, DesktopEntryError, app_icon, install_desktop_entry,
                                      set_windows_app_id)
-from gui.gui_thread_gc import collect_on_gui_thread
+from gui.common.gui_thread_gc import collect_on_gui_thread
 
 # Python hands the GIL between threads every 5 ms by default; while the trainer thread runs Python
 # between tensor ops, each GIL hand-back the window needs can wait that long, and a repaint needs many.

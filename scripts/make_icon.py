@@ -19,8 +19,8 @@ from PySide6.QtCore import QByteArray, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
-from engine.atomic import atomic_write  # noqa: E402
-from gui.desktop_integration import ICON_PNG, ICON_PNG_SIZE, ICON_SVG  # noqa: E402
+from engine.io.atomic import atomic_write  # noqa: E402
+from gui.common.desktop_integration import ICON_PNG, ICON_PNG_SIZE, ICON_SVG  # noqa: E402
 
 SIZE = 512
 CENTRE, RADIUS = 256, 152

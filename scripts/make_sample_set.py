@@ -23,7 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.atomic import atomic_write  # noqa: E402
+from engine.io.atomic import atomic_write  # noqa: E402
 
 SHORT_SIDE = 1000
 CROP = 384  # a multiple of 4 and 32, so x2/x4 LR sizes and patch grids divide evenly

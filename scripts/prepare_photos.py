@@ -23,7 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.atomic import atomic_write  # noqa: E402
+from engine.io.atomic import atomic_write  # noqa: E402
 
 VAL_EVERY = 6  # every 6th photo in sorted order is held out
 DOC = Path("/usr/share/doc")

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.config import preset  # noqa: E402
-from engine.trainer import Trainer  # noqa: E402
+from engine.training.config import preset  # noqa: E402
+from engine.training.trainer import Trainer  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.train_panel import REPO_SAMPLES  # noqa: E402
+from gui.train.panel import REPO_SAMPLES  # noqa: E402
 from scripts import upscale_scenes  # noqa: E402
 
 RUN = {"steps": 2000, "val_every": 20, "checkpoint_every": 50, "workers": 0}

@@ -34,8 +34,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.archs import CompactGenerator  # noqa: E402
-from engine.export import export_generator  # noqa: E402
+from engine.archs.networks import CompactGenerator  # noqa: E402
+from engine.models.export import export_generator  # noqa: E402
 
 ORIENTATION = 0x0112
 Image.MAX_IMAGE_PIXELS = None  # the results checked here are ours, some larger than Pillow's default limit

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 
 from bench.ui_latency import spin
 from gui.main_window import MainWindow
-from gui.queue_entry import State
-from gui.train_panel import REPO_SAMPLES
+from gui.upscale.queue_entry import State
+from gui.train.panel import REPO_SAMPLES
 
 SIZES = ((1600, 1000), (1024, 700))
 SAMPLES = (3, 7, 12, 20)  # which bundled sample photos to queue

@@ -15,8 +15,8 @@ from PIL import Image
 # A bare `pytest` (not only `make test`) must not try to open windows on a display it may not have.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.config import TrainConfig, preset  # noqa: E402
-from engine.perceptual import vgg_feature_stack  # noqa: E402
+from engine.training.config import TrainConfig, preset  # noqa: E402
+from engine.training.perceptual import vgg_feature_stack  # noqa: E402
 
 TINY_SETTINGS: dict[str, Any] = {
     "hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
@@ -87,7 +87,7 @@ def thin_vgg16() -> torch.nn.Sequential:
 def qapp(qapp_args: list[str], qapp_cls: type) -> Any:
     """pytest-qt's QApplication, with garbage collection moved to the GUI thread as the app does (a cycle
     collected on a job's thread destroys Qt objects there and crashes)."""
-    from gui.gui_thread_gc import collect_on_gui_thread
+    from gui.common.gui_thread_gc import collect_on_gui_thread
 
     app = qapp_cls.instance() or qapp_cls(qapp_args)
     collect_on_gui_thread()
@@ -99,6 +99,6 @@ def collect_garbage_between_tests() -> Any:
     """With automatic collection off (once a Qt test ran), collect after each test on this thread, so the
     cycles of tests that never spin the event loop do not pile up."""
     yield
-    from gui.gui_thread_gc import collect_pending
+    from gui.common.gui_thread_gc import collect_pending
 
     collect_pending()

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from engine import __version__
 from engine.resources import resource_path
-from gui import about_dialog
-from gui.about_dialog import AboutDialog
+from gui.common import about_dialog
+from gui.common.about_dialog import AboutDialog
 from gui.main_window import MainWindow
 from tests.gui_helpers import isolated_settings
 

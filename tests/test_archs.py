@@ -6,7 +6,7 @@ import pytest
 import spandrel
 import torch
 
-from engine.archs import ClassicDiscriminator, ClassicGenerator, CompactGenerator
+from engine.archs.networks import ClassicDiscriminator, ClassicGenerator, CompactGenerator
 
 
 def conv(k: int, cin: int, cout: int) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.archs import CompactGenerator
-from engine.atomic import atomic_write
-from engine.export import export_generator
+from engine.archs.networks import CompactGenerator
+from engine.io.atomic import atomic_write
+from engine.models.export import export_generator
 
 
 def test_write_replaces_the_target_in_one_step(tmp_path: Path) -> None:

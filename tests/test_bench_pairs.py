@@ -10,7 +10,7 @@ from PIL import Image
 
 from bench import quality
 from bench.pairs import BenchError, degraded_pairs, given_pairs, write_pairs
-from engine.evaluation import bicubic_resize
+from engine.scoring.evaluation import bicubic_resize
 
 
 def photo(seed: int, size: tuple[int, int] = (72, 96)) -> np.ndarray:

@@ -11,12 +11,12 @@ import torch
 
 from bench.pairs import degrade_photo
 from bench.vgg_distance import VggDistance
-from engine.data import center_crop, load_image
-from engine.evaluation import bicubic_baseline, make_pair
-from engine.metrics import psnr_y
-from engine.inference import Upscaler
-from engine.models import bundled_models, load_model, resolve_model_source
-from engine.perceptual import BUNDLED_VGG
+from engine.data.dataset import center_crop, load_image
+from engine.scoring.evaluation import bicubic_baseline, make_pair
+from engine.scoring.metrics import psnr_y
+from engine.upscaling.upscaler import Upscaler
+from engine.models.registry import bundled_models, load_model, resolve_model_source
+from engine.training.perceptual import BUNDLED_VGG
 from engine.resources import resource_path
 
 SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2, "photo-x4": 4}  # name -> scale
@@ -83,7 +83,7 @@ def test_photo_model_looks_closer_than_bicubic_and_faithful_on_degraded_bundled_
 @pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_shipped_model_gives_the_same_output_in_half_precision(name: str, dtype: torch.dtype) -> None:
-    """What a GPU runs them in (engine.inference.resolve_dtype): > 50 dB PSNR against fp32, checked here
+    """What a GPU runs them in (engine.upscaling.upscaler.resolve_dtype): > 50 dB PSNR against fp32, checked here
     with the CPU's kernels; bench/upscale_speed.py checks it on a GPU."""
     module = load_model(name).module
     x = torch.from_numpy(load_image(SAMPLES[0], 3)[:64, :64].astype(np.float32) / 255).permute(2, 0, 1)[None]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from engine.config import AUTO_SHAPES, ConfigError, TrainConfig, classic_preset, parse_assignments, preset
-from engine.degradations import LIGHT, STRONG, strength_of
+from engine.training.config import AUTO_SHAPES, ConfigError, TrainConfig, classic_preset, parse_assignments, preset
+from engine.data.degradations import LIGHT, STRONG, strength_of
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import TrainConfig
-from engine.data import (DataError, TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
+from engine.training.config import TrainConfig
+from engine.data.dataset import (DataError, TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
                          split_paths)
-from engine.degradations import STRONG, degrade
+from engine.data.degradations import STRONG, degrade
 
 
 def config_for(folder: Path, **changes: object) -> TrainConfig:

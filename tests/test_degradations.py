@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.blur_kernels import filter2d, shaped_kernel, sinc_kernel
-from engine.degradations import (CUSTOM, LIGHT, MEDIUM, STRENGTHS, STRONG, DegradationError, RealisticDegradation,
+from engine.data.blur_kernels import filter2d, shaped_kernel, sinc_kernel
+from engine.data.degradations import (CUSTOM, LIGHT, MEDIUM, STRENGTHS, STRONG, DegradationError, RealisticDegradation,
                                  add_gaussian_noise, add_poisson_noise, degrade, jpeg, parse_parameter,
                                  random_kernel, realistic_from, strength_of)
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gui import app, desktop_integration
-from gui.desktop_integration import (ICON_PNG, ICON_PNG_SIZE, ICON_SVG, DesktopEntryError, app_icon, data_home,
+from gui import app
+
+from gui.common import desktop_integration
+from gui.common.desktop_integration import (ICON_PNG, ICON_PNG_SIZE, ICON_SVG, DesktopEntryError, app_icon, data_home,
                                      exec_quote, install_desktop_entry, launch_command)
 
 

@@ -18,11 +18,11 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from engine import events as ev
-from engine.cli import main
-from engine.config import preset
-from engine.distributed import SINGLE, ProcessGroup, join_from_environment
-from engine.export import load_generator
-from engine.trainer import Trainer
+from engine.cli.main import main
+from engine.training.config import preset
+from engine.training.distributed import SINGLE, ProcessGroup, join_from_environment
+from engine.models.export import load_generator
+from engine.training.trainer import Trainer
 from tests.conftest import TINY_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.archs import CompactGenerator
-from engine.cli import main
-from engine.data import DataError
-from engine.export import export_generator
-from engine.evaluation import ImageScore, bicubic_baseline, describe, make_pair, mean_score, score_folder
-from engine.metrics import psnr_y
+from engine.archs.networks import CompactGenerator
+from engine.cli.main import main
+from engine.data.dataset import DataError
+from engine.models.export import export_generator
+from engine.scoring.evaluation import ImageScore, bicubic_baseline, describe, make_pair, mean_score, score_folder
+from engine.scoring.metrics import psnr_y
 
 
 def test_make_pair_crops_the_centre_and_shrinks_like_matlab() -> None:

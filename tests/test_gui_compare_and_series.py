@@ -8,9 +8,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.compare_view import CompareView, ViewImage
-from gui.images import pack_argb32, packed_qimage
-from gui.plot_series import Series
+from gui.upscale.compare_view import CompareView, ViewImage
+from gui.common.images import pack_argb32, packed_qimage
+from gui.train.plot_series import Series
 
 
 def test_divider_drag_wheel_zoom_and_one_to_one(qtbot) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from engine.config import PRESET_DESCRIPTIONS, PRESETS, TrainConfig
-from engine.speed_probe import StepTimes
-from gui.speed_estimate import measure
-from gui.train_panel import TrainPanel
+from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, TrainConfig
+from engine.training.speed_probe import StepTimes
+from gui.train.speed_estimate import measure
+from gui.train.panel import TrainPanel
 from tests.gui_helpers import (TINY_TRAINING, ScriptedJobs, isolated_settings, step_events, stop_and_wait,
                                write_images)
 

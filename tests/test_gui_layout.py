@@ -12,14 +12,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QLineEdit, QProgressBar,
                                QScrollArea, QSlider, QTreeWidget, QWidget)
 
-from engine.config import ConfigError
-from engine.degradations import STRENGTHS
-from gui.loss_plots import PLOTS
+from engine.training.config import ConfigError
+from engine.data.degradations import STRENGTHS
+from gui.train.loss_plots import PLOTS
 from gui.main_window import MainWindow
-from gui.path_field import PathField
-from gui.settings_form import PATHS
-from gui.theme import DARK
-from gui.train_panel import REPO_SAMPLES
+from gui.common.path_field import PathField
+from gui.train.settings_form import PATHS
+from gui.common.theme import DARK
+from gui.train.panel import REPO_SAMPLES
 from tests.gui_helpers import isolated_settings, step_events
 
 CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QSlider, QProgressBar, QTreeWidget)

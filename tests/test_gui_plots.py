@@ -14,9 +14,9 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from engine.events import Validation
-from gui.value_axis import MIN_GAP_PX, log_ticks
-from gui.loss_plots import PLOTS, LossPlots
-from gui.train_panel import TrainPanel
+from gui.train.value_axis import MIN_GAP_PX, log_ticks
+from gui.train.loss_plots import PLOTS, LossPlots
+from gui.train.panel import TrainPanel
 from tests.gui_helpers import ScriptedJobs, isolated_settings, step_events, write_images
 
 

@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.config import preset
-from engine.run_folder import RunFolder
-from engine.trainer import Trainer
-from gui.train_panel import TrainPanel
+from engine.training.config import preset
+from engine.training.run_folder import RunFolder
+from engine.training.trainer import Trainer
+from gui.train.panel import TrainPanel
 from tests.gui_helpers import (TINY_TRAINING, ScriptedJobs, isolated_settings, step_events, stop_and_wait,
                                write_images)
 

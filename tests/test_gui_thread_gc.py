@@ -6,7 +6,7 @@ import gc
 import threading
 from typing import Any
 
-from gui.gui_thread_gc import collect_on_gui_thread, collect_pending
+from gui.common.gui_thread_gc import collect_on_gui_thread, collect_pending
 
 
 class Cycle:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.checkpoint import load_checkpoint
-from engine.run_folder import CHECKPOINT
-from gui.train_panel import TrainPanel
+from engine.training.checkpoint import load_checkpoint
+from engine.training.run_folder import CHECKPOINT
+from gui.train.panel import TrainPanel
 from tests.gui_helpers import click, configure, isolated_settings, stop_and_wait, write_images
 
 

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint
 
 from engine import events as ev
-from gui.train_panel import TrainPanel
+from gui.train.panel import TrainPanel
 from tests.gui_helpers import ScriptedJobs, click, isolated_settings, step_events, stop_and_wait, write_images
 
 

@@ -12,9 +12,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine import models
-from gui.queue_entry import State
-from gui.upscale_panel import UpscalePanel
+from engine.models import registry as models
+from gui.upscale.queue_entry import State
+from gui.upscale.panel import UpscalePanel
 from tests.gui_helpers import isolated_settings, write_images
 from tests.upscale_helpers import TIMEOUT_MS, click_row, drop, make_panel, pick_in_popup, tiny_model, wait_idle
 

@@ -14,10 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-import gui.result_saving
-from gui.queue_entry import State
-from gui.result_store import FOLDER_PREFIX, ResultStore, sweep_stale_folders
-from gui.upscale_panel import UpscalePanel
+import gui.upscale.result_saving
+from gui.upscale.queue_entry import State
+from gui.upscale.result_store import FOLDER_PREFIX, ResultStore, sweep_stale_folders
+from gui.upscale.panel import UpscalePanel
 from tests.gui_helpers import write_images
 from tests.upscale_helpers import TIMEOUT_MS, answer_next_question, drop, make_panel, tiny_model, wait_idle
 
@@ -41,8 +41,8 @@ def test_save_all_runs_on_a_worker_and_says_where_with_open_folder(qtbot, panel:
                                                                      monkeypatch) -> None:
     upscale(qtbot, panel, write_images(tmp_path / "in", 2, size=16))
     threads: list[int] = []
-    real_save = gui.result_saving.save_image
-    monkeypatch.setattr(gui.result_saving, "save_image", lambda *a, **k: threads.append(threading.get_ident())
+    real_save = gui.upscale.result_saving.save_image
+    monkeypatch.setattr(gui.upscale.result_saving, "save_image", lambda *a, **k: threads.append(threading.get_ident())
                         or real_save(*a, **k))
     statuses: list[str] = []
     panel.saver.entry_changed.connect(lambda e: statuses.append(panel.queue.row_widget(e).status.text()))

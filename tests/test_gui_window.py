@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtGui import QPalette
 
 from gui.main_window import MainWindow
-from engine.run_folder import CHECKPOINT
-from gui.theme import DARK, LIGHT
+from engine.training.run_folder import CHECKPOINT
+from gui.common.theme import DARK, LIGHT
 from tests.gui_helpers import configure, isolated_settings, write_images
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from engine.imageio import ORIENTATION_TAG, ImageReadError, ImageWriteError, is_image_file, read_image, save_image
-from engine.png import write_png
+from engine.io.images import ORIENTATION_TAG, ImageReadError, ImageWriteError, is_image_file, read_image, save_image
+from engine.io.png import write_png
 
 
 def digest(path: Path) -> str:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.losses import ADVERSARIAL_LOSSES, adversarial_loss, discriminator_stuck, gradient_penalty, pixel_loss
+from engine.training.losses import ADVERSARIAL_LOSSES, adversarial_loss, discriminator_stuck, gradient_penalty, pixel_loss
 
 CONFIDENT_REAL = torch.full((8, 1), 4.0)
 CONFIDENT_FAKE = torch.full((8, 1), -4.0)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.metrics import SSIM_K1, psnr_y, rgb_to_y, ssim_y
+from engine.scoring.metrics import SSIM_K1, psnr_y, rgb_to_y, ssim_y
 
 
 def gray(value: int, shape: tuple[int, ...] = (32, 32, 3)) -> np.ndarray:

@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engine import models
-from engine.archs import ClassicGenerator, CompactGenerator
-from engine.checkpoint import save_checkpoint
-from engine.export import export_generator
-from engine.models import ModelLoadError, bundled_models, load_model, resolve_model_source
+from engine.models import registry as models
+from engine.archs.networks import ClassicGenerator, CompactGenerator
+from engine.training.checkpoint import save_checkpoint
+from engine.models.export import export_generator
+from engine.models.registry import ModelLoadError, bundled_models, load_model, resolve_model_source
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from engine.config import TrainConfig
-from engine.perceptual import (BUNDLED_VGG, FEATURE_SCALE, PerceptualLoss, VGGFeatures, VGGWeightsError,
+from engine.training.config import TrainConfig
+from engine.training.perceptual import (BUNDLED_VGG, FEATURE_SCALE, PerceptualLoss, VGGFeatures, VGGWeightsError,
                                build_perceptual_loss, find_vgg_weights, hub_cache_path, layer_names,
                                missing_weights_message, preprocess, vgg_feature_stack)
 from engine.resources import resource_path
@@ -34,7 +34,7 @@ def loss_of(config: TrainConfig, **kwargs: object) -> PerceptualLoss:
 def no_bundled_vgg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """As if the bundled VGG file had been deleted."""
     missing = tmp_path / "deleted.safetensors"
-    monkeypatch.setattr("engine.perceptual.BUNDLED_VGG", missing)
+    monkeypatch.setattr("engine.training.perceptual.BUNDLED_VGG", missing)
     return missing
 
 

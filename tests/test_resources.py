@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from bench import pairs, quality
-from engine.evaluation import bicubic_resize
+from engine.scoring.evaluation import bicubic_resize
 from engine.resources import resource_path
 from scripts import make_sample_set, prepare_photos
 
@@ -68,8 +68,8 @@ def test_sample_is_a_readable_rgb_image_of_useful_size(path: Path) -> None:
 
 # ----------------------------------------------------------------------------- bench/quality.py
 def tiny_model(path: Path, scale: int = 4) -> Path:
-    from engine.archs import CompactGenerator
-    from engine.export import export_generator
+    from engine.archs.networks import CompactGenerator
+    from engine.models.export import export_generator
 
     torch.manual_seed(0)
     generator = CompactGenerator(num_feat=4, num_conv=1, scale=scale)
@@ -139,7 +139,7 @@ def test_quality_benchmark_refuses_a_model_of_another_scale(tmp_path: Path,
 def test_vgg_distance_is_zero_for_the_original_and_grows_with_blur(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
-    from engine.perceptual import vgg_feature_stack
+    from engine.training.perceptual import vgg_feature_stack
 
     torch.manual_seed(0)
     weights = tmp_path / "vgg16.safetensors"

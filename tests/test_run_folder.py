@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import CheckpointError, load_checkpoint
-from engine.cli import main
-from engine.config import TrainConfig
-from engine.run_folder import CHECKPOINT, RunFolder, config_to_resume
-from engine.trainer import Trainer
+from engine.training.checkpoint import CheckpointError, load_checkpoint
+from engine.cli.main import main
+from engine.training.config import TrainConfig
+from engine.training.run_folder import CHECKPOINT, RunFolder, config_to_resume
+from engine.training.trainer import Trainer
 from tests.conftest import TINY_SETTINGS
 
 TINY = [f"{key}={value}" for key, value in {**TINY_SETTINGS, "perceptual_weight": 0}.items()]

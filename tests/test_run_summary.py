@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.checkpoint import CheckpointError
-from engine.config import TrainConfig
-from engine.run_summary import preview_samples, read_run, run_folders
-from engine.trainer import Trainer
+from engine.training.checkpoint import CheckpointError
+from engine.training.config import TrainConfig
+from engine.training.run_summary import preview_samples, read_run, run_folders
+from engine.training.trainer import Trainer
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.samples import GAP, save_sample_figure
+from engine.training.progress_figure import GAP, save_sample_figure
 
 
 def test_figure_layout(tmp_path: Path) -> None:

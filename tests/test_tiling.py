@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.archs import CompactGenerator
-from engine import tiling
-from engine.tile_threads import TileThreads
-from engine.tiling import (CPU_MAX_TILE, GPU_MAX_TILE, MIN_TILE, UpscaleCancelled, activation_bytes_per_pixel,
+from engine.archs.networks import CompactGenerator
+from engine.upscaling import tiling
+from engine.upscaling.tile_threads import TileThreads
+from engine.upscaling.tiling import (CPU_MAX_TILE, GPU_MAX_TILE, MIN_TILE, UpscaleCancelled, activation_bytes_per_pixel,
                            auto_tile_size, feather, fitted_tile, iter_tiled, iter_tiled_halving, tile_for_workers,
                            tile_starts)
 
@@ -162,7 +162,9 @@ def test_the_automatic_tile_fits_the_memory_budget(net: CompactGenerator, monkey
 @pytest.mark.parametrize("threads", [1, 2])
 def test_any_tiling_gives_the_same_pixels(net: CompactGenerator, tile: int, threads: int) -> None:
     """With an overlap of 4x the receptive radius (4 px here), every tile size, run inline or on tile
-    threads, gives the untiled result: the same floats, and the same 8-bit pixels."""
+    threads, gives the untiled result: the same floats (to 1e-6), and the same 8-bit pixels but where a
+    value that close to a rounding boundary falls on the other side (one level, a handful of pixels: the
+    convolution kernels a CPU picks for each tile size sum in different orders)."""
     image = np.random.default_rng(5).random((70, 53, 3), dtype=np.float32)
     workers = TileThreads(threads) if threads > 1 else None
     run = workers.map if workers else map
@@ -171,7 +173,8 @@ def test_any_tiling_gives_the_same_pixels(net: CompactGenerator, tile: int, thre
     pixels = (image * 255).astype(np.uint8)
     _, whole = drain(iter_tiled(pixels, forward_with(net), SCALE, 128, 16))
     _, tiled = drain(iter_tiled(pixels, forward_with(net), SCALE, tile, 16, run_tiles=run))
-    np.testing.assert_array_equal(tiled, whole)
+    levels = np.abs(tiled.astype(np.int16) - whole.astype(np.int16))
+    assert levels.max() <= 1 and np.count_nonzero(levels) <= 4, f"{np.count_nonzero(levels)} pixels differ"
     if workers:
         workers.close()
 

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from engine import events as ev
-from engine.checkpoint import load_checkpoint
-from engine.cli import main
-from engine.config import TrainConfig
-from engine.degradations import LIGHT
-from engine.evaluation import ImageScore, load_upscaler, mean_score, score_folder
-from engine.export import load_generator
-from engine.train_cli import build_config, format_row
-from engine.trainer import Trainer
+from engine.training.checkpoint import load_checkpoint
+from engine.cli.main import main
+from engine.training.config import TrainConfig
+from engine.data.degradations import LIGHT
+from engine.scoring.evaluation import ImageScore, load_upscaler, mean_score, score_folder
+from engine.models.export import load_generator
+from engine.cli.train import build_config, format_row
+from engine.training.trainer import Trainer
 
 TINY = ["hr_patch=32", "batch_size=2", "gen_features=8", "gen_blocks=2", "disc_features=8", "val_count=2",
         "val_every=2", "checkpoint_every=2", "device=cpu", "init_generator="]
@@ -66,7 +66,7 @@ def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
 def test_steps_keep_the_default_presets_pretraining_share() -> None:
     def config(*argv: str) -> Any:
         parser = argparse.ArgumentParser()
-        from engine.train_cli import register
+        from engine.cli.train import register
 
         register(parser.add_subparsers())
         return build_config(parser.parse_args(["train", "--data", "d", "--out", "o", *argv]))

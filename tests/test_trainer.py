@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from engine import events as ev
-from engine.checkpoint import load_checkpoint
-from engine.config import TrainConfig
-from engine.data import TrainingData
-from engine.export import load_generator
-from engine.gan_step import EMA
-from engine.models import load_model
-from engine.perceptual import vgg_feature_stack
-from engine.run_folder import RunExistsError
-from engine.trainer import Trainer
-from engine.validation import ValidationSet
+from engine.training.checkpoint import load_checkpoint
+from engine.training.config import TrainConfig
+from engine.data.dataset import TrainingData
+from engine.models.export import load_generator
+from engine.training.gan_step import EMA
+from engine.models.registry import load_model
+from engine.training.perceptual import vgg_feature_stack
+from engine.training.run_folder import RunExistsError
+from engine.training.trainer import Trainer
+from engine.training.validation import ValidationSet
 from tests.trainer_helpers import SHALLOW_LAYERS, of_type, run_all
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_requested_checkpoint_is_written_after_the_step_and_the_run_goes_on(conf
 
 def test_deleted_vgg_weights_warn_and_train_without_perceptual(config: TrainConfig,
                                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("engine.perceptual.BUNDLED_VGG", tmp_path / "deleted.safetensors")
+    monkeypatch.setattr("engine.training.perceptual.BUNDLED_VGG", tmp_path / "deleted.safetensors")
     events = run_all(Trainer(config))
     warnings = [e for e in of_type(events, ev.TrainWarning) if e.code == "no-vgg-weights"]
     assert len(warnings) == 1 and "deleted.safetensors" in warnings[0].message

@@ -15,14 +15,14 @@ import pytest
 import torch
 
 from engine import events as ev
-from engine.atomic import DiskFullError
-from engine.checkpoint import load_checkpoint
-from engine.cli import main
-from engine.config import TrainConfig
-from engine.export import read_metadata
-from engine.run_folder import config_to_resume
-from engine.trainer import MAX_ROLLBACKS, Trainer
-from engine.validation import COLLAPSE_COUNT, CollapseWatch, Score
+from engine.io.atomic import DiskFullError
+from engine.training.checkpoint import load_checkpoint
+from engine.cli.main import main
+from engine.training.config import TrainConfig
+from engine.models.export import read_metadata
+from engine.training.run_folder import config_to_resume
+from engine.training.trainer import MAX_ROLLBACKS, Trainer
+from engine.training.validation import COLLAPSE_COUNT, CollapseWatch, Score
 from tests.conftest import TINY_SETTINGS
 from tests.trainer_helpers import SHALLOW_LAYERS, of_type, run_all
 
@@ -121,7 +121,7 @@ def test_a_full_disk_is_named_and_the_folder_stays_consistent(config: TrainConfi
         real_save(obj, path, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save_until_full)
-    monkeypatch.setattr("engine.atomic.FULL_DISK_BYTES", 1 << 62)  # every disk looks full after a failure
+    monkeypatch.setattr("engine.io.atomic.FULL_DISK_BYTES", 1 << 62)  # every disk looks full after a failure
     events = run_all(Trainer(config.replace(perceptual_weight=0)))
     finished = events[-1]
     assert finished.reason == "failed"

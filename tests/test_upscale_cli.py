@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.archs import CompactGenerator
-from engine.cli import main
-from engine.export import export_generator
+from engine.archs.networks import CompactGenerator
+from engine.cli.main import main
+from engine.models.export import export_generator
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from engine.archs import CompactGenerator
+from engine.archs.networks import CompactGenerator
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
-from engine.export import export_generator
-from engine.imageio import ORIENTATION_TAG, read_image
-from engine.models import LoadedModel, load_model
-from engine.png import write_png
-from engine.inference import OptionsError, Upscaler, network_for, resolve_dtype
-from engine.upscaler import BatchUpscaler, UpscaleOptions, collect_inputs, target_size
+from engine.models.export import export_generator
+from engine.io.images import ORIENTATION_TAG, read_image
+from engine.models.registry import LoadedModel, load_model
+from engine.io.png import write_png
+from engine.upscaling.upscaler import OptionsError, Upscaler, network_for, resolve_dtype
+from engine.upscaling.batch import BatchUpscaler, UpscaleOptions, collect_inputs, target_size
 
 
 def tiny_model(tmp_path: Path, channels: int = 3) -> LoadedModel:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.worker import DeferredJob, JobWorker
+from gui.common.job_worker import DeferredJob, JobWorker
 
 
 class CountingJob:

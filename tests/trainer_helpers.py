@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 SHALLOW_LAYERS = {"relu1_2": 0.5, "conv2_2": 1.0}  # two cheap VGG layers: a real perceptual loss in a test
 

@@ -9,11 +9,11 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QWidget
 
-from engine.archs import CompactGenerator
-from engine.export import export_generator
-from gui.queue_entry import Entry, State
-from gui.result_store import ResultStore
-from gui.upscale_panel import UpscalePanel
+from engine.archs.networks import CompactGenerator
+from engine.models.export import export_generator
+from gui.upscale.queue_entry import Entry, State
+from gui.upscale.result_store import ResultStore
+from gui.upscale.panel import UpscalePanel
 from tests.gui_helpers import isolated_settings
 
 TIMEOUT_MS = 30_000

@@ -1,0 +1,1 @@
+"""The networks: generators and discriminators, and how to rebuild a generator from its spec."""

@@ -1,0 +1,1 @@
+"""`python -m engine ...`: the headless command line, one module per sub-command."""

@@ -1,0 +1,182 @@
+"""`python -m engine train` and `python -m engine eval`: training and measuring without the window."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from tqdm import tqdm
+
+from engine import events as ev
+from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, ConfigError, TrainConfig, parse_assignments, preset
+from engine.device import resolve_device
+from engine.training.distributed import SINGLE, join_from_environment, leave
+from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
+from engine.training.run_folder import config_to_resume
+from engine.training.trainer import Trainer
+
+EXIT_INTERRUPTED = 130
+# Every setup failure of ours (ConfigError, DataError, CheckpointError, ModelFileError, ...) is a ValueError.
+SETUP_ERRORS = (ValueError, OSError)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
+    train.add_argument("--data", help="folder of training images, searched recursively (with --resume: only "
+                       "where the run's images moved)")
+    train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
+        f"{name}: {text}" for name, text in PRESET_DESCRIPTIONS.items()))
+    train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
+    train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
+    train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
+                       help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser("eval", help="PSNR/SSIM (Y channel) of a model and of bicubic on HR images")
+    evaluate.add_argument("--model", required=True, help="a bundled model name, an exported .safetensors, a "
+                          "training checkpoint.pt or a third-party model file")
+    evaluate.add_argument("--data", required=True, help="folder of high-resolution images")
+    evaluate.add_argument("--scale", type=int, choices=SCALES, help="must match the model (default: the model's)")
+    evaluate.add_argument("--max-side", type=int, help="score centred crops of at most this size (default: whole "
+                          "images)")
+    evaluate.set_defaults(func=run_eval)
+
+
+# ----------------------------------------------------------------------------- train
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset, then --scale, --set and --steps; --steps keeps the preset's pretraining share unless
+    pretrain_steps is set explicitly."""
+    if not args.data:
+        raise ConfigError("--data is required to start a run (only --resume can do without it)")
+    base = preset(args.preset)
+    overrides = parse_assignments([item for group in args.overrides for item in group])
+    changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
+    if args.scale:
+        changes["scale"] = args.scale
+    if args.steps is not None:
+        share = round(args.steps * base.pretrain_steps / base.steps)
+        changes.update(steps=args.steps, pretrain_steps=min(share, args.steps))
+    config = base.replace(**{**changes, **overrides})
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train in this process, or as one of torchrun's processes (only rank 0 reports)."""
+    group = SINGLE
+    try:
+        if args.resume:  # the stored run's settings win; --steps trains longer, --data finds moved images
+            config = config_to_resume(args.out, args.steps, args.data)
+        else:
+            config = build_config(args)
+        group = join_from_environment(resolve_device(config.device))
+        trainer = Trainer(config, resume=args.resume, group=group)
+    except SETUP_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        leave(group)
+        return 2
+    try:
+        return drive(trainer)
+    finally:
+        leave(group)
+
+
+def drive(trainer: Trainer) -> int:
+    """Run to the end; the first Ctrl-C stops cleanly (checkpoint + export), a second one aborts at once."""
+    interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        trainer.request_stop()
+        signal.signal(signal.SIGINT, previous)
+        if trainer.group.is_main:
+            print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        finished = report_progress(trainer) if trainer.group.is_main else run_quietly(trainer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if trainer.group.is_main or finished.reason == "failed":
+        where = f"; generator: {finished.export_path}" if finished.export_path else ""
+        print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if finished.reason in ("completed", "stopped") else 1
+
+
+def run_quietly(trainer: Trainer) -> ev.Finished:
+    """A torchrun process other than rank 0: train, leaving the reporting to rank 0."""
+    finished = None
+    for event in trainer.run():
+        finished = event
+    assert isinstance(finished, ev.Finished), "Trainer.run always ends with Finished"
+    return finished
+
+
+def report_progress(trainer: Trainer) -> ev.Finished:
+    """Drive the run with a tqdm bar on stderr; warnings and validations get their own lines."""
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, unit="step", file=sys.stderr, dynamic_ncols=True)
+    finished = None
+    for event in trainer.run():
+        if isinstance(event, ev.StepMetrics):
+            bar.n = event.step
+            postfix = {key: f"{event.losses[key]:.4g}" for key in ("d_loss", "g_loss") if key in event.losses}
+            bar.set_postfix(phase=event.phase, **postfix, refresh=False)
+            bar.refresh()
+        elif isinstance(event, ev.TrainWarning):
+            bar.write(f"warning [{event.code}]: {event.message}", file=sys.stderr)
+        elif isinstance(event, ev.Rollback):
+            bar.write(f"rollback: {event.term} was NaN/inf; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
+                      file=sys.stderr)
+        elif isinstance(event, ev.Validation):
+            bar.write(f"step {event.step}: PSNR {event.psnr:.2f} dB, SSIM {event.ssim:.4f} (bicubic "
+                      f"{event.bicubic_psnr:.2f} / {event.bicubic_ssim:.4f}){' best' if event.is_best else ''}",
+                      file=sys.stderr)
+        elif isinstance(event, ev.Resumed):
+            bar.write(f"resumed at step {event.step} from {event.path}", file=sys.stderr)
+        elif isinstance(event, ev.Finished):
+            finished = event
+    bar.close()
+    assert finished is not None, "Trainer.run always ends with Finished"
+    return finished
+
+
+# ----------------------------------------------------------------------------- eval
+def run_eval(args: argparse.Namespace) -> int:
+    try:
+        upscaler = load_upscaler(args.model, args.scale)
+        scale = upscaler.model.scale
+        if args.max_side is not None and args.max_side < 8 * scale:
+            raise ConfigError(f"--max-side must be at least {8 * scale} for a x{scale} model")
+        results = score_folder(upscaler.upscale, scale, args.data, upscaler.model.in_channels, args.max_side)
+        first = next(results)
+    except SETUP_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scores = []
+    print(describe(scale, args.max_side))
+    print(f"{'image':<32} {'PSNR':>8} {'SSIM':>7} {'bicubic PSNR':>13} {'bicubic SSIM':>13}")
+    for result in itertools.chain([first], results):
+        if isinstance(result, str):
+            print(f"warning: {result}", file=sys.stderr)
+            continue
+        scores.append(result)
+        print(format_row(result))
+    if not scores:
+        print(f"error: no readable images in {args.data}", file=sys.stderr)
+        return 2
+    print(format_row(mean_score(scores)))
+    return 0
+
+
+def format_row(score: ImageScore) -> str:
+    return (f"{score.name[:32]:<32} {score.psnr:8.2f} {score.ssim:7.4f} {score.bicubic_psnr:13.2f} "
+            f"{score.bicubic_ssim:13.4f}")

@@ -1,0 +1,1 @@
+"""Training data: image folders, crops, and the degradations that make LR inputs from them."""

@@ -1,0 +1,244 @@
+"""The model registry: which files the upscaler can load, and how.
+
+A file is read once, without running any code (safetensors, or torch.load with weights_only=True),
+then offered to an explicit, ordered list of (predicate, loader) entries: our exports first, then our
+training checkpoints, then any super-resolution architecture spandrel recognises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from engine.models import export
+from engine.training.checkpoint import WHICH_WEIGHTS, CheckpointError, generator_from_state
+from engine.device import resolve_device
+from engine.resources import resource_path
+from engine.models.safe_load import load_torch_file
+
+BUNDLED_DIR = resource_path("models")
+DEFAULT_MODEL = "default-x4"
+
+ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
+
+
+class ModelLoadError(ValueError):
+    """The file cannot be used as an upscaling model; the one-line message says why."""
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference (eval mode) and how to feed it.
+
+    `min_size` / `size_multiple` are input-size requirements some third-party architectures have.
+    """
+
+    module: nn.Module
+    scale: int
+    in_channels: int
+    value_range: tuple[float, float]
+    name: str
+    kind: ModelKind
+    supports_half: bool
+    supports_bf16: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+    min_size: int = 0
+    size_multiple: int = 1
+
+
+@dataclass
+class ModelFile:
+    """A model file's content, read without executing anything."""
+
+    path: Path
+    content: Any  # a dict of tensors (safetensors) or whatever torch.load(weights_only=True) returned
+    metadata: dict[str, str]  # safetensors metadata; empty for torch files
+
+
+# ----------------------------------------------------------------------------- reading
+def _is_safetensors(path: Path) -> bool:
+    """safetensors = 8-byte little-endian header length, then a JSON header."""
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < 100_000_000
+
+
+def read_model_file(path: Path) -> ModelFile:
+    """Read tensors without unpickling arbitrary objects; refuse code-carrying pickles."""
+    if path.stat().st_size and _is_safetensors(path):
+        try:
+            return ModelFile(path, load_file(str(path)), export.read_metadata(path))
+        except (SafetensorError, export.ModelFileError, OSError) as exc:
+            raise ModelLoadError(f"{path.name} is a damaged .safetensors file ({exc})") from None
+    return ModelFile(path, load_torch_file(path, "model file", ModelLoadError), {})
+
+
+# ----------------------------------------------------------------------------- loaders
+def _is_our_export(model_file: ModelFile) -> bool:
+    return model_file.metadata.get("format") == export.FORMAT
+
+
+def _ours(module: nn.Module, name: str, kind: ModelKind, metadata: dict[str, Any]) -> LoadedModel:
+    """One of our generators, fed as its architecture declares."""
+    return LoadedModel(module=module, scale=module.scale, in_channels=module.in_channels,
+                       value_range=tuple(module.value_range), name=name, kind=kind,
+                       supports_half=module.supports_half, supports_bf16=module.supports_bf16, metadata=metadata,
+                       min_size=module.min_size, size_multiple=module.size_multiple)
+
+
+def _load_export(model_file: ModelFile, which: str) -> LoadedModel:
+    try:
+        module, meta = export.generator_from_content(model_file.content, model_file.metadata, model_file.path.name)
+    except (export.ModelFileError, ValueError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    return _ours(module, model_file.path.stem, "srgan-studio", meta)
+
+
+def _is_training_checkpoint(model_file: ModelFile) -> bool:
+    return isinstance(model_file.content, dict) and "generator_spec" in model_file.content
+
+
+def _load_checkpoint(model_file: ModelFile, which: str) -> LoadedModel:
+    """Our trainer's checkpoint, through the trainer's own reader; `which` picks EMA or raw weights."""
+    try:
+        module, info = generator_from_state(model_file.content, which, model_file.path.name)
+    except (CheckpointError, ValueError) as exc:
+        raise ModelLoadError(str(exc)) from None
+    return _ours(module, f"{model_file.path.stem} ({info['weights']})", "checkpoint", info)
+
+
+def _is_state_dict(model_file: ModelFile) -> bool:
+    return isinstance(model_file.content, dict)
+
+
+def _load_spandrel(model_file: ModelFile, which: str) -> LoadedModel:
+    """Third-party SR models, identified by spandrel from the (already safely loaded) state dict."""
+    from spandrel import ImageModelDescriptor, ModelLoader
+
+    name = model_file.path.name
+    not_sr = f"{name} is not a super-resolution model spandrel recognises"
+    try:
+        descriptor = ModelLoader().load_from_state_dict(model_file.content)
+    except Exception:  # spandrel raises its own and assorted shape/key errors for unknown dicts
+        raise ModelLoadError(not_sr) from None
+    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.scale < 1:
+        raise ModelLoadError(not_sr)
+    if descriptor.input_channels not in (1, 3) or descriptor.output_channels != descriptor.input_channels:
+        raise ModelLoadError(f"{name}: {descriptor.input_channels}-in/{descriptor.output_channels}-out channel "
+                             "models are not supported (grey or RGB only)")
+    requirements = descriptor.size_requirements
+    return LoadedModel(module=descriptor.model.eval(), scale=descriptor.scale,
+                       in_channels=descriptor.input_channels, value_range=(0.0, 1.0), name=model_file.path.stem,
+                       kind="spandrel", supports_half=descriptor.supports_half,
+                       supports_bf16=descriptor.supports_bfloat16,
+                       metadata={"architecture": descriptor.architecture.name, "tags": list(descriptor.tags)},
+                       min_size=requirements.minimum, size_multiple=requirements.multiple_of)
+
+
+# Tried in order; the first entry whose predicate accepts the file loads it.
+REGISTRY: list[tuple[Callable[[ModelFile], bool], Callable[[ModelFile, str], LoadedModel]]] = [
+    (_is_our_export, _load_export),
+    (_is_training_checkpoint, _load_checkpoint),
+    (_is_state_dict, _load_spandrel),
+]
+
+
+# ----------------------------------------------------------------------------- public
+def bundled_models() -> dict[str, Path]:
+    """Models shipped in resources/models, by file stem."""
+    if not BUNDLED_DIR.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(BUNDLED_DIR.glob("*.safetensors"))}
+
+
+def resolve_model_source(source: str | Path) -> Path:
+    """'default', a bundled model's name, or a path -> an existing model file."""
+    text = str(source)
+    if text == "default":
+        path = BUNDLED_DIR / f"{DEFAULT_MODEL}.safetensors"
+        if not path.is_file():
+            raise ModelLoadError(f"the default model ({path}) is not there yet; train one or pass a model file")
+        return path
+    bundled = bundled_models()
+    if text in bundled:
+        return bundled[text]
+    path = Path(source)
+    if not path.exists():
+        raise ModelLoadError(f"model not found: {text} (not a file, nor a bundled model: "
+                             f"{', '.join(['default', *bundled]) })")
+    if not path.is_file():
+        raise ModelLoadError(f"{text} is a folder, not a model file")
+    return path
+
+
+def load_model(source: str | Path, device: str | torch.device | None = None, which: str = "ema") -> LoadedModel:
+    """Load any supported model file, in eval mode, on `device` (None = stay on the CPU)."""
+    if which not in WHICH_WEIGHTS:
+        raise ModelLoadError(f"which must be one of {', '.join(WHICH_WEIGHTS)}, not {which!r}")
+    path = resolve_model_source(source)
+    try:
+        model_file = read_model_file(path)
+    except PermissionError:
+        raise ModelLoadError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for accepts, loader in REGISTRY:
+        if accepts(model_file):
+            model = loader(model_file, which)
+            break
+    else:
+        raise ModelLoadError(f"{path.name} is not a super-resolution model spandrel recognises")
+    if device is not None:
+        model.module.to(resolve_device(device) if isinstance(device, str) else device)
+    model.module.requires_grad_(False)
+    return model
+
+
+# ----------------------------------------------------------------------------- descriptions
+PHOTO_PURPOSE = "For photos: phone pictures, web JPEGs, scans (cleans noise and JPEG blocks)"
+# What a model of ours is for, by the training phase its metadata records.
+PHASE_PURPOSES = {"gan": "Sharp detail, for clean images", "pretrain": "Faithful to the original, for clean images"}
+
+
+def _purpose(metadata: dict[str, str]) -> str:
+    """What one of our exports is for: its own 'description', else what its training says."""
+    if metadata.get("description"):
+        return metadata["description"]
+    try:
+        config = json.loads(metadata.get("config", "{}"))
+    except json.JSONDecodeError:
+        config = {}
+    if isinstance(config, dict) and config.get("degradation") == "realistic":
+        return PHOTO_PURPOSE
+    return PHASE_PURPOSES.get(metadata.get("phase", ""), "Trained with SRGAN Studio")
+
+
+def describe_model(path: str | Path) -> str:
+    """One line for a model picker: what the model is for, its scale and its size on disk.
+
+    Reads only a safetensors header (never the weights), so it is quick for any number of models;
+    other files are described by their kind and size.
+    """
+    path = Path(path)
+    try:
+        size = f"{path.stat().st_size / 1e6:.1f} MB"
+        safetensors = _is_safetensors(path)
+    except OSError:
+        return "Not found"
+    if not safetensors:
+        return f"PyTorch model file · {size}"
+    try:
+        metadata = export.read_metadata(path)
+    except export.ModelFileError:
+        return f"Damaged model file · {size}"
+    if metadata.get("format") != export.FORMAT:
+        return f"Third-party model · {size}"
+    return f"{_purpose(metadata)} · ×{metadata.get('scale', '?')} · {size}"

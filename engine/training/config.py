@@ -1,0 +1,302 @@
+"""The training configuration: one typed, validated dataclass. A preset is just a config.
+
+The window edits it, the command line parses it (`--set name=value` reaches every field), and
+checkpoints and exported models store it as a plain dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.device import DEVICE_CHOICES
+
+from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
+                                 realistic_from)
+
+ADVERSARIAL_LOSSES = ("bce", "lsgan", "wgan-gp", "hinge", "relativistic")
+GENERATORS = ("compact", "classic")
+DISCRIMINATORS = ("vgg", "unet", "classic")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine", "step")
+PIXEL_LOSSES = ("l1", "mse")
+PERCEPTUAL_NETS = ("vgg16", "vgg19")
+VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
+SCALES = (2, 4)
+# The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
+# (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
+# and Stop answers at once; GPUs are fed larger crops.
+AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
+# init_generator's value for "the bundled pixel model of this run's scale" (faithful-x2 / faithful-x4).
+BUNDLED_INIT = "bundled"
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or unknown; the message names it."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. The defaults are the `default` preset: a GAN fine-tuned from the
+    bundled pixel model, so the discriminator and the perceptual loss work from the first step, at a crop
+    size that keeps a step under a second on a 2-core CPU."""
+
+    preset: str = "default"
+    data_dir: str = ""
+    val_dir: str = ""  # validation images; empty = hold out val_count images of data_dir
+    out_dir: str = "runs/default"
+    scale: int = 4
+    channels: int = 3  # 3 = RGB, 1 = grayscale (Y)
+    hr_patch: int = 0  # HR crop size (LR is hr_patch // scale); 0 = auto for the device (AUTO_SHAPES)
+    batch_size: int = 0  # 0 = auto for the device (AUTO_SHAPES)
+    augment: bool = True  # random flips and 90-degree rotations
+    antialias: bool = True  # antialiased bicubic LR (the article's recipe does a plain bicubic)
+    # The LR a model learns from: bicubic (clean downscaling; benchmarks, PSNR models) or realistic (blur,
+    # resize, noise and JPEG as real photos have them, engine/data/degradations.py), with these parameters.
+    degradation: str = "bicubic"
+    realistic: RealisticDegradation = MEDIUM  # also a strength name (light / medium / strong) or a dict
+
+    generator: str = "compact"
+    gen_features: int = 32
+    gen_blocks: int = 12
+    # Start G (and its EMA) from these weights, as ESRGAN starts its GAN from its PSNR model: "bundled" = the
+    # bundled pixel model of this scale, or an export / checkpoint / bundled model name. Empty = random.
+    init_generator: str = BUNDLED_INIT
+    discriminator: str = "unet"
+    disc_features: int = 16
+    spectral_norm: bool = True
+    minibatch_stddev: bool = False
+
+    steps: int = 3000  # total optimisation steps, both phases
+    pretrain_steps: int = 0  # phase 1: pixel loss only (the bundled init model already had it)
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.99
+    lr_schedule: str = "cosine"
+    grad_clip: float = 0.0  # max grad norm; 0 = off
+    ema_decay: float = 0.995  # 0 = no EMA
+
+    pixel_loss: str = "l1"
+    pixel_weight: float = 1.0
+    perceptual_net: str = "vgg16"
+    # layer name -> weight; "convX_Y" is taken before its ReLU (ESRGAN), "reluX_Y" after it (SRGAN).
+    # Real-ESRGAN's weights up to conv3_3: on a CPU the VGG passes are most of a GAN step and blocks 4-5
+    # would cost half of them again (bench/train_speed.py), for features of a 64-px crop's 8x8 corners.
+    perceptual_layers: dict[str, float] = field(
+        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0})
+    perceptual_weight: float = 1.0  # 0 = off
+    perceptual_criterion: str = "l1"  # l1 (ESRGAN) or mse (SRGAN)
+    vgg_weights: str = ""  # a local weights file; empty = torchvision's hub cache if it has them
+    vgg_convention: str = "auto"  # input convention of the weights; auto = from the file's metadata
+    adversarial_loss: str = "relativistic"
+    adversarial_weight: float = 0.1
+    gp_weight: float = 10.0  # wgan-gp only
+
+    precision: str = "fp32"  # bf16/fp16 apply on CUDA only
+    channels_last: bool = True  # CUDA only
+    device: str = "auto"
+    workers: int = -1  # DataLoader workers; -1 = choose from the machine
+    seed: int = 0
+
+    val_count: int = 8  # images held out (deterministically) for validation
+    val_every: int = 100  # also at step 1, so a run shows where it starts within seconds
+    checkpoint_every: int = 100
+    log_every: int = 1
+    sample_every: int = 0  # also save a figure of fixed LR inputs/outputs every N steps; 0 = off
+
+    def __post_init__(self) -> None:
+        # stored configs hold a dict (JSON, checkpoints), people a strength name: both become parameters
+        self.realistic = _nested(realistic_from, self.realistic)
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad setting."""
+        choices = {
+            "generator": GENERATORS, "discriminator": DISCRIMINATORS, "adversarial_loss": ADVERSARIAL_LOSSES,
+            "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES, "pixel_loss": PIXEL_LOSSES,
+            "perceptual_criterion": PIXEL_LOSSES, "perceptual_net": PERCEPTUAL_NETS,
+            "vgg_convention": VGG_CONVENTIONS, "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, not {self.scale}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), not {self.channels}")
+        if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):
+            raise ConfigError(f"hr_patch must be 0 (auto) or a multiple of scale ({self.scale}) and at least "
+                              f"{8 * self.scale}, not {self.hr_patch}")
+        for name in dataclasses.fields(self):
+            value = getattr(self, name.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name.name} must be a finite number, not {value}")
+        for layer, weight in self.perceptual_layers.items():
+            if not math.isfinite(weight) or weight < 0:
+                raise ConfigError(f"perceptual_layers: the weight of {layer} must be a finite number >= 0")
+        if self.batch_size < 0:
+            raise ConfigError(f"batch_size must be 0 (auto) or a count, not {self.batch_size}")
+        positive = ("gen_features", "disc_features", "steps", "val_every", "checkpoint_every",
+                    "log_every", "val_count")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        non_negative = ("gen_blocks", "pretrain_steps", "grad_clip", "pixel_weight", "perceptual_weight",
+                        "adversarial_weight", "gp_weight", "sample_every")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.pretrain_steps > self.steps:
+            raise ConfigError(f"pretrain_steps ({self.pretrain_steps}) must not exceed steps ({self.steps})")
+        for name in ("lr_g", "lr_d"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if not self.perceptual_layers and self.perceptual_weight > 0:
+            raise ConfigError("perceptual_layers is empty but perceptual_weight is above 0")
+        if self.workers < -1:
+            raise ConfigError("workers must be -1 (auto) or a count")
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a stored dict; unknown keys are refused so a typo is never silently ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A validated copy with some fields changed; a dict for `realistic` changes only the parameters
+        it names."""
+        current = self.to_dict()
+        if isinstance(changes.get("realistic"), dict):
+            changes = {**changes, "realistic": {**current["realistic"], **changes["realistic"]}}
+        return TrainConfig.from_dict({**current, **changes})
+
+    def for_device(self, device_type: str) -> TrainConfig:
+        """This config with the automatic (0) batch size and patch filled in for a device type; a run
+        stores the result, so resuming on another machine keeps the shape it started with."""
+        batch, patch = AUTO_SHAPES.get(device_type, AUTO_SHAPES["cpu"])
+        return self.replace(batch_size=self.batch_size or batch, hr_patch=self.hr_patch or patch)
+
+    def init_source(self) -> str:
+        """What init_generator names, with "bundled" turned into the bundled model of this scale."""
+        return f"faithful-x{self.scale}" if self.init_generator == BUNDLED_INIT else self.init_generator
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """`name=value` strings parsed by each field's type, unvalidated, so callers can combine them with
+    other changes before one validation (e.g. --steps with --set pretrain_steps=...).
+    `realistic.PARAMETER=value` sets one degradation parameter (a dict that replace() merges)."""
+    changes: dict[str, Any] = {}
+    hints = typing.get_type_hints(TrainConfig)
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name, dot, parameter = name.strip().replace("-", "_").partition(".")
+        if not sep or name not in hints or (dot and name != "realistic"):
+            raise ConfigError(f"expected name=value with a known setting name, got {item!r}")
+        if dot:
+            earlier = changes.get(name, {})
+            earlier = dataclasses.asdict(earlier) if isinstance(earlier, RealisticDegradation) else earlier
+            changes[name] = {**earlier, parameter: _nested(parse_parameter, parameter, text.strip())}
+        else:
+            changes[name] = parse_value(hints[name], text.strip(), name)
+    return changes
+
+
+def _nested(parse: Any, *args: Any) -> Any:
+    """`parse(*args)` with a bad degradation parameter reported as the ConfigError it is."""
+    try:
+        return parse(*args)
+    except DegradationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def parse_value(hint: Any, text: str, name: str) -> Any:
+    """Parse one setting's text by its annotated type."""
+    if hint is RealisticDegradation:  # a strength name or a JSON object of parameters
+        return _nested(realistic_from, text)
+    try:
+        if hint is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if hint is int:
+            return int(text)
+        if hint is float:
+            return float(text)
+        if hint is str:
+            return text
+        value = json.loads(text)  # dicts such as perceptual_layers
+        if not isinstance(value, dict):
+            raise ValueError(text)
+        return {str(k): float(v) for k, v in value.items()}
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ConfigError(f"bad value for {name}: {text!r}") from None
+
+
+def classic_preset(**changes: Any) -> TrainConfig:
+    """The source article's SRGAN, exactly: grayscale 128->32 crops, BN nets, BCE, VGG16 relu4_3,
+    Adam 2e-4 (0.5, 0.999), batch 4, no pixel pretraining, no EMA, no augmentation, random init."""
+    base = TrainConfig(
+        preset="classic", out_dir="runs/classic", channels=1, hr_patch=128, batch_size=4, augment=False,
+        antialias=False, generator="classic", init_generator="", discriminator="classic", disc_features=64,
+        spectral_norm=False, minibatch_stddev=False, steps=6000, pretrain_steps=0, lr_g=2e-4, lr_d=2e-4, beta1=0.5,
+        beta2=0.999, lr_schedule="constant", grad_clip=0.0, ema_decay=0.0, pixel_loss="mse", pixel_weight=0.006,
+        perceptual_net="vgg16", perceptual_layers={"relu4_3": 1.0}, perceptual_weight=0.001,
+        perceptual_criterion="mse", adversarial_loss="bce", adversarial_weight=1.0, val_every=250,
+        checkpoint_every=250,
+    )
+    return base.replace(**changes) if changes else base
+
+
+def classic_init_preset(**changes: Any) -> TrainConfig:
+    """The article's networks and losses, with the generator first trained 500 steps on pixel loss alone,
+    as the SRGAN paper initialised its GAN from SRResNet: the samples stop being flat far sooner."""
+    return classic_preset(**{"preset": "classic-init", "out_dir": "runs/classic-init", "pretrain_steps": 500,
+                             **changes})
+
+
+def default_preset(**changes: Any) -> TrainConfig:
+    """GAN from the first step: the bundled pixel model of the chosen scale fine-tuned with a relativistic
+    GAN, a light spectral-norm U-Net discriminator and ESRGAN-style pre-activation VGG16 features; EMA of G."""
+    return TrainConfig(**changes)
+
+
+def scratch_preset(**changes: Any) -> TrainConfig:
+    """The default recipe from random weights: L1 pixel pretraining, then the GAN (ESRGAN's PSNR-then-GAN)."""
+    return TrainConfig(**{"preset": "scratch", "out_dir": "runs/scratch", "init_generator": "", "steps": 6000,
+                          "pretrain_steps": 3000, "lr_g": 2e-4, "ema_decay": 0.999, "val_every": 250,
+                          "checkpoint_every": 250, **changes})
+
+
+PRESETS = {"default": default_preset, "scratch": scratch_preset, "classic": classic_preset,
+           "classic-init": classic_init_preset}
+PRESET_DESCRIPTIONS = {
+    "default": "GAN from the first step: fine-tunes the bundled pixel model (recommended)",
+    "scratch": "the default recipe from random weights: pixel pretraining, then the GAN",
+    "classic": "the original article's SRGAN, exactly (slow on CPUs: its generator works at full resolution)",
+    "classic-init": "the article's SRGAN with its generator first trained on pixel loss (as in the SRGAN paper)",
+}
+
+
+def preset(name: str, **changes: Any) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}")
+    return PRESETS[name](**changes)

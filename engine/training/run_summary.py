@@ -1,0 +1,94 @@
+"""What a run list shows of a run folder, read from its checkpoint without resuming the run.
+
+The checkpoint is a run's source of truth (engine/training/run_folder.py), so the summary comes from it: the
+settings, how far the run got, its best score and its curves. `preview_samples` runs the checkpoint's
+generator on the run's own sample crops, so a stopped run's samples can be looked at without training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import events as ev
+from engine.training.checkpoint import load_checkpoint
+from engine.training.config import TrainConfig
+from engine.data.dataset import DataError, list_images, load_images, split_paths, to_uint8
+from engine.models.registry import load_model
+from engine.training.run_folder import RunFolder, resume_config
+from engine.upscaling.batch import Upscaler
+from engine.training.validation import SAMPLE_CROP, SAMPLE_GRID, make_crop
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as its checkpoint records it; `config` has the folder's current location as out_dir."""
+
+    folder: Path
+    config: TrainConfig
+    step: int
+    best_psnr: float | None
+    best_step: int
+    modified: float  # the checkpoint's modification time, seconds since the epoch
+    history: tuple[dict[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def complete(self) -> bool:
+        return self.step >= self.config.steps
+
+
+def read_run(folder: str | os.PathLike[str]) -> RunSummary:
+    """The summary of the run in `folder`; CheckpointError when it holds no usable checkpoint."""
+    run = RunFolder(folder)
+    state = load_checkpoint(run.checkpoint)
+    progress = state["progress"]
+    best = progress.get("best_psnr")
+    return RunSummary(folder=run.root, config=resume_config(TrainConfig.from_dict(state["config"]), run.root),
+                      step=int(progress["step"]), best_psnr=best if best is not None and math.isfinite(best) else None,
+                      best_step=int(progress.get("best_step", 0)), modified=run.checkpoint.stat().st_mtime,
+                      history=tuple(progress.get("history", ())))
+
+
+def run_folders(base: str | os.PathLike[str]) -> list[Path]:
+    """The folders directly under `base` that hold a checkpoint, the most recently saved first."""
+    root = Path(base)
+    if not root.is_dir():
+        return []
+    runs = [RunFolder(path) for path in root.iterdir() if path.is_dir()]
+    found = [run for run in runs if run.has_checkpoint()]
+    return [run.root for run in sorted(found, key=lambda run: run.checkpoint.stat().st_mtime, reverse=True)]
+
+
+def validation_images(config: TrainConfig) -> list[np.ndarray]:
+    """The run's held-out images, split as its training split them; empty when the folders are gone."""
+    try:
+        paths = list_images(config.val_dir) if config.val_dir else split_paths(list_images(config.data_dir),
+                                                                               config.val_count)[1]
+    except DataError:
+        return []
+    return load_images(paths, config.channels, 8 * config.scale).images
+
+
+def preview_samples(summary: RunSummary) -> ev.Samples | None:
+    """The samples the run would show now (its EMA weights on its fixed sample crops), or None when its
+    validation images can no longer be read."""
+    config = summary.config
+    images = validation_images(config)[:SAMPLE_GRID]
+    if not images:
+        return None
+    upscaler = Upscaler(load_model(RunFolder(summary.folder).checkpoint, "cpu", "ema"), device="cpu")
+    crops = []
+    for index, image in enumerate(images):
+        crop = make_crop(image, SAMPLE_CROP, config, seed=config.seed + index)
+        lr = to_uint8(crop.lr)
+        crops.append(ev.SampleCrop(lr, crop.bicubic, upscaler.upscale(lr), crop.hr))
+    return ev.Samples(step=summary.step, crops=tuple(crops))

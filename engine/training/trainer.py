@@ -1,0 +1,363 @@
+"""The training loop: a generator of plain-data events, so the window, the command line and the tests
+drive the same code and never share tensors with it.
+
+The trainer owns the loop, the learning-rate schedule, validation, the run folder and the events; the
+networks and the maths of one update live in engine/training/gan_step.py. Phases: "pretrain" (pixel loss only)
+then "gan". The default run starts from a pretrained generator with no pixel phase, so the GAN's
+curves move from the first step. A non-finite loss, weight or optimizer state rolls back to the last
+good state with half the learning rate of the attempt that failed; every run, however it ends, leaves a
+checkpoint and an exported generator. Batches are a function of (seed, step), so stopping and resuming
+trains exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine import events as ev
+from engine.training.checkpoint import capture_rng, cpu_state, load_checkpoint, restore_rng, save_checkpoint
+from engine.training.config import TrainConfig
+from engine.data.dataset import TrainingData, batch_stream, to_uint8
+from engine.device import resolve_device
+from engine.training.distributed import SINGLE, ProcessGroup
+from engine.models.export import export_generator, read_metadata
+from engine.training.gan_step import GANStep, NonFiniteLoss, StopRequested
+from engine.training.losses import discriminator_stuck
+from engine.training.perceptual import missing_weights_message
+from engine.training.run_folder import RunExistsError, RunFolder, absolute_paths, stored_form
+from engine.training.progress_figure import save_sample_figure
+from engine.training.validation import CollapseWatch, ValidationSet
+
+MAX_ROLLBACKS = 3  # consecutive rollbacks without reaching a new good state before the run gives up
+STUCK_WINDOW = 100  # GAN steps over which a useless discriminator is detected
+SPEED_SMOOTHING = 0.9
+
+
+def schedule_factor(config: TrainConfig, step: int) -> float:
+    """The LR multiplier at `step`: the schedule restarts with each phase, since the GAN phase is a new
+    optimisation problem rather than the tail of pretraining."""
+    start, end = (0, config.pretrain_steps) if step < config.pretrain_steps else (config.pretrain_steps, config.steps)
+    progress = (step - start) / max(1, end - start)
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if config.lr_schedule == "step":
+        return 0.5 ** sum(progress >= milestone for milestone in (0.5, 0.75))
+    return 1.0
+
+
+class Trainer:
+    """One training run. Construction checks everything that can be checked up front (data, VGG
+    weights, an existing or busy run, a damaged checkpoint) and raises a ValueError subclass with a clear
+    message; `run()` then never raises: whatever happens ends with a `Finished` event.
+
+    `resume=True` continues the run in `config.out_dir` with `config` as given: build it with
+    `engine.training.run_folder.config_to_resume`, the one rule the window and the command line share.
+    """
+
+    def __init__(self, config: TrainConfig, resume: bool = False, feature_net: nn.Sequential | None = None,
+                 group: ProcessGroup = SINGLE) -> None:
+        self.group = group  # under torchrun: this process's rank; only rank 0 validates and writes files
+        self.folder = RunFolder(config.out_dir)
+        self._exit = contextlib.ExitStack()  # holds the folder's lock until run() ends
+        try:
+            self._setup(config, resume, feature_net)
+        except BaseException:
+            self._exit.close()
+            raise
+
+    def _setup(self, config: TrainConfig, resume: bool, feature_net: nn.Sequential | None) -> None:
+        group = self.group
+        if group.is_main:
+            self._exit.enter_context(self.folder.locked())
+        state = self._resume_state(resume)
+        self.device = group.device(resolve_device(config.device))
+        self.config = config = absolute_paths(config.for_device(self.device.type))
+        self._stop = threading.Event()
+        self._checkpoint_requested = threading.Event()
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+
+        self.data = TrainingData.load(config)
+        self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
+        self.validation = ValidationSet(self.data.val.images, config)
+        self.step = 0
+        self.lr_scale = 1.0  # halved by each rollback
+        self.reshuffles = 0  # a rollback draws other crops than the ones that failed
+        self.history: list[dict[str, Any]] = []
+        self.best_psnr, self.best_step = -math.inf, 0
+        self.best_generator: dict[str, torch.Tensor] | None = None
+        self.last_validation: dict[str, float] | None = None
+        self._fingerprint: float | None = None
+        self._collapse = CollapseWatch()
+        self._rollbacks = 0
+        self._good_state: dict[str, Any] | None = None
+        self._d_window: deque[float] = deque(maxlen=STUCK_WINDOW)
+        if state is not None:
+            self._restore(state)
+
+    def _resume_state(self, resume: bool) -> dict[str, Any] | None:
+        if not resume:
+            if self.folder.has_checkpoint():
+                raise RunExistsError(f"{self.folder.root} already holds a run ({self.folder.checkpoint.name}); "
+                                     f"resume it or choose another output folder")
+            return None
+        return load_checkpoint(self.folder.checkpoint)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def phase(self) -> str:
+        return "pretrain" if self.step < self.config.pretrain_steps else "gan"
+
+    def request_stop(self) -> None:
+        """Ask the run to end (thread-safe): between two updates, so within a second; it still
+        checkpoints and exports."""
+        self._stop.set()
+
+    def request_checkpoint(self) -> None:
+        """Ask for a checkpoint (thread-safe): written after the step in progress, as CheckpointSaved with
+        reason "requested", without stopping the run."""
+        self._checkpoint_requested.set()
+
+    def run(self) -> Iterator[ev.TrainEvent]:
+        """Yield events until the run ends; `Finished` is always last.
+
+        After a resume, `self.history` holds the stored curves (plain dicts with a "kind" of "step" or
+        "validation") and the first new StepMetrics is step `Resumed.step + 1`.
+        """
+        with self._exit:
+            try:
+                yield from self._startup_events()
+                yield from self._loop()
+            except NonFiniteLoss as exc:  # the checkpoint on disk is the last good state: keep it
+                yield from self._finish("failed", f"{exc.term} kept going NaN/inf after {MAX_ROLLBACKS} "
+                                                  f"rollbacks, each with half the learning rate", None)
+            except Exception as exc:  # noqa: BLE001 - any failure must still end in Finished with a reason
+                yield from self._finish("failed", str(exc) if isinstance(exc, OSError) else
+                                        f"{type(exc).__name__}: {exc}", "error")
+            else:
+                if self.step < self.config.steps:
+                    yield from self._finish("stopped", "", "stop")
+                else:
+                    yield from self._finish("completed", "", "final")
+
+    # ------------------------------------------------------------------ setup
+    def _startup_events(self) -> Iterator[ev.TrainEvent]:
+        if self.group.is_main:
+            self.folder.remove_stale_temps()
+            self._repair_best_export()
+        if self.step > 0:
+            yield ev.Resumed(step=self.step, path=str(self.folder.checkpoint),
+                             history=tuple(copy.deepcopy(self.history)))
+        for message in self.data.skipped:
+            yield ev.TrainWarning(step=self.step, code="skipped-file", message=message)
+        if self.data.val_is_training_image:
+            yield ev.TrainWarning(step=self.step, code="no-validation-images", message="no held-out image was "
+                                  "usable, so validation uses a training image: its numbers will be optimistic")
+        if self.gan.perceptual is None and self.config.perceptual_weight > 0:
+            yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
+        if self.gan.perceptual_note:
+            yield ev.TrainWarning(step=self.step, code="vgg-substituted", message=self.gan.perceptual_note)
+        self._good_state = self._capture()
+
+    # ------------------------------------------------------------------ the loop
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of steps self.step + 1, ...: each process its own, a function of (seed, step)."""
+        seed_key = (self.config.seed, self.group.rank, self.reshuffles)
+        return batch_stream(self.data.train.images, self.config, seed_key, self.step + 1, self.device)
+
+    def _stop_requested(self) -> bool:
+        return self.group.any(self._stop.is_set(), self.device)
+
+    def _loop(self) -> Iterator[ev.TrainEvent]:
+        config = self.config
+        batches = self._batches()
+        phase = None
+        seconds_per_step = 0.0
+        last = time.perf_counter()
+        while self.step < config.steps and not self._stop_requested():
+            if self.phase != phase:
+                if phase is not None:
+                    yield from self._save("phase")
+                phase = self.phase
+                yield ev.PhaseChanged(step=self.step, phase=phase)
+            hr, lr = next(batches)
+            self.gan.set_lr_factor(schedule_factor(config, self.step) * self.lr_scale)
+            try:
+                result = self.gan.step(hr, lr, phase, self.step, self._stop_requested)
+                self.step += 1
+                now = time.perf_counter()
+                elapsed, last = now - last, now
+                seconds_per_step = elapsed if not seconds_per_step else (
+                    SPEED_SMOOTHING * seconds_per_step + (1 - SPEED_SMOOTHING) * elapsed)
+                yield from self._after_step(phase, result, seconds_per_step)
+            except StopRequested:
+                break
+            except NonFiniteLoss as exc:  # a bad update, or a generator found frozen at validation
+                yield from self._rollback(exc)
+                batches = self._batches()
+
+    def _after_step(self, phase: str, result: Any, seconds_per_step: float) -> Iterator[ev.TrainEvent]:
+        config, step = self.config, self.step
+        lr_g, lr_d = self.gan.learning_rates
+        self.history.append({"kind": "step", "step": step, "phase": phase, "losses": result.losses,
+                             "d_real": result.d_real, "d_fake": result.d_fake, "lr_g": lr_g, "lr_d": lr_d})
+        if step % config.log_every == 0:
+            speed = 1.0 / max(seconds_per_step, 1e-9)
+            yield ev.StepMetrics(step=step, total_steps=config.steps, phase=phase, losses=result.losses,
+                                 d_real=result.d_real, d_fake=result.d_fake, lr_g=lr_g, lr_d=lr_d,
+                                 steps_per_s=speed, eta_s=(config.steps - step) / speed)
+        if phase == "gan":
+            yield from self._watch_discriminator(result.losses["d_loss"])
+        new_best = False
+        if self.group.is_main and (step == 1 or step % config.val_every == 0 or step == config.steps):
+            new_best = yield from self._validate()
+        if self.group.is_main and config.sample_every and step % config.sample_every == 0:
+            save_sample_figure(self.folder.sample_figure(step), self.validation.figure_rows(self._super_resolve))
+        requested = self._checkpoint_requested.is_set()
+        if step % config.checkpoint_every == 0 or self.group.any(new_best or requested, self.device):
+            self._checkpoint_requested.clear()
+            yield from self._save("requested" if requested else "periodic")
+
+    def _watch_discriminator(self, d_loss: float) -> Iterator[ev.TrainEvent]:
+        self._d_window.append(d_loss)
+        if len(self._d_window) == STUCK_WINDOW:
+            reason = discriminator_stuck(list(self._d_window), self.config.adversarial_loss)
+            if reason:
+                yield ev.TrainWarning(step=self.step, code="d-stuck", message=f"{reason} over the last "
+                                      f"{STUCK_WINDOW} steps")
+                self._d_window.clear()
+
+    # ------------------------------------------------------------------ validation
+    def _super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+        """One validation crop through the generator, unless a stop was asked for: a validation of the
+        classic recipe's full-resolution generator takes seconds, and Stop must not wait for it. (Under
+        torchrun only rank 0 validates, so there the group's step-boundary decision must stand.)"""
+        if self._stop.is_set() and not self.group.enabled:
+            raise StopRequested()
+        return self.gan.super_resolve(lr)
+
+    def _validate(self) -> Iterator[ev.TrainEvent]:
+        """Score the held-out crops; returns whether this is the best score so far (a generator that
+        stopped changing raises NonFiniteLoss: it is as stuck as a NaN)."""
+        fingerprint = self.gan.fingerprint()
+        if fingerprint == self._fingerprint and self.gan.learning_rates[0] > 0:
+            raise NonFiniteLoss("the generator's weights (they stopped changing although its loss is finite)")
+        self._fingerprint = fingerprint
+        validation = self.validation
+        score = validation.score(self._super_resolve)
+        is_best = score.psnr > self.best_psnr
+        self.last_validation = {"psnr": score.psnr, "ssim": score.ssim, "bicubic_psnr": validation.bicubic.psnr,
+                                "bicubic_ssim": validation.bicubic.ssim}
+        self.history.append({"kind": "validation", "step": self.step, **self.last_validation})
+        if is_best:
+            self.best_psnr, self.best_step = score.psnr, self.step
+            self.best_generator = cpu_state(self.gan.eval_generator)
+        yield ev.Validation(step=self.step, psnr=score.psnr, ssim=score.ssim, bicubic_psnr=validation.bicubic.psnr,
+                            bicubic_ssim=validation.bicubic.ssim, is_best=is_best)
+        warning = self._collapse.check(score, validation.bicubic)
+        if warning:
+            yield ev.TrainWarning(step=self.step, code="collapse", message=warning)
+        crops = [ev.SampleCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
+                 for crop in validation.samples]
+        yield ev.Samples(step=self.step, crops=tuple(crops))
+        return is_best
+
+    # ------------------------------------------------------------------ state
+    def _capture(self) -> dict[str, Any]:
+        """Everything needed to continue this run, as CPU copies (also the in-memory rollback point)."""
+        return {
+            "config": stored_form(self.config).to_dict(), "generator_spec": self.gan.generator.spec(),
+            "gan": self.gan.state_dict(), "best_generator": copy.deepcopy(self.best_generator),
+            "progress": {"step": self.step, "lr_scale": self.lr_scale, "reshuffles": self.reshuffles,
+                         "history": copy.deepcopy(self.history), "best_psnr": self.best_psnr,
+                         "best_step": self.best_step, "last_validation": self.last_validation,
+                         "fingerprint": self._fingerprint,
+                         "collapse": [self._collapse.below, self._collapse.previous]},
+            "rng": capture_rng(),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.gan.load_state_dict(state["gan"])
+        progress = state["progress"]
+        self.step, self.lr_scale, self.reshuffles = progress["step"], progress["lr_scale"], progress["reshuffles"]
+        self.history = copy.deepcopy(progress["history"])
+        self.best_psnr, self.best_step = progress["best_psnr"], progress["best_step"]
+        self.last_validation, self._fingerprint = progress["last_validation"], progress["fingerprint"]
+        self._collapse.below, self._collapse.previous = progress["collapse"]
+        self.best_generator = copy.deepcopy(state["best_generator"])
+        restore_rng(state["rng"])
+
+    def _save(self, reason: str) -> Iterator[ev.TrainEvent]:
+        """Checkpoint to disk (then the best export it holds); the same state becomes the rollback point."""
+        self._good_state = self._capture()
+        self._rollbacks = 0
+        if not self.group.is_main:
+            return
+        save_checkpoint(self.folder.checkpoint, self._good_state)
+        self._repair_best_export()
+        yield ev.CheckpointSaved(step=self.step, path=str(self.folder.checkpoint), reason=reason)
+
+    def _rollback(self, exc: NonFiniteLoss) -> Iterator[ev.TrainEvent]:
+        self._rollbacks += 1
+        if self._rollbacks > MAX_ROLLBACKS or self._good_state is None:
+            raise exc
+        failed_at, lr_scale = self.step, self.lr_scale * 0.5
+        self._restore(self._good_state)
+        self.lr_scale, self.reshuffles = lr_scale, self.reshuffles + 1
+        self.gan.set_lr_factor(schedule_factor(self.config, self.step) * self.lr_scale)
+        self._d_window.clear()
+        lr_g, lr_d = self.gan.learning_rates
+        yield ev.TrainWarning(step=failed_at, code="non-finite", message=f"{exc.term} became NaN/inf at step "
+                              f"{failed_at + 1}; back to step {self.step} with the learning rate halved "
+                              f"(x{self.lr_scale:g} of the schedule's)")
+        yield ev.Rollback(step=failed_at, term=exc.term, to_step=self.step, lr_g=lr_g, lr_d=lr_d)
+
+    # ------------------------------------------------------------------ exports and the end
+    def _export(self, path: Path, state: dict[str, torch.Tensor], steps: int) -> Path:
+        extra = {"config": stored_form(self.config).to_dict(), "steps": steps,
+                 "phase": "pretrain" if steps <= self.config.pretrain_steps else "gan",
+                 "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
+                 "last_validation": self.last_validation, "data": Path(self.config.data_dir).name}
+        return export_generator(path, state, self.gan.generator.spec(), self.gan.value_range, extra=extra)
+
+    def _repair_best_export(self) -> None:
+        """Make best.safetensors the best weights the checkpoint records (a crash or a full disk may have
+        stopped it from being written after its checkpoint)."""
+        if self.best_generator is None:
+            return
+        best = self.folder.best
+        if best.is_file() and read_metadata(best).get("steps") == str(self.best_step):
+            return
+        self._export(best, self.best_generator, self.best_step)
+
+    def _finish(self, reason: str, message: str, save_reason: str | None) -> Iterator[ev.TrainEvent]:
+        """Final checkpoint (unless `save_reason` is None) and export (once any step was trained), then
+        Finished, even when writing them fails."""
+        export_path = None
+        try:
+            if save_reason is not None:
+                yield from self._save(save_reason)
+            if self.step > 0 and self.group.is_main:
+                export_path = str(self._export(self.folder.generator, cpu_state(self.gan.eval_generator), self.step))
+        except Exception as exc:  # noqa: BLE001 - a full disk must not hide how the run ended
+            reason, message = "failed", f"{message}; could not write the results: {exc}".lstrip("; ")
+        checkpoint = str(self.folder.checkpoint) if self.folder.has_checkpoint() else None
+        if not message:
+            message = f"step {self.step} of {self.config.steps}"
+        yield ev.Finished(step=self.step, reason=reason, message=message, export_path=export_path,
+                          checkpoint_path=checkpoint)
+

@@ -1,0 +1,1 @@
+"""The Train tab: the settings form, the run list, live curves and sample previews."""

@@ -1,0 +1,40 @@
+"""Where training runs live: one fresh folder per Start (the trainer refuses to start over an existing
+run), under a user-writable base folder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths
+
+from engine.training.run_folder import RunFolder
+
+
+def default_runs_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".srgan-studio") / "runs"
+
+
+def new_run_dir(base: Path, now: datetime | None = None) -> Path:
+    """A not-yet-existing folder named by the time, e.g. runs/20260101-120000 (or ...-2 on a clash)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    candidate = base / stamp
+    suffix = 2
+    while candidate.exists():
+        candidate = base / f"{stamp}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+def has_checkpoint(run_dir: str | Path | None) -> bool:
+    return bool(run_dir) and RunFolder(run_dir).has_checkpoint()
+
+
+def format_duration(seconds: float) -> str:
+    if not seconds or seconds != seconds or seconds == float("inf") or seconds < 0:
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

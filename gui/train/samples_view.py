@@ -1,0 +1,59 @@
+"""Validation crops as training goes, as a grid, with a slider to look back at earlier steps."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from engine.events import Samples
+from gui.train.sample_grid import SampleGrid
+
+MAX_HISTORY = 100  # each entry is up to four crops of four small pictures; this bounds memory on long runs
+
+
+class SamplesView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._history: list[Samples] = []
+        self.grid = SampleGrid()
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=0, enabled=False)
+        self.slider.valueChanged.connect(self._show)
+        self.step_label = QLabel()
+        self.step_label.setProperty("role", "muted")
+        self.step_label.setMinimumWidth(self.step_label.fontMetrics().horizontalAdvance("Step 000000  (100/100)"))
+        history = QHBoxLayout()
+        history.addWidget(QLabel("History"))
+        history.addWidget(self.slider, 1)
+        history.addWidget(self.step_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid, 1)
+        layout.addLayout(history)
+        self.clear()
+
+    def add(self, samples: Samples) -> None:
+        """Show the newest samples, unless the user is looking back at an older one."""
+        following = self.slider.value() == self.slider.maximum()
+        self._history.append(samples)
+        del self._history[:-MAX_HISTORY]
+        self.slider.setEnabled(len(self._history) > 1)
+        self.slider.setMaximum(len(self._history) - 1)
+        if following:
+            self.slider.setValue(self.slider.maximum())
+        self._show(self.slider.value())
+
+    def clear(self, message: str = "No samples yet") -> None:
+        self._history.clear()
+        self.slider.setMaximum(0)
+        self.slider.setEnabled(False)
+        self.step_label.setText("")
+        self.grid.set_samples(None, message)
+
+    def shown_step(self) -> int | None:
+        return self._history[self.slider.value()].step if self._history else None
+
+    def _show(self, index: int) -> None:
+        if not self._history:
+            return
+        self.grid.set_samples(self._history[index])
+        self.step_label.setText(f"Step {self._history[index].step}  ({index + 1}/{len(self._history)})")
