@@ -26,6 +26,7 @@ run: install system-deps
 	$(PY) main.py
 
 test: install-test
+	$(PY) -m ruff check .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 clean-venv:

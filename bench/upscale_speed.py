@@ -88,7 +88,7 @@ def tile_table(model: LoadedModel, repeats: int) -> dict[int, tuple[float, float
         for upscaler in upscalers.values():
             upscaler.upscale(image[:64, :64])
         rounds = repeats if side == SIDES[0] else max(2, repeats - 1)
-        seconds = timings(rounds, {name: (lambda u=u: u.upscale(image)) for name, u in upscalers.items()})
+        seconds = timings(rounds, {name: (lambda u=u, image=image: u.upscale(image)) for name, u in upscalers.items()})
         fixed = [value for name, value in seconds.items() if name != "auto"]
         cpu = seconds["auto"][1] / min(value[1] for value in fixed) - 1
         wall = seconds["auto"][0] / min(value[0] for value in fixed) - 1

@@ -68,8 +68,8 @@ def most_detailed_box(gray: np.ndarray, size: int, stride: int = 8) -> tuple[tup
     integral = np.pad(gradient_magnitude(gray).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     tops = np.arange(0, gray.shape[0] - size + 1, stride)
     lefts = np.arange(0, gray.shape[1] - size + 1, stride)
-    t, l = np.meshgrid(tops, lefts, indexing="ij")
-    sums = integral[t + size, l + size] - integral[t, l + size] - integral[t + size, l] + integral[t, l]
+    ys, xs = np.meshgrid(tops, lefts, indexing="ij")
+    sums = integral[ys + size, xs + size] - integral[ys, xs + size] - integral[ys + size, xs] + integral[ys, xs]
     row, col = np.unravel_index(np.argmax(sums), sums.shape)
     top, left = int(tops[row]), int(lefts[col])
     return (left, top, left + size, top + size), float(sums[row, col]) / size**2

@@ -152,7 +152,7 @@ def test_a_set_up_warning_shows_once_per_run_across_resumes(qtbot, panel: TrainP
     configure(panel, data, steps=300)
     for attempt in range(2):
         click(qtbot, panel.resume_button if attempt else panel.start_button)
-        qtbot.waitUntil(lambda: panel.progress.value() >= 3 + 3 * attempt, timeout=90_000)
+        qtbot.waitUntil(lambda target=3 + 3 * attempt: panel.progress.value() >= target, timeout=90_000)
         click(qtbot, panel.stop_button)
         qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
     skipped = [text for text in panel.warning_texts() if "broken.png" in text]

@@ -188,7 +188,10 @@ class BatchUpscaler:
                 raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
         out_format = options.format or image.format
-        progress = (lambda done, total: TileProgress(index, str(item.path), done, total))
+
+        def progress(done: int, total: int) -> TileProgress:
+            return TileProgress(index, str(item.path), done, total)
+
         if out_path is not None and not options.return_image and self._streams(upscaler, pixels, size, out_path):
             # Rows go to the PNG as they are finished: the whole result is never held.
             dtype = np.uint8 if pixels.dtype == np.uint8 else np.uint16
