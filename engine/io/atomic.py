@@ -28,6 +28,13 @@ class DiskFullError(OSError):
         return f"No space left on device: could not write {self.filename}"
 
 
+def exists_error(target: Path) -> FileExistsError:
+    """The refusal to replace `target`: its message names it, and `.filename` holds it for a window to ask."""
+    error = FileExistsError(f"{target} already exists")
+    error.filename = str(target)
+    return error
+
+
 def _disk_full(exc: BaseException, folder: Path) -> bool:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
@@ -48,7 +55,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     target = Path(target)
     started = time.time()
     if not overwrite and target.exists():
-        raise FileExistsError(f"{target} already exists")
+        raise exists_error(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
