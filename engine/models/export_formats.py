@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.io.atomic import atomic_write, exists_error
+from engine.io.atomic import atomic_write, TargetExistsError
 from engine.models.export import export_generator
 from engine.models.ncnn_export import export_ncnn
 from engine.models.registry import LoadedModel, load_model, resolve_model_source
@@ -97,7 +97,7 @@ def export_model_as(source: str | Path, fmt: str, out: str | Path, fp16: bool = 
     if not out.parent.is_dir():
         raise ExportError(f"the folder {out.parent} does not exist")
     if out.exists() and not overwrite:
-        raise exists_error(out)
+        raise TargetExistsError(out)
     if fmt == "onnx":
         return _onnx(model.module, model.in_channels, out, fp16, overwrite)
     return _safetensors(model, path, out, fp16, overwrite)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from engine.io.atomic import atomic_write, exists_error
+from engine.io.atomic import atomic_write, TargetExistsError
 
 MAGIC = 7767517
 FP32_TAG, FP16_TAG = 0, 0x01306B47
@@ -264,7 +264,7 @@ def export_ncnn(module: nn.Module, folder: str | Path, name: str, scale: int, fp
     if not overwrite:
         for path in (param_path, bin_path):
             if path.exists():
-                raise exists_error(path)
+                raise TargetExistsError(path)
     param_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(bin_path, lambda tmp: tmp.write_bytes(model.weights), overwrite=overwrite)
     atomic_write(param_path, lambda tmp: tmp.write_text(model.param, encoding="ascii"), overwrite=overwrite)
