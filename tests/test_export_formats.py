@@ -98,6 +98,20 @@ def test_onnx_matches_pytorch_at_another_size(tmp_path: Path, photo: torch.Tenso
         assert psnr(got, expected) >= 60
 
 
+def test_onnx_takes_the_classic_generator_that_ncnn_refuses(tmp_path: Path, photo: torch.Tensor) -> None:
+    torch.manual_seed(0)
+    net = ClassicGenerator(1, 2).eval()
+    model = export_generator(tmp_path / "classic.safetensors", net.state_dict(), net.spec(), net.value_range)
+    (out,) = export_model_as(model, "onnx", tmp_path / "classic.onnx")
+    grey = photo.mean(dim=1, keepdim=True) * 2 - 1  # the classic generator works in [-1, 1]
+    with torch.no_grad():
+        expected = net(grey).numpy()
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["output"], {"input": grey.numpy()})
+    assert got.shape == expected.shape == (1, 1, 40, 48)
+    assert psnr((got + 1) / 2, (expected + 1) / 2) >= 60
+
+
 def test_cli_exports_each_format_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "myrun"
     run.mkdir()
