@@ -121,8 +121,9 @@ def test_cli_exports_each_format_and_never_overwrites(tmp_path: Path, capsys: py
     assert (tmp_path / "up" / "models" / "myrun-x4.param").is_file()
     assert (tmp_path / "up" / "models" / "myrun-x4.bin").is_file()
     assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
-    assert main(["export", str(run), "--format", "safetensors", "--fp16", "--out", str(tmp_path / "h.safetensors")]) == 0
-    assert read_metadata(tmp_path / "h.safetensors")["steps"] == "7"
+    half = tmp_path / "h.safetensors"
+    assert main(["export", str(run), "--format", "safetensors", "--fp16", "--out", str(half)]) == 0
+    assert read_metadata(half)["steps"] == "7" and half.stat().st_size < (run / "best.safetensors").stat().st_size
     before = (tmp_path / "m.onnx").read_bytes()
     capsys.readouterr()
     assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 2
@@ -136,10 +137,11 @@ def test_cli_bad_inputs_exit_non_zero_in_one_line(tmp_path: Path, capsys: pytest
     classic = ClassicGenerator(1, 4)
     model = export_generator(tmp_path / "classic.safetensors", classic.state_dict(), classic.spec(),
                              classic.value_range)
-    for args in (["export", str(tmp_path / "missing.safetensors"), "--format", "onnx", "--out", str(tmp_path / "a.onnx")],
-                 ["export", str(tmp_path), "--format", "onnx", "--out", str(tmp_path / "b.onnx")],
-                 ["export", str(model), "--format", "ncnn", "--out", str(tmp_path / "c")],
-                 ["export", str(model), "--format", "onnx", "--out", str(tmp_path / "no" / "d.onnx")]):
+    for source, fmt, out in ((tmp_path / "missing.safetensors", "onnx", tmp_path / "a.onnx"),  # no such file
+                             (tmp_path, "onnx", tmp_path / "b.onnx"),  # a folder with no run in it
+                             (model, "ncnn", tmp_path / "c"),  # an architecture ncnn export refuses
+                             (model, "onnx", tmp_path / "no" / "d.onnx")):  # a folder that is not there
+        args = ["export", str(source), "--format", fmt, "--out", str(out)]
         capsys.readouterr()
         assert main(args) == 2
         error = capsys.readouterr().err

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.io.atomic import atomic_write, TargetExistsError
+from engine.io.atomic import TargetExistsError, atomic_write
 from engine.models.export import export_generator
 from engine.models.ncnn_export import export_ncnn
 from engine.models.registry import LoadedModel, load_model, resolve_model_source
@@ -72,7 +72,7 @@ def _onnx(module: nn.Module, in_channels: int, out: Path, fp16: bool, overwrite:
                 torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=ONNX_OPSET,
                                   input_names=["input"], output_names=["output"],
                                   dynamic_axes={"input": axes, "output": axes})
-        except Exception as exc:  # the exporter raises assorted errors for operations it cannot express
+        except Exception as exc:  # noqa: BLE001 - the exporter raises assorted errors for what it cannot express
             raise ExportError(f"onnx export failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                               ) from None
 

@@ -17,12 +17,11 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from engine.io.atomic import atomic_write, TargetExistsError
+from engine.io.atomic import TargetExistsError, atomic_write
 
 MAGIC = 7767517
 FP32_TAG, FP16_TAG = 0, 0x01306B47
@@ -84,7 +83,7 @@ class _Converter:
         self.fp16 = fp16
         try:
             self.graph = fx.symbolic_trace(module).graph
-        except Exception as exc:  # fx raises assorted errors for data-dependent control flow
+        except Exception as exc:  # noqa: BLE001 - fx raises assorted errors for data-dependent control flow
             raise NcnnExportError(f"ncnn export: {type(module).__name__} cannot be traced ({exc})") from None
         self.modules = dict(module.named_modules())
         self.layers: list[_Layer] = []
