@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from engine.io.atomic import TargetExistsError, atomic_write
 from engine.models.export import export_generator
@@ -22,7 +21,6 @@ from engine.models.registry import LoadedModel, load_model, resolve_model_source
 from engine.training.run_folder import RunFolder
 
 FORMATS = ("safetensors", "onnx", "ncnn")
-FORMAT_SUFFIXES = {"safetensors": ".safetensors", "onnx": ".onnx", "ncnn": ".param"}
 ONNX_OPSET = 17  # read by onnxruntime >= 1.12 and by chaiNNer's ONNX nodes
 # Keys export_generator writes itself; a re-export takes the rest of the source's metadata along.
 OWN_KEYS = ("format", "format_version", "arch", "scale", "in_channels", "value_range")
@@ -53,17 +51,20 @@ def _safetensors(model: LoadedModel, source: Path, out: Path, fp16: bool, overwr
                           "onnx or ncnn instead)")
     dtype = torch.float16 if fp16 else torch.float32
     state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in model.module.state_dict().items()}
-    extra = {k: v for k, v in model.metadata.items() if k not in OWN_KEYS}
     if model.kind == "checkpoint":
         extra = {"steps": model.metadata.get("step"), "config": model.metadata.get("config", {})}
+    else:
+        extra = {k: v for k, v in model.metadata.items() if k not in OWN_KEYS}
     return [export_generator(out, state, model.module.spec(), model.value_range, extra=extra, overwrite=overwrite)]
 
 
-def _onnx(module: nn.Module, in_channels: int, out: Path, fp16: bool, overwrite: bool) -> list[Path]:
-    """The legacy TorchScript exporter (no onnxscript needed), height and width dynamic."""
+def _onnx(model: LoadedModel, out: Path, fp16: bool, overwrite: bool) -> list[Path]:
+    """The legacy TorchScript exporter (no onnxscript needed), height and width dynamic; traced on an
+    input the architecture accepts."""
     dtype = torch.float16 if fp16 else torch.float32
-    module = module.to(dtype)
-    example = torch.rand(1, in_channels, 32, 32, dtype=dtype)
+    module = model.module.to(dtype)
+    side = -(-max(32, model.min_size) // model.size_multiple) * model.size_multiple
+    example = torch.rand(1, model.in_channels, side, side, dtype=dtype)
     axes = {0: "batch", 2: "height", 3: "width"}
 
     def write(tmp: Path) -> None:
@@ -99,5 +100,5 @@ def export_model_as(source: str | Path, fmt: str, out: str | Path, fp16: bool = 
     if out.exists() and not overwrite:
         raise TargetExistsError(out)
     if fmt == "onnx":
-        return _onnx(model.module, model.in_channels, out, fp16, overwrite)
+        return _onnx(model, out, fp16, overwrite)
     return _safetensors(model, path, out, fp16, overwrite)
