@@ -134,6 +134,21 @@ def test_export_copies_a_model_and_asks_before_replacing(qtbot, panel, runs: Pat
     assert [path.name for path in target.parent.iterdir()] == ["mine.safetensors"]  # no temporary left
 
 
+def test_export_writes_the_format_picked_in_the_dialog(qtbot, panel, runs: Path, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    panel, _ = panel
+    picks = [(str(tmp_path / "mine"), "ncnn, for Upscayl: writes models/NAME-xSCALE.param and .bin (*.param)"),
+             (str(tmp_path / "mine.onnx"), "ONNX, for onnxruntime and chaiNNer (*.onnx)")]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: picks.pop(0))
+    click_row(qtbot, panel, "complete")
+    export_with_menu(qtbot, panel, 0)
+    param = tmp_path / "models" / "mine-x4.param"
+    assert param.is_file() and param.with_suffix(".bin").is_file()
+    assert panel.runs.message.text() == f"Exported to {param}"
+    export_with_menu(qtbot, panel, 0)
+    assert (tmp_path / "mine.onnx").stat().st_size > 0
+
+
 def test_resume_continues_the_selected_run_with_its_own_settings(qtbot, panel, runs: Path) -> None:
     panel, jobs = panel
     click_row(qtbot, panel, "complete")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from engine import __version__
 
 # Modules that provide `register(subparsers)`; each sets `func(args) -> int` on its parser.
-COMMAND_MODULES = ("engine.cli.train", "engine.cli.upscale")
+COMMAND_MODULES = ("engine.cli.train", "engine.cli.upscale", "engine.cli.export")
 
 
 def build_parser() -> argparse.ArgumentParser:

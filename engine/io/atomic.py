@@ -28,6 +28,16 @@ class DiskFullError(OSError):
         return f"No space left on device: could not write {self.filename}"
 
 
+class TargetExistsError(FileExistsError):
+    """The refusal to replace `target`: the message names it, `.filename` holds it for a window to ask."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(errno.EEXIST, "already exists", str(target))
+
+    def __str__(self) -> str:
+        return f"{self.filename} already exists"
+
+
 def _disk_full(exc: BaseException, folder: Path) -> bool:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
@@ -48,7 +58,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     target = Path(target)
     started = time.time()
     if not overwrite and target.exists():
-        raise FileExistsError(f"{target} already exists")
+        raise TargetExistsError(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:

@@ -108,6 +108,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     log_every: int = 1
     sample_every: int = 0  # also save a figure of fixed LR inputs/outputs every N steps; 0 = off
+    log_tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (needs `tensorboard`)
 
     def __post_init__(self) -> None:
         # stored configs hold a dict (JSON, checkpoints), people a strength name: both become parameters

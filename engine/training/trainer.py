@@ -37,6 +37,7 @@ from engine.models.export import export_generator, read_metadata
 from engine.training.gan_step import GANStep, NonFiniteLoss, StopRequested
 from engine.training.losses import discriminator_stuck
 from engine.training.perceptual import missing_weights_message
+from engine.training import tensorboard_log
 from engine.training.run_folder import RunExistsError, RunFolder, absolute_paths, stored_form
 from engine.training.progress_figure import save_sample_figure
 from engine.training.validation import CollapseWatch, ValidationSet
@@ -136,8 +137,15 @@ class Trainer:
         """Yield events until the run ends; `Finished` is always last.
 
         After a resume, `self.history` holds the stored curves (plain dicts with a "kind" of "step" or
-        "validation") and the first new StepMetrics is step `Resumed.step + 1`.
+        "validation") and the first new StepMetrics is step `Resumed.step + 1`. With `log_tensorboard`, rank 0
+        also writes them as TensorBoard event files: here, so every front end gets them.
         """
+        events = self._events()
+        if self.config.log_tensorboard and self.group.is_main:
+            events = tensorboard_log.logged(events, self.config, self.folder.root, self.step)
+        yield from events
+
+    def _events(self) -> Iterator[ev.TrainEvent]:
         with self._exit:
             try:
                 yield from self._startup_events()
