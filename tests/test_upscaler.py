@@ -204,10 +204,10 @@ def test_unreadable_explicit_input_is_reported_not_raised(tmp_path: Path, rgb_mo
 
 
 def test_one_naming_rule_names_the_model_unless_it_is_the_default(tmp_path: Path) -> None:
-    assert output_name(Path("in/photo.jpg"), 4, "png") == "photo_x4.png"
-    assert output_name(Path("photo.jpg"), 4, "jpg", "/models/default-x4.safetensors") == "photo_x4.jpg"
-    assert output_name(Path("photo.png"), 2.5, "webp", "/runs/a/best.safetensors") == "photo_best_x2.5.webp"
-    assert output_name(Path("photo.png"), 4, "png", "my model (v2).pth") == "photo_my-model-v2_x4.png"
+    assert output_name(Path("in/photo.jpg"), 10, 40, "png") == "photo_x4.png"
+    assert output_name(Path("photo.jpg"), 10, 40, "jpg", "/models/default-x4.safetensors") == "photo_x4.jpg"
+    assert output_name(Path("photo.png"), 20, 50, "webp", "/runs/a/best.safetensors") == "photo_best_x2.5.webp"
+    assert output_name(Path("photo.png"), 3, 4, "png", "my model (v2).pth") == "photo_my-model-v2_x1.33.png"
     (tmp_path / "photo_x4.png").write_bytes(b"")
     claimed = {tmp_path / "photo_x4_2.png"}
     assert free_path(tmp_path / "photo_x4.png", claimed) == tmp_path / "photo_x4_3.png"

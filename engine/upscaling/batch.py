@@ -147,11 +147,12 @@ def model_tag(model: str) -> str | None:
     return re.sub(r"[^\w.-]+", "-", stem).strip("-") or "model"
 
 
-def output_name(source: Path, factor: float, fmt: str, model: str = "default") -> str:
+def output_name(source: Path, in_width: int, out_width: int, fmt: str, model: str = "default") -> str:
     """The one naming rule of both front ends: 'photo_x4.png' with the default model, 'photo_faithful-x4_x4.png'
-    with another; `factor` is the output width over the input's."""
+    with another; the scale is the output's width over the input's."""
     tag = model_tag(model)
-    return f"{source.stem}{'' if tag is None else '_' + tag}_x{scale_label(factor)}{EXTENSIONS[fmt]}"
+    scale = scale_label(out_width / in_width)
+    return f"{source.stem}{'' if tag is None else '_' + tag}_x{scale}{EXTENSIONS[fmt]}"
 
 
 def numbered(path: Path, number: int) -> Path:
@@ -198,8 +199,10 @@ class BatchUpscaler:
         """Thread-safe: the current image stops at its next tile, later ones are not started."""
         self._stop.set()
 
-    def _output_path(self, item: InputItem, loaded_format: str | None, factor: float, names: OutputNames) -> Path:
-        name = output_name(item.path, factor, self.options.format or loaded_format or "png", self.options.model)
+    def _output_path(self, item: InputItem, loaded_format: str | None, in_width: int, out_width: int,
+                     names: OutputNames) -> Path:
+        out_format = self.options.format or loaded_format or "png"
+        name = output_name(item.path, in_width, out_width, out_format, self.options.model)
         return names.claim(Path(str(self.options.out_dir)) / item.sub_dir / name)
 
     def _process(self, index: int, item: InputItem, upscaler: Upscaler,
@@ -213,7 +216,7 @@ class BatchUpscaler:
         yield ItemRead(index, str(item.path), image.pixels, image.alpha, image.size, size, image.icc, image.exif)
         out_path = None
         if options.out_dir is not None:
-            out_path = self._output_path(item, image.format, size[0] / width, names)
+            out_path = self._output_path(item, image.format, width, size[0], names)
             if out_path.exists() and not options.overwrite:
                 raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)

@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QClipboard
 
-from gui.upscale.drop_zone import local_paths
 from engine.upscaling.batch import free_path
+from gui.upscale.drop_zone import local_paths
 
 
 def text_paths(text: str) -> list[str]:

@@ -267,9 +267,9 @@ class UpscalePanel(QWidget):
 
     # ------------------------------------------------------------------ saving
     def _target(self, entry: Entry, fmt: str) -> Path:
-        """Where a result goes in the output folder: a dropped folder's tree is kept."""
-        factor = entry.out_size[0] / entry.in_size[0] if entry.in_size and entry.out_size else 1
-        name = output_name(entry.path, factor, fmt, entry.spec.model)
+        """Where a result goes in the output folder (a dropped folder's tree is kept); a row with a result
+        knows both sizes, from the engine."""
+        name = output_name(entry.path, entry.in_size[0], entry.out_size[0], fmt, entry.spec.model)
         return self.settings.folder() / (entry.sub_dir or Path()) / name
 
     def _unsaved(self) -> list[Entry]:
