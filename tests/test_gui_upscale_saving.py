@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+import engine.io.images
 import gui.upscale.panel
 import gui.upscale.result_saving
 from engine.cli.main import main
@@ -119,6 +120,20 @@ def test_window_and_command_line_name_a_result_the_same(qtbot, panel: UpscalePan
                  "--out", str(tmp_path / "cli")]) == 0
     window_names = [p.name for p in (tmp_path / "out").iterdir()]
     assert window_names == [p.name for p in (tmp_path / "cli").iterdir()] == ["img0_tiny_x4.png"]
+
+
+def test_window_decodes_each_file_once(qtbot, panel: UpscalePanel, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the drop to the saved file: the engine's read is the only decode, and the save reads none."""
+    decoded: list[str] = []
+    real_open = engine.io.images._open
+    monkeypatch.setattr(engine.io.images, "_open", lambda path, limit: decoded.append(str(path)) or
+                        real_open(path, limit))
+    photos = write_images(tmp_path / "in", 2, size=16)
+    upscale(qtbot, panel, photos)
+    click_save_all(qtbot, panel)
+    assert sorted(decoded) == sorted(map(str, photos))
+    assert len(list((tmp_path / "out").iterdir())) == 2
 
 
 def test_dropped_folder_is_searched_off_the_gui_thread(qtbot, panel: UpscalePanel, tmp_path: Path,
