@@ -158,6 +158,21 @@ class ItemStarted:
 
 
 @dataclass(frozen=True)
+class ItemRead:
+    """An image is decoded: its pixels (alpha apart), its size and its result's, and what describes the photo
+    (colour profile, EXIF), so a caller that shows or saves it later never decodes the file again."""
+
+    index: int
+    path: str
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    in_size: tuple[int, int]
+    out_size: tuple[int, int]
+    icc: bytes | None
+    exif: bytes | None
+
+
+@dataclass(frozen=True)
 class ItemDone:
     index: int
     path: str

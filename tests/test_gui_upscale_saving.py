@@ -14,7 +14,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+import engine.io.images
+import gui.upscale.panel
 import gui.upscale.result_saving
+from engine.cli.main import main
+from engine.upscaling.batch import collect_inputs
 from gui.upscale.queue_entry import State
 from gui.upscale.result_store import FOLDER_PREFIX, ResultStore, sweep_stale_folders
 from gui.upscale.panel import UpscalePanel
@@ -64,7 +68,7 @@ def test_save_all_runs_on_a_worker_and_says_where_with_open_folder(qtbot, panel:
 
 
 @pytest.mark.parametrize(("answer", "expected"), [("Skip", ["img0_tiny_x4.png"]),
-                                                  ("Keep both", ["img0_tiny_x4 (1).png", "img0_tiny_x4.png"]),
+                                                  ("Keep both", ["img0_tiny_x4.png", "img0_tiny_x4_2.png"]),
                                                   ("Replace", ["img0_tiny_x4.png"])])
 def test_save_all_asks_about_taken_names(qtbot, panel: UpscalePanel, tmp_path: Path, answer: str,
                                          expected: list[str]) -> None:
@@ -104,7 +108,48 @@ def test_dropped_folder_results_keep_its_tree_in_the_output_folder(qtbot, panel:
     assert all(e.state is State.DONE for e in panel.queue.entries)
     (tmp_path / "empty").mkdir()
     drop(panel.drop_zone, [tmp_path / "empty"])
-    assert panel.message.text() == f"No images in the folder {tmp_path / 'empty'}."
+    qtbot.waitUntil(lambda: panel.message.text() == f"No images in the folder {tmp_path / 'empty'}.",
+                    timeout=TIMEOUT_MS)
+
+
+def test_window_and_command_line_name_a_result_the_same(qtbot, panel: UpscalePanel, tmp_path: Path) -> None:
+    photo = write_images(tmp_path / "in", 1, size=16)[0]
+    upscale(qtbot, panel, [photo])
+    click_save_all(qtbot, panel)
+    assert main(["upscale", str(photo), "--model", str(tmp_path / "tiny.safetensors"),
+                 "--out", str(tmp_path / "cli")]) == 0
+    window_names = [p.name for p in (tmp_path / "out").iterdir()]
+    assert window_names == [p.name for p in (tmp_path / "cli").iterdir()] == ["img0_tiny_x4.png"]
+
+
+def test_window_decodes_each_file_once(qtbot, panel: UpscalePanel, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the drop to the saved file: the engine's read is the only decode, and the save reads none."""
+    decoded: list[str] = []
+    real_open = engine.io.images._open
+    monkeypatch.setattr(engine.io.images, "_open", lambda path, limit: decoded.append(str(path)) or
+                        real_open(path, limit))
+    photos = write_images(tmp_path / "in", 2, size=16)
+    upscale(qtbot, panel, photos)
+    click_save_all(qtbot, panel)
+    assert sorted(decoded) == sorted(map(str, photos))
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_dropped_folder_is_searched_off_the_gui_thread(qtbot, panel: UpscalePanel, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    searched_on: list[threading.Thread] = []
+
+    def recording(*args, **kwargs):
+        searched_on.append(threading.current_thread())
+        return collect_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(gui.upscale.panel, "collect_inputs", recording)
+    write_images(tmp_path / "holiday", 2, size=16)
+    upscale(qtbot, panel, [tmp_path / "holiday"])
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    assert len(searched_on) == 1 and searched_on[0] is not threading.main_thread()
+    assert [entry.state for entry in panel.queue.entries] == [State.DONE, State.DONE]
 
 
 @pytest.mark.parametrize("answer", ["No", "Yes"])

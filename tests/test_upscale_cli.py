@@ -40,8 +40,8 @@ def test_folder_is_upscaled_recursively_and_failures_reported(tmp_path: Path, mo
     captured = capsys.readouterr()
     assert code == 1
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
-        "top_x4.png", "trip/day1/beach_x4.jpg"]
-    assert Image.open(out / "trip" / "day1" / "beach_x4.jpg").size == (48, 40)
+        "top_tiny_x4.png", "trip/day1/beach_tiny_x4.jpg"]
+    assert Image.open(out / "trip" / "day1" / "beach_tiny_x4.jpg").size == (48, 40)
     assert f"failed: {photos / 'trip' / 'broken.png'}: " in captured.err
     assert "readme.txt" not in captured.err
     assert "upscaled 2 image(s), 1 failed" in captured.out
@@ -52,13 +52,13 @@ def test_all_good_exits_zero_with_target_width(tmp_path: Path, model_path: Path)
     code = main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out"),
                  "--width", "50", "--format", "webp"])
     assert code == 0
-    assert Image.open(tmp_path / "out" / "a_x2.5.webp").size == (50, 25)
+    assert Image.open(tmp_path / "out" / "a_tiny_x2.5.webp").size == (50, 25)
 
 
 def test_existing_output_is_left_byte_identical_unless_overwrite(tmp_path: Path, model_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     image = write_image(tmp_path / "a.png")
-    existing = tmp_path / "out" / "a_x4.png"
+    existing = tmp_path / "out" / "a_tiny_x4.png"
     existing.parent.mkdir()
     existing.write_bytes(b"an earlier result")
     args = ["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out")]
@@ -95,17 +95,17 @@ def digests(folder: Path) -> dict[str, bytes]:
 
 def test_overwrite_never_writes_over_an_input(tmp_path: Path, model_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """a.png's result would be named a_x4.png, which is the other input: it gets a numbered name."""
+    """a.png's result would be named a_tiny_x4.png, which is the other input: it gets a numbered name."""
     folder = tmp_path / "ovw"
     write_image(folder / "a.png")
-    write_image(folder / "a_x4.png", (9, 7))
+    write_image(folder / "a_tiny_x4.png", (9, 7))
     inputs = digests(folder)
-    code = main(["upscale", str(folder / "a.png"), str(folder / "a_x4.png"), "--model", str(model_path),
+    code = main(["upscale", str(folder / "a.png"), str(folder / "a_tiny_x4.png"), "--model", str(model_path),
                  "--out", str(folder), "--overwrite"])
     assert code == 0 and "upscaled 2 image(s), 0 failed" in capsys.readouterr().out
     assert {name: data for name, data in digests(folder).items() if name in inputs} == inputs
-    assert Image.open(folder / "a_x4_2.png").size == (48, 40)  # from a.png
-    assert Image.open(folder / "a_x4_x4.png").size == (36, 28)  # from a_x4.png, the untouched input
+    assert Image.open(folder / "a_tiny_x4_2.png").size == (48, 40)  # from a.png
+    assert Image.open(folder / "a_tiny_x4_tiny_x4.png").size == (36, 28)  # from a_tiny_x4.png, the untouched input
 
 
 def test_two_inputs_never_share_an_output(tmp_path: Path, model_path: Path,
@@ -115,8 +115,8 @@ def test_two_inputs_never_share_an_output(tmp_path: Path, model_path: Path,
     code = main(["upscale", str(tmp_path / "good.png"), str(tmp_path / "good.jpg"), "--model", str(model_path),
                  "--out", str(tmp_path / "out"), "--format", "png", "--overwrite"])
     assert code == 0 and "upscaled 2 image(s)" in capsys.readouterr().out
-    assert Image.open(tmp_path / "out" / "good_x4.png").size == (48, 40)
-    assert Image.open(tmp_path / "out" / "good_x4_2.png").size == (32, 24)
+    assert Image.open(tmp_path / "out" / "good_tiny_x4.png").size == (48, 40)
+    assert Image.open(tmp_path / "out" / "good_tiny_x4_2.png").size == (32, 24)
 
 
 def test_results_can_go_into_the_input_folder(tmp_path: Path, model_path: Path,
@@ -129,7 +129,7 @@ def test_results_can_go_into_the_input_folder(tmp_path: Path, model_path: Path,
     assert "upscaled 3 image(s), 0 failed" in capsys.readouterr().out
     after = digests(folder)
     assert {name: after[name] for name in inputs} == inputs
-    assert sorted(set(after) - set(inputs)) == ["p0_x4.png", "p1_x4.png", "p2_x4.png"]
+    assert sorted(set(after) - set(inputs)) == ["p0_tiny_x4.png", "p1_tiny_x4.png", "p2_tiny_x4.png"]
 
 
 def test_an_animation_warns_first_frame_only_on_the_command_line(tmp_path: Path, model_path: Path,

@@ -1,12 +1,14 @@
 """Upscaling files and folders: `BatchUpscaler` runs an `engine.upscaling.upscaler.Upscaler` over them and reports
 each step as an `engine.events` event.
 
-Outputs never replace an input, whatever the options: a result whose name is an input's, or another
-result's of the same batch, gets a numbered name instead (photo_x4.png, photo_x4_2.png, ...).
+Outputs are named by `output_name` (the window names its results the same way) and never replace an
+input, whatever the options: a result whose name is an input's, or another result's of the same batch, gets
+a numbered name instead (photo_x4.png, photo_x4_2.png, ...; see `numbered`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -17,15 +19,15 @@ import numpy as np
 from PIL import Image
 
 from engine.device import DEVICE_CHOICES
-from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
+from engine.events import BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
 from engine.upscaling.heap import FreedMemoryKept
 from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
                             is_image_file, png_rows, read_image, resize, save_image)
 from engine.upscaling.upscaler import UPSCALE_PRECISIONS, OptionsError, Upscaler
-from engine.models.registry import WHICH_WEIGHTS, LoadedModel, load_model
+from engine.models.registry import DEFAULT_MODEL, WHICH_WEIGHTS, LoadedModel, load_model
 from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, map_progress
 
-BatchEvent = ItemStarted | TileProgress | ItemDone | ItemFailed | BatchDone
+BatchEvent = ItemStarted | ItemRead | TileProgress | ItemDone | ItemFailed | BatchDone
 
 
 def target_size(width: int, height: int, native_scale: int, scale: float | None = None,
@@ -131,6 +133,41 @@ def collect_inputs(inputs: Sequence[str | Path], keep_tree: bool = True,
     return items
 
 
+def scale_label(factor: float) -> str:
+    """4 -> '4', 2.5 -> '2.5', 1.3333 -> '1.33'."""
+    return f"{round(factor, 2):g}"
+
+
+def model_tag(model: str) -> str | None:
+    """What a result's name says about the model it was made with: nothing for the default model, else the
+    model's name (a file's stem), so one image upscaled with several models gives several names."""
+    stem = Path(str(model)).stem
+    if stem in ("default", DEFAULT_MODEL):
+        return None
+    return re.sub(r"[^\w.-]+", "-", stem).strip("-") or "model"
+
+
+def output_name(source: Path, in_width: int, out_width: int, fmt: str, model: str = "default") -> str:
+    """The one naming rule of both front ends: 'photo_x4.png' with the default model, 'photo_faithful-x4_x4.png'
+    with another; the scale is the output's width over the input's."""
+    tag = model_tag(model)
+    scale = scale_label(out_width / in_width)
+    return f"{source.stem}{'' if tag is None else '_' + tag}_x{scale}{EXTENSIONS[fmt]}"
+
+
+def numbered(path: Path, number: int) -> Path:
+    """The numbering of a taken name: photo_x4.png -> photo_x4_2.png for number 2."""
+    return path.with_name(f"{path.stem}_{number}{path.suffix}")
+
+
+def free_path(path: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
+    """`path`, or its numbered names from 2 on: the first that neither exists nor is in `taken`."""
+    candidate, number = path, 2
+    while candidate.exists() or candidate in taken:
+        candidate, number = numbered(path, number), number + 1
+    return candidate
+
+
 class OutputNames:
     """Hands out output paths that are never an input's and never another output's of the same batch."""
 
@@ -138,18 +175,12 @@ class OutputNames:
         self._taken = {item.path.resolve() for item in items}
 
     def claim(self, wanted: Path) -> Path:
-        """`wanted`, or wanted's stem + _2, _3, ... when that name is taken."""
+        """`wanted`, or its numbered names (_2, _3, ...) when that name is taken."""
         candidate, number = wanted, 2
         while candidate.resolve() in self._taken:
-            candidate = wanted.with_name(f"{wanted.stem}_{number}{wanted.suffix}")
-            number += 1
+            candidate, number = numbered(wanted, number), number + 1
         self._taken.add(candidate.resolve())
         return candidate
-
-
-def scale_label(factor: float) -> str:
-    """4 -> '4', 2.5 -> '2.5', 1.3333 -> '1.33'."""
-    return f"{round(factor, 2):g}"
 
 
 class BatchUpscaler:
@@ -168,22 +199,24 @@ class BatchUpscaler:
         """Thread-safe: the current image stops at its next tile, later ones are not started."""
         self._stop.set()
 
-    def _output_path(self, item: InputItem, loaded_format: str | None, factor: float, names: OutputNames) -> Path:
+    def _output_path(self, item: InputItem, loaded_format: str | None, in_width: int, out_width: int,
+                     names: OutputNames) -> Path:
         out_format = self.options.format or loaded_format or "png"
-        name = f"{item.path.stem}_x{scale_label(factor)}{EXTENSIONS[out_format]}"
+        name = output_name(item.path, in_width, out_width, out_format, self.options.model)
         return names.claim(Path(str(self.options.out_dir)) / item.sub_dir / name)
 
     def _process(self, index: int, item: InputItem, upscaler: Upscaler,
-                 names: OutputNames) -> Generator[TileProgress, None, ItemDone]:
-        """Read, upscale, resize to the target and write one image."""
+                 names: OutputNames) -> Generator[ItemRead | TileProgress, None, ItemDone]:
+        """Read (reported once, with the output size), upscale, resize to the target and write one image."""
         started = time.perf_counter()
         options = self.options
         image = read_image(item.path, options.max_pixels)
         width, height = image.size
         size = target_size(width, height, upscaler.model.scale, options.scale, options.width)
+        yield ItemRead(index, str(item.path), image.pixels, image.alpha, image.size, size, image.icc, image.exif)
         out_path = None
         if options.out_dir is not None:
-            out_path = self._output_path(item, image.format, size[0] / width, names)
+            out_path = self._output_path(item, image.format, width, size[0], names)
             if out_path.exists() and not options.overwrite:
                 raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)

@@ -36,6 +36,10 @@ class Background(QObject):
         self._timer.start()
         return self._pool.submit(_answer, self._answers, key, work)
 
+    def is_busy(self) -> bool:
+        """Is a job asked for whose answer has not been delivered yet?"""
+        return self._waiting > 0
+
     def _deliver(self) -> None:
         while not self._answers.empty():
             key, result, error = self._answers.get()

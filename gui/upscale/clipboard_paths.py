@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QClipboard
 
+from engine.upscaling.batch import free_path
 from gui.upscale.drop_zone import local_paths
-from gui.upscale.result_saving import unique_path
 
 
 def text_paths(text: str) -> list[str]:
@@ -35,5 +35,5 @@ def clipboard_paths(clipboard: QClipboard, image_dir: Path) -> list[str]:
     image = clipboard.image()
     if image.isNull():
         return []
-    target = unique_path(image_dir / "pasted.png")
+    target = free_path(image_dir / "pasted.png")
     return [str(target)] if image.save(str(target), "PNG") else []

@@ -1,5 +1,6 @@
 """The Upscale tab's job: the engine's BatchUpscaler, with every input and result moved into the result
-store on the worker thread, so the window only ever receives file names, sizes and thumbnails."""
+store on the worker thread, so the window only ever receives file names, sizes and thumbnails. Each file is
+decoded once, by the engine, which also gives the output size (ItemRead)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from engine import events as ev
-from engine.io.images import ImageReadError, read_image
 from engine.models.registry import load_model
-from engine.upscaling.batch import BatchUpscaler, UpscaleOptions, target_size
+from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 from gui.upscale.result_store import THUMB_SIDE, ResultStore, StoredImage, displayable, shrink
 
 
@@ -63,17 +63,6 @@ class UpscaleJob:
         if self._batch is not None:
             self._batch.request_stop()
 
-    def _started(self, event: ev.ItemStarted, scale: int) -> tuple[RowStarted | None, StoredImage | None]:
-        """Keep the original for the comparison; a file that cannot be read fails in the engine next."""
-        try:
-            image = read_image(event.path, self.options.max_pixels)
-        except ImageReadError:
-            return None, None
-        before = self.store.put(displayable(image.pixels, image.alpha), "before")
-        width, height = image.size
-        out_size = target_size(width, height, scale, self.options.scale, self.options.width)
-        return RowStarted(event.index, image.size, out_size, image.icc, image.exif), before
-
     def run(self) -> Iterator[UpscaleEvent]:
         model = load_model(self.options.model, which=self.options.which)
         self._batch = BatchUpscaler([str(path) for path in self.paths], self.options, model=model)
@@ -81,10 +70,11 @@ class UpscaleJob:
             self._batch.request_stop()
         before: StoredImage | None = None
         for event in self._batch.run():
-            if isinstance(event, ev.ItemStarted):
-                started, before = self._started(event, model.scale)
-                if started is not None:
-                    yield started
+            if isinstance(event, ev.ItemRead):  # the original is kept for the comparison
+                before = self.store.put(displayable(event.pixels, event.alpha), "before")
+                yield RowStarted(event.index, event.in_size, event.out_size, event.icc, event.exif)
+            elif isinstance(event, ev.ItemStarted):
+                before = None
             elif isinstance(event, ev.ItemDone):
                 after = self.store.put(event.image, "after")
                 thumbnail = np.ascontiguousarray(shrink(displayable(event.image), THUMB_SIDE))

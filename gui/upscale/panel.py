@@ -6,6 +6,7 @@ window holds only thumbnails and the previews of the row on screen."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QUrl, Signal
@@ -13,14 +14,15 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QShor
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
-from engine.upscaling.batch import collect_inputs, scale_label
+from engine.upscaling.batch import InputItem, collect_inputs, output_name
+from gui.common.background import Background
 from gui.upscale.batch_runner import BatchRunner
 from gui.upscale.clipboard_paths import clipboard_paths
 from gui.upscale.compare_view import CompareView, ViewImage
 from gui.upscale.drop_zone import DropZone
 from gui.common.images import packed_qimage, to_qimage
-from gui.upscale.queue_entry import Entry, State
-from gui.upscale.result_saving import Conflict, result_name
+from gui.upscale.queue_entry import Entry, RunSpec, State
+from gui.upscale.result_saving import Conflict
 from gui.upscale.result_store import ResultStore, StoredImage
 from gui.upscale.save_controller import SaveController
 from gui.upscale.queue import UpscaleQueue
@@ -50,6 +52,7 @@ class UpscalePanel(QWidget):
         self.store = store or ResultStore(result_store_parent())
         self.runner = BatchRunner(self.store, self)
         self.saver = SaveController(self)
+        self.scanner = Background("folder-scan", self)  # folders are searched off the GUI thread
         self._user_picked = False  # the person chose a row during this batch: do not jump to new results
         self._selecting = False
         self.settings = UpscaleSettingsBox(settings if settings is not None else QSettings())
@@ -135,6 +138,8 @@ class UpscalePanel(QWidget):
             source.busy_changed.connect(self._on_busy_changed)
         self.runner.entry_done.connect(self._on_entry_done)
         self.runner.problem.connect(self._show_message)
+        self.scanner.done.connect(self._add_folder_items)
+        self.scanner.failed.connect(lambda key, reason: self._show_message(f"Cannot search {key[0]}: {reason}"))
 
     def _update_buttons(self) -> None:
         self.drop_zone.set_compact(bool(self.queue.entries))
@@ -154,12 +159,13 @@ class UpscalePanel(QWidget):
         self.settings.model.set_run_dir(run_dir)
 
     def is_running(self) -> bool:
-        return self.runner.is_running() or self.saver.is_running()
+        return self.runner.is_running() or self.saver.is_running() or self.scanner.is_busy()
 
     # ------------------------------------------------------------------ adding work
     def add_paths(self, paths: list[str]) -> None:
         """Queue files, and the images inside folders (their results keep the folder's tree in the output
-        folder); start a batch unless one is running."""
+        folder; the folder is searched on a worker thread and its images queued when found); start a batch
+        unless one is running."""
         spec = self.settings.run_spec()
         if spec is None:
             self._show_message("Choose a model to upscale with (Model ▸ Open model file…).")
@@ -167,14 +173,18 @@ class UpscalePanel(QWidget):
         self._show_message("")
         exclude = self.settings.folder().resolve()
         for path in map(Path, paths):
-            if not path.is_dir():
+            if path.is_dir():
+                self.scanner.submit((path, spec), partial(collect_inputs, [path], keep_tree=True, exclude=exclude))
+            else:
                 self.queue.add(Entry(path, spec))
-                continue
-            items = collect_inputs([path], keep_tree=True, exclude=exclude)
-            for item in items:
-                self.queue.add(Entry(item.path, spec, sub_dir=Path(path.name) / item.sub_dir))
-            if not items:
-                self._show_message(f"No images in the folder {path}.")
+        self._run_next()
+
+    def _add_folder_items(self, key: tuple[Path, RunSpec], items: list[InputItem]) -> None:
+        folder, spec = key
+        for item in items:
+            self.queue.add(Entry(item.path, spec, sub_dir=Path(folder.name) / item.sub_dir))
+        if not items:
+            self._show_message(f"No images in the folder {folder}.")
         self._run_next()
 
     def _choose_files(self) -> None:
@@ -257,9 +267,9 @@ class UpscalePanel(QWidget):
 
     # ------------------------------------------------------------------ saving
     def _target(self, entry: Entry, fmt: str) -> Path:
-        """Where a result goes in the output folder: a dropped folder's tree is kept."""
-        scale = scale_label(entry.out_size[0] / entry.in_size[0]) if entry.in_size and entry.out_size else "1"
-        name = result_name(entry.path, entry.spec.model_label, scale, fmt)
+        """Where a result goes in the output folder (a dropped folder's tree is kept); a row with a result
+        knows both sizes, from the engine."""
+        name = output_name(entry.path, entry.in_size[0], entry.out_size[0], fmt, entry.spec.model)
         return self.settings.folder() / (entry.sub_dir or Path()) / name
 
     def _unsaved(self) -> list[Entry]:

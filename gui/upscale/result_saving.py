@@ -3,7 +3,6 @@ person said so: what to do with a name that is taken is decided before the job s
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -13,8 +12,8 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.io.images import ImageWriteError, save_image
+from engine.upscaling.batch import free_path
 from gui.upscale.result_store import StoredImage
-
 
 
 class Conflict(Enum):
@@ -23,21 +22,6 @@ class Conflict(Enum):
     REPLACE = "Replace"
     KEEP_BOTH = "Keep both"
     SKIP = "Skip"
-
-
-def unique_path(path: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
-    """`path`, or 'name (1).ext', 'name (2).ext', ...: the first that neither exists nor is in `taken`."""
-    candidate, number = path, 1
-    while candidate.exists() or candidate in taken:
-        candidate = path.with_name(f"{path.stem} ({number}){path.suffix}")
-        number += 1
-    return candidate
-
-
-def result_name(source: Path, model: str, scale: str, fmt: str) -> str:
-    """'photo_default-x4_x4.png': the model and scale in the name tell two results of one file apart."""
-    slug = re.sub(r"[^\w.-]+", "-", model).strip("-") or "model"
-    return f"{source.stem}_{slug}_x{scale}.{fmt}"
 
 
 @dataclass(frozen=True)
@@ -67,8 +51,8 @@ def conflicting(requests: Sequence[SaveRequest], claimed: set[Path]) -> list[Pat
 
 
 def resolve(requests: Sequence[SaveRequest], policy: Conflict | None, claimed: set[Path]) -> list[SaveRequest]:
-    """The requests to run: a taken name (see `conflicting`) is replaced, numbered or skipped as `policy`
-    says; with None, a taken name fails in the job rather than being touched. Adds their targets to
+    """The requests to run: a taken name (see `conflicting`) is replaced, numbered as the engine numbers
+    (engine.upscaling.batch.free_path) or skipped as `policy` says; with None, a taken name fails in the job rather than being touched. Adds their targets to
     `claimed`."""
     planned: list[SaveRequest] = []
     for request in requests:
@@ -76,7 +60,7 @@ def resolve(requests: Sequence[SaveRequest], policy: Conflict | None, claimed: s
         if taken and policy is Conflict.SKIP:
             continue
         if taken and policy is Conflict.KEEP_BOTH:
-            request = replace(request, target=unique_path(request.target, claimed))
+            request = replace(request, target=free_path(request.target, claimed))
         elif taken and policy is Conflict.REPLACE:
             request = replace(request, overwrite=True)
         claimed.add(request.target)
