@@ -116,6 +116,10 @@ def test_missing_partners_are_listed(tmp_path: Path) -> None:
     message = str(raised.value)
     assert f"4 HR images have no LR partner in {lr_dir}: p01.png, p02.png, p03.png and 1 more" in message
     assert f"1 LR image has no HR partner in {hr_dir}: stray.png" in message
+    Image.new("RGB", (16, 12)).save(lr_dir / "p00.jpg")
+    with pytest.raises(DataError, match=r"LR images in .* share a name, so their partners are ambiguous: p00.jpg, "
+                                        r"p00.png"):
+        TrainingData.load(paired_config(hr_dir, lr_dir))
     with pytest.raises(DataError, match="LR folder .*nowhere does not exist"):
         TrainingData.load(paired_config(hr_dir, tmp_path / "nowhere"))
 
