@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,12 @@ def collect_garbage_between_tests() -> Any:
     from gui.common.gui_thread_gc import collect_pending
 
     collect_pending()
+
+
+@pytest.fixture(autouse=True)
+def quick_model_costs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model picker times every model file the first time its list opens (about 15 s for the bundled
+    Real-ESRGAN x4plus on a 2-core CPU): tests get a fixed figure, except those marked `real_cost`."""
+    picker = sys.modules.get("gui.upscale.model_picker")
+    if picker is not None and "real_cost" not in request.keywords:
+        monkeypatch.setattr(picker, "seconds_per_megapixel", lambda source: 1.0)

@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from engine.models import registry as models
+from gui.upscale import model_picker
 from gui.upscale.queue_entry import State
 from gui.upscale.panel import UpscalePanel
 from tests.gui_helpers import isolated_settings, write_images
@@ -193,6 +194,33 @@ def test_model_descriptions_and_the_photo_model(qtbot, tmp_path: Path, monkeypat
     assert all(text.endswith(" MB") for text in descriptions.values())
     pick_in_popup(qtbot, picker, "Bundled: photo-x4")
     assert panel.settings.description.text() == descriptions["photo-x4"]
+
+
+@pytest.mark.real_cost
+def test_picker_says_what_each_model_costs_here_measured_once(qtbot, tmp_path: Path, monkeypatch) -> None:
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
+    tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
+    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    panel = make_panel(qtbot, tmp_path)
+    picker = panel.model
+    assert "per megapixel" not in panel.settings.description.text()  # nothing measured before the list opens
+    pick_in_popup(qtbot, picker, "Bundled: default-x4")
+    qtbot.waitUntil(lambda: "s per megapixel here" in panel.settings.description.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: all("s per megapixel here" in picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
+                                for i in range(2)), timeout=TIMEOUT_MS)
+    assert panel.settings.description.text().startswith("Sharp")
+
+    measured: list[str] = []
+    monkeypatch.setattr(model_picker, "seconds_per_megapixel", lambda source: measured.append(source) or 1.0)
+    again = UpscalePanel(isolated_settings(tmp_path))  # the next launch: the figures come from the settings
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: not again.model.is_checking(), timeout=TIMEOUT_MS)
+    assert "s per megapixel here" in again.settings.description.text()
+    again.model.showPopup()
+    again.model.hidePopup()
+    assert measured == []
 
 
 def test_settings_persist(qtbot, tmp_path: Path, monkeypatch) -> None:

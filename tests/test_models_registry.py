@@ -132,9 +132,12 @@ def test_describe_model_reads_the_header_only(tmp_path: Path, net: CompactGenera
                            extra={"description": "Anime line art"})
     plain = tmp_path / "plain.safetensors"
     save_file(net.state_dict(), str(plain))
+    converted = tmp_path / "converted.safetensors"  # third-party weights that carry a description
+    save_file(net.state_dict(), str(converted), metadata={"description": "Real-ESRGAN x4plus: photos"})
     torch.save(net.state_dict(), tmp_path / "net.pth")
     assert models.describe_model(photo).startswith(models.PHOTO_PURPOSE + " · ×4 · ")
     assert models.describe_model(own).startswith("Anime line art · ×4 · ")
     assert models.describe_model(plain).startswith("Third-party model · ")
+    assert models.describe_model(converted).startswith("Real-ESRGAN x4plus: photos · ")
     assert models.describe_model(tmp_path / "net.pth").startswith("PyTorch model file · ")
     assert models.describe_model(tmp_path / "gone.safetensors") == "Not found"

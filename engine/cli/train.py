@@ -26,8 +26,9 @@ SETUP_ERRORS = (ValueError, OSError)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
-    train.add_argument("--data", help="folder of training images, searched recursively (with --resume: only "
-                       "where the run's images moved)")
+    train.add_argument("--data", help="folder of training images, searched recursively, or one holding hr/ and lr/ "
+                       "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
+                       "moved")
     train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
         f"{name}: {text}" for name, text in PRESET_DESCRIPTIONS.items()))
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")

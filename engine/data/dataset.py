@@ -1,4 +1,5 @@
-"""Training data: a folder of images decoded once into memory, random HR crops, degraded LR.
+"""Training data: a folder of images decoded once into memory, random HR crops, degraded LR; or pairs of
+HR images and their real LR partners (engine/data/pairs.py), cropped at the same place.
 
 Images stay uint8 numpy arrays (a 20 MP photo is 60 MB, not 240 MB as float), and crops are
 cut from memory, so no epoch ever re-decodes a file. Everything is in [0, 1]; the trainer maps
@@ -8,9 +9,10 @@ to a generator's own value range at the model boundary.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -21,11 +23,12 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from engine.training.config import TrainConfig
 from engine.io.images import has_image_extension
 from engine.data.degradations import degrade
+from engine.data.errors import DataError
+from engine.data.pairs import check_sizes, match_pairs, resolve_folders
 
-
-
-class DataError(ValueError):
-    """The data cannot train anything; the message names the folder or file."""
+Item = TypeVar("Item")
+# An HR image file and its LR partner's (None: the LR is made from the HR image as the run trains).
+Source = tuple[Path, Path | None]
 
 
 @dataclass
@@ -35,13 +38,14 @@ class ImageSet:
     images: list[np.ndarray]
     names: list[str]
     skipped: list[str] = field(default_factory=list)
+    lr: list[np.ndarray] = field(default_factory=list)  # the images' LR partners, in order; empty: degrade
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+def list_images(folder: str | os.PathLike[str], role: str = "data folder") -> list[Path]:
     """Every image file below `folder`, sorted so that splits and seeds are reproducible."""
     root = Path(folder)
     if not root.is_dir():
-        raise DataError(f"data folder {root} does not exist or is not a folder")
+        raise DataError(f"{role} {root} does not exist or is not a folder")
     return sorted(p for p in root.rglob("*") if p.is_file() and has_image_extension(p))
 
 
@@ -52,9 +56,10 @@ def load_image(path: str | os.PathLike[str], channels: int) -> np.ndarray:
         return np.array(img.convert("L" if channels == 1 else "RGB")).reshape(img.height, img.width, channels)
 
 
-def split_paths(paths: list[Path], val_count: int) -> tuple[list[Path], list[Path]]:
-    """Hold out `val_count` evenly spaced files of the sorted list (at most half, so training keeps
-    images). Deterministic: the same folder always gives the same split, so no image leaks into training."""
+def split_paths(paths: Sequence[Item], val_count: int) -> tuple[list[Item], list[Item]]:
+    """Hold out `val_count` evenly spaced files (or pairs) of the sorted list (at most half, so training
+    keeps images). Deterministic: the same folder always gives the same split, so no image leaks into
+    training."""
     count = min(val_count, len(paths) // 2)
     if count == 0:
         return list(paths), []
@@ -62,14 +67,40 @@ def split_paths(paths: list[Path], val_count: int) -> tuple[list[Path], list[Pat
     return ([p for i, p in enumerate(paths) if i not in held], [p for i, p in enumerate(paths) if i in held])
 
 
-def load_images(paths: list[Path], channels: int, min_size: int) -> ImageSet:
-    """Decode each file once; unreadable or too-small files are skipped with a reason, never fatal."""
+def find_sources(data_dir: str, lr_dir: str) -> list[Source]:
+    """The HR images of `data_dir` (or of its hr/ subfolder) with their LR partners when there are any;
+    DataError naming the first few images without a partner."""
+    folders = resolve_folders(data_dir, lr_dir)
+    hr_paths = list_images(folders.hr)
+    if folders.lr is None:
+        return [(path, None) for path in hr_paths]
+    lr_paths = list_images(folders.lr, "LR folder")
+    return list(match_pairs(folders.hr, hr_paths, folders.lr, lr_paths))
+
+
+def data_split(config: TrainConfig) -> tuple[list[Source], list[Source]]:
+    """The run's (training, held-out) sources: val_dir's images, or val_count of data_dir's held out
+    evenly. The trainer and the run list both ask this, so a run's samples are always its held-out
+    images; with pairs, the held-out pairs."""
+    sources = find_sources(config.data_dir, config.lr_dir)
+    if not config.val_dir:
+        return split_paths(sources, config.val_count)
+    held_out = find_sources(config.val_dir, "")
+    if sources and sources[0][1] is not None and held_out and held_out[0][1] is None:
+        raise DataError(f"the training data are pairs, so the validation folder {config.val_dir} must hold "
+                        f"pairs too: an hr/ and an lr/ subfolder")
+    return sources, held_out
+
+
+def load_sources(sources: list[Source], channels: int, min_size: int, scale: int) -> ImageSet:
+    """Decode each file once; unreadable or too-small images are skipped with a reason, never fatal; a
+    pair whose sizes are not exactly `scale` apart is (DataError naming the first few)."""
     result = ImageSet(images=[], names=[])
-    for path in paths:
-        try:
-            image = load_image(path, channels)
-        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            result.skipped.append(f"skipped {path}: not a readable image ({exc.__class__.__name__})")
+    sizes = []
+    for path, lr_path in sources:
+        image = _read(path, channels, result)
+        partner = _read(lr_path, channels, result) if lr_path else None
+        if image is None or (lr_path and partner is None):
             continue
         if min(image.shape[:2]) < min_size:
             result.skipped.append(f"skipped {path}: {image.shape[1]}x{image.shape[0]} is smaller than "
@@ -77,7 +108,20 @@ def load_images(paths: list[Path], channels: int, min_size: int) -> ImageSet:
             continue
         result.images.append(image)
         result.names.append(path.name)
+        if partner is not None:
+            result.lr.append(partner)
+            sizes.append((path.name, image.shape[1::-1], partner.shape[1::-1]))
+    check_sizes(sizes, scale)
     return result
+
+
+def _read(path: Path, channels: int, into: ImageSet) -> np.ndarray | None:
+    """The decoded image, or None with the reason added to `into`'s skipped files."""
+    try:
+        return load_image(path, channels)
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        into.skipped.append(f"skipped {path}: not a readable image ({exc.__class__.__name__})")
+        return None
 
 
 @dataclass
@@ -96,15 +140,11 @@ class TrainingData:
     def load(cls, config: TrainConfig) -> TrainingData:
         """Split, decode and check the data; DataError when fewer than 2 images are usable."""
         folder = Path(config.data_dir)
-        paths = list_images(folder)
-        if not paths:
+        train_sources, val_sources = data_split(config)
+        if not train_sources:
             raise DataError(f"no readable images in {folder} (looked for image files: .png, .jpg, .webp, .tif, ...)")
-        if config.val_dir:
-            train_paths, val_paths = paths, list_images(config.val_dir)
-        else:
-            train_paths, val_paths = split_paths(paths, config.val_count)
-        train = load_images(train_paths, config.channels, config.hr_patch)
-        val = load_images(val_paths, config.channels, 8 * config.scale)
+        train = load_sources(train_sources, config.channels, config.hr_patch, config.scale)
+        val = load_sources(val_sources, config.channels, 8 * config.scale, config.scale)
         usable = len(train.images) + len(val.images)
         if usable < 2 or not train.images:
             reasons = "; ".join((train.skipped + val.skipped)[:3])
@@ -114,7 +154,7 @@ class TrainingData:
         if not val.images and config.val_dir:
             raise DataError(f"no readable images in {config.val_dir} (the validation folder)")
         if not val.images:  # validate on a training image rather than on nothing
-            fallback = ImageSet(train.images[:1], train.names[:1], val.skipped)
+            fallback = ImageSet(train.images[:1], train.names[:1], val.skipped, train.lr[:1])
             return cls(train=train, val=fallback, val_is_training_image=True)
         return cls(train=train, val=val)
 
@@ -153,21 +193,64 @@ def center_crop(image: np.ndarray, max_side: int | None, multiple: int) -> np.nd
     return image[top:top + crop_h, left:left + crop_w]
 
 
+def center_pair_crop(hr: np.ndarray, lr: np.ndarray, max_side: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """center_crop of an LR image (at most max_side // scale) and of its HR partner at the same place."""
+    small = center_crop(lr, max_side // scale, 1)
+    top, left = ((full - part) // 2 for full, part in zip(lr.shape[:2], small.shape[:2]))
+    return hr[top * scale:(top + small.shape[0]) * scale, left * scale:(left + small.shape[1]) * scale], small
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one crop is cut and how it is turned: the same for an LR image and its HR partner."""
+
+    index: int
+    top: int
+    left: int
+    turns: int = 0  # quarter turns
+    flip: bool = False
+
+
+def crop_places(shapes: list[tuple[int, ...]], rng: np.random.Generator, count: int, size: int,
+                augment: bool) -> list[Place]:
+    """`count` random places of `size` x `size` in random images of these shapes, turned/flipped at random
+    when `augment`."""
+    places = []
+    for index in rng.integers(len(shapes), size=count):
+        height, width = shapes[index][:2]
+        top, left = int(rng.integers(height - size + 1)), int(rng.integers(width - size + 1))
+        turns, flip = (int(rng.integers(4)), bool(rng.integers(2))) if augment else (0, False)
+        places.append(Place(int(index), top, left, turns, flip))
+    return places
+
+
+def cut(image: np.ndarray, place: Place, size: int, factor: int = 1) -> np.ndarray:
+    """The crop at `place` of an image `factor` times the size the place was drawn for."""
+    top, left, side = place.top * factor, place.left * factor, size * factor
+    crop = np.rot90(image[top:top + side, left:left + side], k=place.turns)
+    return np.ascontiguousarray(crop[:, ::-1] if place.flip else crop)
+
+
 def random_crops(images: list[np.ndarray], rng: np.random.Generator, count: int, size: int,
                  augment: bool) -> np.ndarray:
     """NxHxWxC uint8 crops of random images at random places, flipped/rotated when `augment`."""
-    crops = []
-    for index in rng.integers(len(images), size=count):
-        image = images[index]
-        top = int(rng.integers(image.shape[0] - size + 1))
-        left = int(rng.integers(image.shape[1] - size + 1))
-        crop = image[top:top + size, left:left + size]
-        if augment:
-            crop = np.rot90(crop, k=int(rng.integers(4)))
-            if rng.integers(2):
-                crop = crop[:, ::-1]
-        crops.append(np.ascontiguousarray(crop))
-    return np.stack(crops)
+    places = crop_places([image.shape for image in images], rng, count, size, augment)
+    return np.stack([cut(images[place.index], place, size) for place in places])
+
+
+def random_pair_crops(images: list[np.ndarray], partners: list[np.ndarray], rng: np.random.Generator, count: int,
+                      hr_size: int, scale: int, augment: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) crops showing the same places: drawn on the LR partners, cut `scale` times larger from the HR
+    images, turned and flipped alike."""
+    size = hr_size // scale
+    places = crop_places([partner.shape for partner in partners], rng, count, size, augment)
+    return (np.stack([cut(images[place.index], place, size, scale) for place in places]),
+            np.stack([cut(partners[place.index], place, size) for place in places]))
+
+
+def as_batch(crops: np.ndarray) -> torch.Tensor:
+    """NxHxWxC uint8 -> NxCxHxW float in [0, 1]."""
+    return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
 
 
 def make_lr(hr: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
@@ -185,12 +268,16 @@ def batch_seed(seed_key: tuple[int, ...], step: int) -> np.random.Generator:
 
 
 def batch_at(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], step: int,
-             degrade: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+             degrade: bool = True, partners: list[np.ndarray] | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """(hr, lr, degradation seed) of the batch for `step`; lr is None when `degrade` is off (the caller
-    degrades on its own device with that seed)."""
+    degrades on its own device with that seed). With LR `partners`, lr is cut from them (seed 0)."""
     rng = batch_seed(seed_key, step)
-    crops = random_crops(images, rng, config.batch_size, config.hr_patch, config.augment)
-    hr = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
+    if partners:
+        hr_crops, lr_crops = random_pair_crops(images, partners, rng, config.batch_size, config.hr_patch,
+                                               config.scale, config.augment)
+        return as_batch(hr_crops), as_batch(lr_crops), 0
+    hr = as_batch(random_crops(images, rng, config.batch_size, config.hr_patch, config.augment))
     lr_seed = int(rng.integers(2**62))
     lr = make_lr(hr, config, torch.Generator().manual_seed(lr_seed)) if degrade else None
     return hr, lr, lr_seed
@@ -201,16 +288,17 @@ class CropStream(IterableDataset):
     those of first_step + w + k*n, and the loader's round-robin puts them back in step order."""
 
     def __init__(self, images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
-                 degrade: bool) -> None:
+                 degrade: bool, partners: list[np.ndarray] | None = None) -> None:
         super().__init__()
         self.images, self.config, self.seed_key = images, config, seed_key
-        self.first_step, self.degrade = first_step, degrade
+        self.first_step, self.degrade, self.partners = first_step, degrade, partners
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, int]]:
         worker = get_worker_info()
         index, stride = (worker.id, worker.num_workers) if worker else (0, 1)
         while True:
-            yield batch_at(self.images, self.config, self.seed_key, self.first_step + index, self.degrade)
+            yield batch_at(self.images, self.config, self.seed_key, self.first_step + index, self.degrade,
+                           self.partners)
             index += stride
 
 
@@ -224,12 +312,14 @@ def auto_workers(requested: int, device: torch.device) -> int:
 
 
 def batch_stream(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
-                 device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                 device: torch.device, partners: list[np.ndarray] | None = None
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless (hr, lr) batches in [0, 1] for steps first_step, first_step + 1, ...; on a GPU the LR is
-    made there, from the same seed, so the data workers only cut crops."""
+    made there, from the same seed, so the data workers only cut crops. With LR `partners` (paired data)
+    the workers cut both."""
     on_device = device.type != "cpu"
     workers = auto_workers(config.workers, device)
-    stream = CropStream(images, config, seed_key, first_step, degrade=not on_device)
+    stream = CropStream(images, config, seed_key, first_step, degrade=not on_device, partners=partners)
     # Its own generator: a DataLoader draws a base seed when iterated, and drawing it from torch's global
     # generator would shift every later random number (a gradient penalty's) of a resumed run.
     loader = DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",

@@ -239,6 +239,6 @@ def describe_model(path: str | Path) -> str:
         metadata = export.read_metadata(path)
     except export.ModelFileError:
         return f"Damaged model file · {size}"
-    if metadata.get("format") != export.FORMAT:
-        return f"Third-party model · {size}"
+    if metadata.get("format") != export.FORMAT:  # e.g. Real-ESRGAN's weights, converted with a description
+        return f"{metadata['description']} · {size}" if metadata.get("description") else f"Third-party model · {size}"
     return f"{_purpose(metadata)} · ×{metadata.get('scale', '?')} · {size}"

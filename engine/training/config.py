@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,9 @@ class TrainConfig:
     preset: str = "default"
     data_dir: str = ""
     val_dir: str = ""  # validation images; empty = hold out val_count images of data_dir
+    # the LR partners of data_dir's images, by name (engine/data/pairs.py); empty = made from them by the
+    # degradation below, unless data_dir holds hr/ and lr/ subfolders
+    lr_dir: str = ""
     out_dir: str = "runs/default"
     scale: int = 4
     channels: int = 3  # 3 = RGB, 1 = grayscale (Y)
@@ -129,6 +133,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.scale not in SCALES:
             raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, not {self.scale}")
+        if self.lr_dir and os.path.normpath(self.lr_dir) == os.path.normpath(self.data_dir):
+            raise ConfigError("lr_dir must be another folder than data_dir (the LR partners of its images)")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), not {self.channels}")
         if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):

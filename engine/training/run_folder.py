@@ -30,7 +30,7 @@ LOCK = ".lock"
 # Temporary names of engine/io/atomic.py (".NAME.random.tmp") and of libraries that write beside a target.
 STALE_PATTERNS = (".*.tmp", ".tmp*")
 # Config fields that hold paths: stored absolute, so a resumed run finds them from any working directory.
-PATH_FIELDS = ("data_dir", "val_dir", "vgg_weights")
+PATH_FIELDS = ("data_dir", "lr_dir", "val_dir", "vgg_weights")
 
 
 class RunExistsError(ConfigError):

@@ -7,18 +7,17 @@ generator on the run's own sample crops, so a stopped run's samples can be looke
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
-from engine.data.dataset import DataError, list_images, load_images, split_paths, to_uint8
+from engine.data.dataset import DataError, ImageSet, data_split, load_sources, to_uint8
 from engine.models.registry import load_model
 from engine.training.run_folder import RunFolder, resume_config
 from engine.upscaling.batch import Upscaler
@@ -68,27 +67,27 @@ def run_folders(base: str | os.PathLike[str]) -> list[Path]:
     return [run.root for run in sorted(found, key=lambda run: run.checkpoint.stat().st_mtime, reverse=True)]
 
 
-def validation_images(config: TrainConfig) -> list[np.ndarray]:
-    """The run's held-out images, split as its training split them; empty when the folders are gone."""
+def validation_images(config: TrainConfig) -> ImageSet:
+    """The run's held-out images (and LR partners), split as its training split them; empty when the
+    folders are gone or no longer pair up."""
     try:
-        paths = list_images(config.val_dir) if config.val_dir else split_paths(list_images(config.data_dir),
-                                                                               config.val_count)[1]
+        return load_sources(data_split(config)[1], config.channels, 8 * config.scale, config.scale)
     except DataError:
-        return []
-    return load_images(paths, config.channels, 8 * config.scale).images
+        return ImageSet(images=[], names=[])
 
 
 def preview_samples(summary: RunSummary) -> ev.Samples | None:
     """The samples the run would show now (its EMA weights on its fixed sample crops), or None when its
     validation images can no longer be read."""
     config = summary.config
-    images = validation_images(config)[:SAMPLE_GRID]
-    if not images:
+    held_out = validation_images(config)
+    if not held_out.images:
         return None
     upscaler = Upscaler(load_model(RunFolder(summary.folder).checkpoint, "cpu", "ema"), device="cpu")
     crops = []
-    for index, image in enumerate(images):
-        crop = make_crop(image, SAMPLE_CROP, config, seed=config.seed + index)
+    shown = itertools.islice(zip(held_out.images, held_out.lr or itertools.repeat(None)), SAMPLE_GRID)
+    for index, (image, partner) in enumerate(shown):
+        crop = make_crop(image, SAMPLE_CROP, config, config.seed + index, partner)
         lr = to_uint8(crop.lr)
         crops.append(ev.SampleCrop(lr, crop.bicubic, upscaler.upscale(lr), crop.hr))
     return ev.Samples(step=summary.step, crops=tuple(crops))

@@ -94,7 +94,7 @@ class Trainer:
 
         self.data = TrainingData.load(config)
         self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
-        self.validation = ValidationSet(self.data.val.images, config)
+        self.validation = ValidationSet(self.data.val.images, config, self.data.val.lr)
         self.step = 0
         self.lr_scale = 1.0  # halved by each rollback
         self.reshuffles = 0  # a rollback draws other crops than the ones that failed
@@ -185,7 +185,8 @@ class Trainer:
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of steps self.step + 1, ...: each process its own, a function of (seed, step)."""
         seed_key = (self.config.seed, self.group.rank, self.reshuffles)
-        return batch_stream(self.data.train.images, self.config, seed_key, self.step + 1, self.device)
+        return batch_stream(self.data.train.images, self.config, seed_key, self.step + 1, self.device,
+                            self.data.train.lr)
 
     def _stop_requested(self) -> bool:
         return self.group.any(self._stop.is_set(), self.device)

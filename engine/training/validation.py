@@ -1,4 +1,5 @@
-"""Live validation of a training run: fixed held-out crops, degraded as the run trains, scored on Y.
+"""Live validation of a training run: fixed held-out crops, degraded as the run trains (or cut from the
+held-out pairs' real LR images), scored on Y.
 
 This watches one run rather than ranking models (engine/scoring/evaluation.py does that, with the published
 protocol), so the crops are the run's own kind of input, the same at every validation, and bicubic's
@@ -8,6 +9,7 @@ validations in a row has stopped (or never started) learning, and the person sho
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.training.config import TrainConfig
-from engine.data.dataset import center_crop, make_lr, to_tensor, to_uint8, upscale_bicubic
+from engine.data.dataset import center_crop, center_pair_crop, make_lr, to_tensor, to_uint8, upscale_bicubic
 from engine.scoring.metrics import psnr_y, ssim_y
 
 VAL_CROP = 256  # validation crops are center crops up to this size, so numbers compare step to step
@@ -43,21 +45,28 @@ class Score:
     ssim: float
 
 
-def make_crop(image: np.ndarray, side: int, config: TrainConfig, seed: int) -> Crop:
-    """The centred crop of `image`, degraded with a fixed seed so every validation sees the same input."""
-    hr = center_crop(image, side, config.scale)
-    lr = make_lr(to_tensor(hr), config, torch.Generator().manual_seed(seed))
+def make_crop(image: np.ndarray, side: int, config: TrainConfig, seed: int, partner: np.ndarray | None = None) -> Crop:
+    """The centred crop of `image`, degraded with a fixed seed so every validation sees the same input;
+    with its LR `partner`, the same place of that instead."""
+    if partner is not None:
+        hr, lr_pixels = center_pair_crop(image, partner, side, config.scale)
+        lr = to_tensor(lr_pixels)
+    else:
+        hr = center_crop(image, side, config.scale)
+        lr = make_lr(to_tensor(hr), config, torch.Generator().manual_seed(seed))
     return Crop(lr, hr, to_uint8(upscale_bicubic(lr, config.scale)))
 
 
 class ValidationSet:
     """The held-out crops of a run, bicubic's score on them, and the crop shown as samples."""
 
-    def __init__(self, images: list[np.ndarray], config: TrainConfig) -> None:
+    def __init__(self, images: list[np.ndarray], config: TrainConfig, partners: list[np.ndarray] | None = None) -> None:
         self.scale = config.scale
-        self.crops = [make_crop(image, VAL_CROP, config, seed=config.seed + i) for i, image in enumerate(images)]
-        self.samples = [make_crop(image, SAMPLE_CROP, config, seed=config.seed + i)
-                        for i, image in enumerate(images[:SAMPLE_GRID])]
+        held_out = list(zip(images, partners or itertools.repeat(None)))
+        self.crops = [make_crop(image, VAL_CROP, config, config.seed + i, partner)
+                      for i, (image, partner) in enumerate(held_out)]
+        self.samples = [make_crop(image, SAMPLE_CROP, config, config.seed + i, partner)
+                        for i, (image, partner) in enumerate(held_out[:SAMPLE_GRID])]
         self.bicubic = self._score([crop.bicubic for crop in self.crops])
 
     def _score(self, outputs: list[np.ndarray]) -> Score:

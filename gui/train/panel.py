@@ -24,6 +24,7 @@ from engine.training.run_folder import config_to_resume
 from engine.training.trainer import Trainer
 from gui.common.job_worker import DeferredJob, JobWorker
 from gui.train.action_bar import ActionBar
+from gui.train.data_check import DataCheck
 from gui.train.run_folders import default_runs_dir, has_checkpoint, new_run_dir
 from gui.train.run_list import RunList
 from gui.train.run_view import PHASE_NAMES, RunView
@@ -71,6 +72,7 @@ class TrainPanel(QWidget):
         self.bar = ActionBar()
         self.runs = RunList(self._runs_dir, settings)
         self.estimate = SpeedEstimate(speed_probe, self)
+        self.data_check = DataCheck(self)
         self.start_button, self.stop_button = self.bar.start_button, self.bar.stop_button
         self.resume_button, self.checkpoint_button = self.bar.resume_button, self.bar.checkpoint_button
         self.progress, self.status, self.speed, self.error = (self.bar.progress, self.bar.status, self.bar.speed,
@@ -110,6 +112,7 @@ class TrainPanel(QWidget):
         self.checkpoint_button.clicked.connect(self.save_checkpoint_now)
         self.form.changed.connect(self._on_form_changed)
         self.estimate.changed.connect(self._on_estimate)
+        self.data_check.checked.connect(self.form.set_data_summary)
         self.runs.selection_changed.connect(self._on_run_selected)
         self.runs.scanned.connect(self._on_runs_scanned)
 
@@ -159,6 +162,7 @@ class TrainPanel(QWidget):
         self._settings.sync()
 
     def _on_form_changed(self) -> None:
+        self.data_check.request(self.form.value("data_dir"), self.form.value("lr_dir"), self.form.value("scale"))
         if not self.is_running():
             self.estimate.request(self._form_config())
 
@@ -281,6 +285,7 @@ class TrainPanel(QWidget):
     def shutdown(self) -> None:
         """The window closes: stop measuring and previewing."""
         self.estimate.shutdown()
+        self.data_check.shutdown()
         self.view.shutdown()
 
     # ------------------------------------------------------------------ showing a run

@@ -25,12 +25,12 @@ from gui.common.path_field import PathField
 from gui.train.strength_editor import StrengthEditor
 
 # Settings people change most; everything else (except the run folder, which each Start makes) is advanced.
-MAIN_FIELDS = ("data_dir", "preset", "scale", "degradation", "realistic", "batch_size", "hr_patch", "steps",
+MAIN_FIELDS = ("data_dir", "lr_dir", "preset", "scale", "degradation", "realistic", "batch_size", "hr_patch", "steps",
                "pretrain_steps", "lr_g", "lr_d", "pixel_weight", "perceptual_weight", "adversarial_weight",
                "adversarial_loss")
 PANEL_FIELDS = ("out_dir",)  # chosen by the panel: a fresh folder per Start
 # A preset is a recipe: switching to another keeps these settings of the person's own machine and data.
-KEPT_ACROSS_PRESETS = ("data_dir", "val_dir", "vgg_weights", "device", "workers")
+KEPT_ACROSS_PRESETS = ("data_dir", "lr_dir", "val_dir", "vgg_weights", "device", "workers")
 CHOICES: dict[str, tuple[Any, ...]] = {
     "preset": tuple(PRESETS), "scale": cfg.SCALES, "channels": (3, 1), "generator": cfg.GENERATORS,
     "discriminator": cfg.DISCRIMINATORS, "adversarial_loss": cfg.ADVERSARIAL_LOSSES, "precision": cfg.PRECISIONS,
@@ -41,14 +41,15 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 MODEL_FILTER = "Models and checkpoints (*.safetensors *.pth *.pt);;All files (*)"
 # name -> (dialog title, folder?, file filter, placeholder)
 PATHS: dict[str, tuple[str, bool, str, str]] = {
-    "data_dir": ("Training images", True, "", "Folder of training images"),
+    "data_dir": ("Training images", True, "", "Folder of training images (or of hr/ and lr/)"),
+    "lr_dir": ("Low-resolution partners", True, "", "Optional: their LR partners, same names"),
     "val_dir": ("Validation images", True, "", "Empty: hold out images of the training folder"),
     "vgg_weights": ("VGG weights file", False, "Weights (*.safetensors *.pth);;All files (*)",
                     "Empty: torchvision's cache, else the bundled VGG16"),
     "init_generator": ("Generator to start from", False, MODEL_FILTER, "Empty: random weights"),
 }
 LABELS = {
-    "data_dir": "Training images", "hr_patch": "HR patch size", "batch_size": "Batch size", "steps": "Total steps",
+    "data_dir": "Training images", "lr_dir": "LR partners", "hr_patch": "HR patch size", "batch_size": "Batch size", "steps": "Total steps",
     "pretrain_steps": "Pretrain steps", "lr_g": "Generator LR", "lr_d": "Discriminator LR",
     "pixel_weight": "Pixel loss weight", "perceptual_weight": "Perceptual weight",
     "adversarial_weight": "Adversarial weight", "adversarial_loss": "Adversarial loss",
@@ -61,6 +62,9 @@ LABELS = {
     "init_generator": "Start G from", "perceptual_criterion": "Perceptual loss", "realistic": "Strength",
 }
 TOOLTIPS = {
+    "lr_dir": "Real low-resolution versions of the training images, named as they are, each exactly Scale "
+              "times smaller; empty = made from them by the degradation (a folder holding hr/ and lr/ "
+              "needs none)",
     "batch_size": "0 = chosen for the device", "hr_patch": "0 = chosen for the device",
     "init_generator": 'The generator\'s starting weights: "bundled" = the bundled pixel model of this scale; or a '
                       'model file or checkpoint; empty = random',
@@ -98,6 +102,10 @@ class SettingsForm(QWidget):
             form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for name in MAIN_FIELDS:
             self._add_row(main_form, name)
+            if name == "lr_dir":
+                self.data_summary = QLabel(wordWrap=True, objectName="data_summary")
+                self.set_data_summary("", True)
+                main_form.addRow("", self.data_summary)
             if name == "preset":
                 self.preset_description = QLabel(wordWrap=True)
                 self.preset_description.setProperty("role", "muted")
@@ -195,6 +203,13 @@ class SettingsForm(QWidget):
     def _describe_preset(self) -> None:
         name = self.value("preset")
         self.preset_description.setText(PRESET_DESCRIPTIONS.get(name, ""))
+
+    def set_data_summary(self, text: str, usable: bool) -> None:
+        """What the data fields hold, or (as an error) why training would refuse it."""
+        self.data_summary.setText(text)
+        self.data_summary.setProperty("role", "muted" if usable else "error")
+        self.data_summary.style().unpolish(self.data_summary)
+        self.data_summary.style().polish(self.data_summary)
 
     def set_note(self, text: str) -> None:
         """A warning line under the preset (e.g. what the classic recipe costs on this device)."""

@@ -33,7 +33,7 @@ PROBE_STEPS = 2  # timed steps per phase, after one untimed step
 CODE_ROOT = str(Path(engine.__file__).resolve().parents[1])  # where the child imports the engine from
 DEBOUNCE_MS = 800
 # Settings that do not change what one step costs (the phases a run has are part of the key instead).
-NOT_SHAPING = ("preset", "data_dir", "val_dir", "out_dir", "steps", "pretrain_steps", "seed", "val_count",
+NOT_SHAPING = ("preset", "data_dir", "lr_dir", "val_dir", "out_dir", "steps", "pretrain_steps", "seed", "val_count",
                "val_every", "checkpoint_every", "log_every", "sample_every", "lr_g", "lr_d", "lr_schedule", "beta1",
                "beta2", "workers", "device", "init_generator", "vgg_weights")
 SLOW_ON_CPU = ("classic", "classic-init")

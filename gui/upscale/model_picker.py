@@ -1,19 +1,24 @@
 """Which generator upscales: a bundled model, the current training run's weights (read fresh at each
 batch, so they follow training without an export step), or a model file the user opens. Each entry has
 a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
-with its reason when it is chosen, not when it is first used."""
+with its reason when it is chosen, not when it is first used. What a model file costs on this machine
+("about N s per megapixel here") is measured on a worker the first time the list is opened, and kept in
+the settings for the next launches (engine.upscaling.cost)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
 from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model
 from engine.training.run_folder import BEST, CHECKPOINT
+from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
+from gui.common.background import Background
 from gui.common.job_worker import JobWorker
 
 OPEN_FILE = "open-file"
@@ -21,6 +26,9 @@ BUNDLED = "Bundled: "
 MODEL_FILTER = "Models (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the short name a queue row shows
+BASE_DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 3  # the description without the measured cost
+MEASURABLE_ROLE = Qt.ItemDataRole.UserRole + 4  # a model file whose cost here can be measured and kept
+COST_GROUP = "model_costs"  # QSettings group: cost key digest -> seconds per output megapixel
 # label, file in the run folder, which weights, description
 RUN_MODELS = (("latest", CHECKPOINT, "generator", "The current run's latest weights, read at each batch"),
               ("best", BEST, "ema", "The current run's best-scoring weights so far"),
@@ -79,11 +87,15 @@ class ModelPicker(QComboBox):
     checking = Signal(bool)  # a file is being loaded to check it
     model_changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._run_dir = ""
         self._previous = -1
         self._check: JobWorker | None = None
+        self._settings = settings
+        self._costs = Background("model-cost", self)
+        self._costs.done.connect(self._on_cost)
+        self._measuring: set[str] = set()
         self.setPlaceholderText("Choose a model")
         self.setMinimumContentsLength(18)
         self.setItemDelegate(TwoLineDelegate(self))
@@ -92,27 +104,37 @@ class ModelPicker(QComboBox):
         self.currentIndexChanged.connect(lambda _: self.model_changed.emit())
 
     # ------------------------------------------------------------------ entries
-    def _add(self, text: str, data: tuple[str, str], description: str, label: str, row: int | None = None) -> None:
+    def _add(self, text: str, data: tuple[str, str], description: str, label: str, row: int | None = None,
+             measurable: bool = False) -> None:
         row = self.count() if row is None else row
         self.insertItem(row, text, data)
-        self.setItemData(row, description, DESCRIPTION_ROLE)
-        self.setItemData(row, description, Qt.ItemDataRole.ToolTipRole)
+        self.setItemData(row, description, BASE_DESCRIPTION_ROLE)
+        self.setItemData(row, measurable, MEASURABLE_ROLE)
         self.setItemData(row, label, LABEL_ROLE)
+        self._show_description(row)
+
+    def _show_description(self, row: int) -> None:
+        """The row's description, with its cost here once that has been measured."""
+        line = str(self.itemData(row, BASE_DESCRIPTION_ROLE) or "")
+        cost = self._known_cost(self.itemData(row)[0]) if self.itemData(row, MEASURABLE_ROLE) else None
+        line = f"{line} · {describe_cost(cost)}" if cost is not None else line
+        self.setItemData(row, line, DESCRIPTION_ROLE)
+        self.setItemData(row, line, Qt.ItemDataRole.ToolTipRole)
 
     def _rebuild(self) -> None:
         keep = self.current()
-        files = [(self.itemText(i), self.itemData(i), self.itemData(i, DESCRIPTION_ROLE), self.itemData(i, LABEL_ROLE))
-                 for i in range(self.count()) if self.itemText(i).startswith("File: ")]
+        files = [(self.itemText(i), self.itemData(i), self.itemData(i, BASE_DESCRIPTION_ROLE),
+                  self.itemData(i, LABEL_ROLE)) for i in range(self.count()) if self.itemText(i).startswith("File: ")]
         self.blockSignals(True)
         self.clear()
         for name, path in bundled_models().items():
-            self._add(f"{BUNDLED}{name}", (str(path), "ema"), describe_model(path), name)
+            self._add(f"{BUNDLED}{name}", (str(path), "ema"), describe_model(path), name, measurable=True)
         if self._run_dir:
             for label, filename, which, description in RUN_MODELS:
                 self._add(f"Current run: {label}", (str(Path(self._run_dir) / filename), which), description,
                           f"run {label}")
         for text, data, description, label in files:
-            self._add(text, data, description, label)
+            self._add(text, data, description, label, measurable=True)
         self._add("Open model file…", (OPEN_FILE, ""), "A .safetensors or .pth model: ours, ESRGAN, SwinIR, …", "")
         default = self.findText(f"{BUNDLED}{DEFAULT_MODEL}")
         index = self.findData(keep) if keep else -1
@@ -130,7 +152,7 @@ class ModelPicker(QComboBox):
         data = (str(path), "ema")
         if self.findData(data) < 0:
             self._add(f"File: {Path(path).name}", data, description or describe_model(path), Path(path).stem,
-                      self.count() - 1)
+                      self.count() - 1, measurable=True)
         self.setCurrentIndex(self.findData(data))
         self._previous = self.currentIndex()
 
@@ -141,6 +163,44 @@ class ModelPicker(QComboBox):
             self.setCurrentIndex(index)
             self._previous = index
         return index >= 0
+
+    # ------------------------------------------------------------------ cost on this machine
+    def _cost_setting(self, path: str | Path) -> str:
+        return f"{COST_GROUP}/{hashlib.sha1(cost_key(path).encode()).hexdigest()}"
+
+    def _known_cost(self, path: str | Path) -> float | None:
+        if self._settings is None:
+            return None
+        try:
+            value = self._settings.value(self._cost_setting(path))
+        except OSError:  # the file went away: nothing to say about it
+            return None
+        try:
+            return float(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        """Measure, one after the other on a worker, the model files whose cost here is not known yet."""
+        if self._settings is not None:
+            for row in range(self.count()):
+                path = self.itemData(row)[0]
+                if (self.itemData(row, MEASURABLE_ROLE) and path not in self._measuring and Path(path).is_file()
+                        and self._known_cost(path) is None):
+                    self._measuring.add(path)
+                    self._costs.submit(path, lambda source=path: seconds_per_megapixel(source))
+        super().showPopup()
+
+    def _on_cost(self, path: str, seconds: float) -> None:
+        self._measuring.discard(path)
+        if self._settings is None or not Path(path).is_file():
+            return
+        self._settings.setValue(self._cost_setting(path), seconds)
+        for row in range(self.count()):
+            if self.itemData(row, MEASURABLE_ROLE) and self.itemData(row)[0] == path:
+                self._show_description(row)
+        if self.current() and self.current()[0] == path:
+            self.model_changed.emit()
 
     # ------------------------------------------------------------------ reading
     def current(self) -> tuple[str, str] | None:

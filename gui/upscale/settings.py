@@ -37,7 +37,7 @@ class UpscaleSettingsBox(QGroupBox):
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__("Model and output", parent)
         self._settings = settings
-        self.model = ModelPicker()
+        self.model = ModelPicker(settings)
         self.description = QLabel(wordWrap=True)
         self.description.setProperty("role", "muted")
         self.device = QComboBox()

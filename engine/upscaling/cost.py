@@ -1,0 +1,60 @@
+"""What a model costs on this machine, in seconds per output megapixel, measured rather than guessed.
+
+Parameter counts mislead (a 16.7M-parameter RRDB net costs ~50x a 0.6M Compact one per pixel, not 28x),
+and the same model runs at very different speeds on a laptop CPU, a 2-core server and a GPU, so a picker
+that says "about N s per megapixel here" has to time the model on the device it will run on. One small
+tile through the real upscaler, after a warm-up, is enough: the upscaler's cost per pixel is flat in the
+image size (engine.upscaling.tiling.auto_tile_size). The upscaler hands back CPU arrays, so a GPU run is
+finished when the call returns.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.device import resolve_device
+from engine.models.registry import load_model
+from engine.upscaling.upscaler import Upscaler
+
+WARM_UP_SIDE = 16
+PROBE_SECONDS = 1.0  # the timed run's length, roughly: long enough that per-call overheads do not count
+SIDES = (32, 160)  # LR sides the timed run stays within (160 px at x4 is 0.4 MP out)
+
+
+def seconds_per_megapixel(source: str | Path, device: str = "auto") -> float:
+    """Time one input through the model's upscaler on `device`, sized from a warm-up run to take about
+    PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute."""
+    model = load_model(source)
+    upscaler = Upscaler(model, device=device, overlap=0)
+    try:
+        noise = np.random.default_rng(0).integers(0, 256, (SIDES[1], SIDES[1], model.in_channels), dtype=np.uint8)
+        start = time.perf_counter()
+        upscaler.upscale(noise[:WARM_UP_SIDE, :WARM_UP_SIDE])
+        warm_up = max(time.perf_counter() - start, 1e-6)
+        side = int(min(max(WARM_UP_SIDE * (PROBE_SECONDS / warm_up) ** 0.5, SIDES[0]), SIDES[1]))
+        start = time.perf_counter()
+        upscaler.upscale(noise[:side, :side])
+        elapsed = time.perf_counter() - start
+    finally:
+        upscaler.close()
+    return elapsed / ((side * model.scale) ** 2 / 1e6)
+
+
+def cost_key(source: str | Path, device: str = "auto") -> str:
+    """What a measured cost depends on: the file (path, size, time), the device and the CPU threads."""
+    path = Path(source).resolve()
+    stat = path.stat()
+    resolved = resolve_device(device)
+    where = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else resolved.type
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{where}|{torch.get_num_threads()}"
+
+
+def describe_cost(seconds: float) -> str:
+    """'about 52 s per megapixel here', with the precision a person reads."""
+    if seconds < 0.1:
+        return "under 0.1 s per megapixel here"
+    return f"about {seconds:.1f} s per megapixel here" if seconds < 10 else f"about {seconds:.0f} s per megapixel here"
