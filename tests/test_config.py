@@ -12,7 +12,7 @@ from engine.data.degradations import LIGHT, STRONG, strength_of
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("scale", 3), ("channels", 2), ("hr_patch", 30), ("batch_size", -1), ("lr_g", 0.0), ("beta2", 1.0),
+    ("scale", 5), ("channels", 2), ("hr_patch", 30), ("batch_size", -1), ("lr_g", 0.0), ("beta2", 1.0),
     ("adversarial_loss", "wgan"), ("generator", "edsr"), ("gen_blocks", -1), ("workers", -2),
     ("pixel_weight", float("nan")), ("adversarial_weight", float("inf")), ("perceptual_weight", float("-inf")),
     ("perceptual_layers", {"conv1_2": float("nan")}),

@@ -8,14 +8,15 @@ on the class itself, as spandrel's descriptors do for third-party models.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from engine.training.config import SCALES, TrainConfig
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
 
 GeneratorSpec = dict[str, Any]
 
@@ -88,8 +89,8 @@ class ClassicGenerator(nn.Module):
 
     def __init__(self, in_channels: int = 1, scale: int = 4) -> None:
         super().__init__()
-        if scale not in SCALES:
-            raise ValueError(f"the classic generator upsamples x{' or x'.join(map(str, SCALES))}")
+        if scale not in (2, 4):
+            raise ValueError("the classic generator upsamples x2 or x4")
         self.in_channels, self.out_channels, self.scale = in_channels, in_channels, scale
         self.head = nn.Sequential(nn.Conv2d(in_channels, 64, 9, 1, 4), nn.BatchNorm2d(64), nn.ReLU(True))
         stages: list[nn.Module] = []
@@ -105,28 +106,6 @@ class ClassicGenerator(nn.Module):
 
     def spec(self) -> GeneratorSpec:
         return {"arch": "classic", "in_channels": self.in_channels, "scale": self.scale}
-
-
-GENERATORS: dict[str, type[nn.Module]] = {"compact": CompactGenerator, "classic": ClassicGenerator}
-
-
-def build_generator(spec: GeneratorSpec) -> nn.Module:
-    """Rebuild a generator from its spec (as stored in checkpoints and exports)."""
-    spec = dict(spec)
-    arch = spec.pop("arch", None)
-    if arch not in GENERATORS:
-        raise ValueError(f"unknown generator architecture {arch!r}; known: {', '.join(GENERATORS)}")
-    try:
-        return GENERATORS[arch](**spec)
-    except TypeError as exc:
-        raise ValueError(f"bad parameters for generator {arch!r}: {exc}") from None
-
-
-def generator_for(config: TrainConfig) -> nn.Module:
-    """The generator a training config asks for (its `.spec()` is what checkpoints and exports store)."""
-    if config.generator == "classic":
-        return ClassicGenerator(config.channels, config.scale)
-    return CompactGenerator(config.channels, config.gen_features, config.gen_blocks, config.scale)
 
 
 # ----------------------------------------------------------------------------- discriminators

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from engine.archs.networks import build_generator
+from engine.archs.table import build_generator
 from engine.io.atomic import atomic_write
 
 FORMAT = "srgan-studio-generator"

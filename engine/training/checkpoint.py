@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.archs.networks import build_generator
+from engine.archs.table import build_generator
 from engine.io.atomic import atomic_write
 from engine.training.config import ConfigError
 from engine.models.safe_load import load_torch_file

@@ -14,20 +14,19 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.archs.table import ARCHITECTURES, GENERATORS, SCALES
 from engine.device import DEVICE_CHOICES
 
 from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                  realistic_from)
 
 ADVERSARIAL_LOSSES = ("bce", "lsgan", "wgan-gp", "hinge", "relativistic")
-GENERATORS = ("compact", "classic")
 DISCRIMINATORS = ("vgg", "unet", "classic")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine", "step")
 PIXEL_LOSSES = ("l1", "mse")
 PERCEPTUAL_NETS = ("vgg16", "vgg19")
 VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
-SCALES = (2, 4)
 # The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
 # and Stop answers at once; GPUs are fed larger crops.
@@ -137,6 +136,13 @@ class TrainConfig:
             raise ConfigError("lr_dir must be another folder than data_dir (the LR partners of its images)")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), not {self.channels}")
+        arch = ARCHITECTURES[self.generator]
+        if self.scale not in arch.scales:
+            raise ConfigError(f"the {self.generator} generator upscales x{' or x'.join(map(str, arch.scales))}, "
+                              f"not x{self.scale}")
+        if self.channels not in arch.channels:
+            raise ConfigError(f"the {self.generator} generator takes {' or '.join(map(str, arch.channels))} "
+                              f"channel(s), not {self.channels}")
         if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):
             raise ConfigError(f"hr_patch must be 0 (auto) or a multiple of scale ({self.scale}) and at least "
                               f"{8 * self.scale}, not {self.hr_patch}")

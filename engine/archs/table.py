@@ -1,0 +1,97 @@
+"""The trainable generator architectures, in one table: what each is, which scales and channel counts it
+takes, what `gen_features` / `gen_blocks` mean for it, and which export formats work.
+
+The training config's choices (GENERATORS, SCALES), the window's generator list and the rebuild of an
+export from its spec all come from here. Not offered, and why:
+- MSRResNet (BasicSR's SRResNet): spandrel refuses its state dicts (UnsupportedModelError), so an export
+  would load nowhere but here.
+- ESRGAN x3: BasicSR's layouts are x1, x2 and x4; spandrel misreads an x3 RRDBNet.
+`classic` is ours (the source article's SRGAN); spandrel cannot load it, only this program can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
+
+from engine.archs.networks import ClassicGenerator, CompactGenerator
+
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
+
+GeneratorSpec = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One trainable generator. `build(in_channels, scale, gen_features, gen_blocks)` makes it;
+    `rebuild(**spec-without-arch)` makes it again from its `.spec()`."""
+
+    name: str
+    build: Callable[[int, int, int, int], nn.Module]
+    rebuild: Callable[..., nn.Module]
+    scales: tuple[int, ...]
+    channels: tuple[int, ...]
+    description: str
+    fast_on_cpu: bool
+    features: str  # what gen_features sets
+    blocks: str  # what gen_blocks sets
+    export_formats: tuple[str, ...]
+
+
+def _esrgan(**spec: Any) -> nn.Module:
+    from engine.archs.third_party import EsrganGenerator  # imports spandrel (seconds): only when used
+
+    return EsrganGenerator(**spec)
+
+
+def _span(**spec: Any) -> nn.Module:
+    from engine.archs.third_party import SpanGenerator
+
+    return SpanGenerator(**spec)
+
+
+ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
+    Architecture(
+        "compact", lambda c, s, f, b: CompactGenerator(c, f, b, s), CompactGenerator, (2, 3, 4), (1, 3),
+        "Real-ESRGAN's SRVGGNetCompact: plain convolutions at LR size, pixel shuffle; fast everywhere",
+        True, "channels of every convolution (num_feat)", "convolutions in the body (num_conv)",
+        ("safetensors", "onnx", "ncnn")),
+    Architecture(
+        "esrgan", lambda c, s, f, b: _esrgan(in_channels=c, num_feat=f, num_block=b, scale=s), _esrgan, (2, 4),
+        (1, 3), "ESRGAN's RRDBNet (Real-ESRGAN x4plus's network), BasicSR key layout; best quality, needs a GPU",
+        False, "channels of the trunk (num_feat; x4plus: 64)", "RRDB blocks (num_block; x4plus: 23)",
+        ("safetensors", "onnx")),
+    Architecture(
+        "span", lambda c, s, f, b: _span(in_channels=c, feature_channels=f, scale=s), _span, (2, 3, 4), (3,),
+        "SPAN: parameter-free attention blocks, pixel shuffle; near-ESRGAN quality at a fraction of the cost",
+        False, "channels of the blocks (feature_channels; published: 48)", "unused (six blocks, fixed)",
+        ("safetensors", "onnx")),
+    Architecture(
+        "classic", lambda c, s, f, b: ClassicGenerator(c, s), ClassicGenerator, (2, 4), (1, 3),
+        "the source article's SRGAN generator (ours; spandrel cannot load it): dense blocks at HR size",
+        False, "unused (fixed widths)", "unused (three dense blocks)", ("safetensors", "onnx")),
+)}
+GENERATORS = tuple(ARCHITECTURES)
+SCALES = tuple(sorted({scale for arch in ARCHITECTURES.values() for scale in arch.scales}))
+
+
+def build_generator(spec: GeneratorSpec) -> nn.Module:
+    """Rebuild a generator from its spec (as stored in checkpoints and exports)."""
+    spec = dict(spec)
+    arch = spec.pop("arch", None)
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown generator architecture {arch!r}; known: {', '.join(GENERATORS)}")
+    try:
+        return ARCHITECTURES[arch].rebuild(**spec)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for generator {arch!r}: {exc}") from None
+
+
+def generator_for(config: TrainConfig) -> nn.Module:
+    """The generator a training config asks for (its `.spec()` is what checkpoints and exports store)."""
+    return ARCHITECTURES[config.generator].build(config.channels, config.scale, config.gen_features,
+                                                 config.gen_blocks)
