@@ -103,6 +103,19 @@ def test_out_of_range_setting_shows_config_error(qtbot, panel: TrainPanel, tmp_p
     assert "pretrain_steps" in panel.error.text()
 
 
+def test_a_starting_weights_file_spandrel_does_not_know_is_a_message(qtbot, panel: TrainPanel,
+                                                                     tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"foo.weight": torch.zeros(2, 2)}, str(tmp_path / "mystery.safetensors"))
+    configure(panel, write_images(tmp_path / "data", 2)[0].parent,
+              init_generator=str(tmp_path / "mystery.safetensors"))
+    click(qtbot, panel.start_button)
+    assert not panel.is_running()
+    assert "mystery.safetensors: not a model spandrel recognises" in panel.error.text()
+
+
 def test_settings_persist_between_windows(qtbot, tmp_path: Path) -> None:
     data = write_images(tmp_path / "data", 2)[0].parent
     first = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs")

@@ -199,11 +199,14 @@ def test_init_generator_starts_from_pretrained_weights(config: TrainConfig, tmp_
         assert torch.equal(gan.gan.ema.model.state_dict()[name], weights), name
 
 
-def test_init_generator_of_another_size_is_refused(config: TrainConfig, tmp_path: Path) -> None:
+def test_init_generator_of_another_size_sets_the_runs_size_and_says_so(config: TrainConfig, tmp_path: Path) -> None:
     other = Trainer(config.replace(out_dir=str(tmp_path / "wide"), gen_features=12, steps=1, pretrain_steps=1))
     export = of_type(run_all(other), ev.Finished)[0].export_path
-    with pytest.raises(ValueError, match="does not match this run's generator"):
-        Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
+    gan = Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export, steps=1,
+                                pretrain_steps=0))
+    assert gan.config.gen_features == 12 and gan.gan.generator.num_feat == 12
+    notes = [w.message for w in of_type(run_all(gan), ev.TrainWarning) if w.code == "init-architecture"]
+    assert notes and "gen_features=12" in notes[0]
 
 
 def test_ema_warms_up_then_averages_at_the_configured_decay() -> None:

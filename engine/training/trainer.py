@@ -35,6 +35,7 @@ from engine.device import resolve_device
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.models.export import export_generator, read_metadata
 from engine.training.gan_step import GANStep, NonFiniteLoss, StopRequested
+from engine.training.init_model import adopt_init_architecture
 from engine.training.losses import discriminator_stuck
 from engine.training.perceptual import missing_weights_message
 from engine.training import tensorboard_log
@@ -85,6 +86,9 @@ class Trainer:
             self._exit.enter_context(self.folder.locked())
         state = self._resume_state(resume)
         self.device = group.device(resolve_device(config.device))
+        self.init_note = ""
+        if state is None:  # a fresh run trains the architecture of its starting weights
+            config, self.init_note = adopt_init_architecture(config)
         self.config = config = absolute_paths(config.for_device(self.device.type))
         self._stop = threading.Event()
         self._checkpoint_requested = threading.Event()
@@ -170,6 +174,8 @@ class Trainer:
         if self.step > 0:
             yield ev.Resumed(step=self.step, path=str(self.folder.checkpoint),
                              history=tuple(copy.deepcopy(self.history)))
+        if self.init_note:
+            yield ev.TrainWarning(step=self.step, code="init-architecture", message=self.init_note)
         for message in self.data.skipped:
             yield ev.TrainWarning(step=self.step, code="skipped-file", message=message)
         if self.data.val_is_training_image:
