@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
-from engine.training.config import SCALES, ConfigError  # noqa: E402
+from engine.errors import ConfigError, ModelLoadError  # noqa: E402
+from engine.training.config import SCALES  # noqa: E402
 from engine.data.degradations import STRENGTHS  # noqa: E402
 from engine.scoring.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler  # noqa: E402
 from engine.scoring.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
-from engine.models.registry import ModelLoadError  # noqa: E402
 from engine.training.perceptual import BUNDLED_VGG  # noqa: E402
 from engine.training.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
 from bench import peer  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.training.checkpoint import CheckpointError
+from engine.errors import CheckpointError
 from engine.training.config import TrainConfig
 from engine.training.run_summary import preview_samples, read_run, run_folders
 from engine.training.trainer import Trainer

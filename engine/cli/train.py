@@ -12,7 +12,8 @@ from typing import Any
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, ConfigError, TrainConfig, parse_assignments, preset
+from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, TrainConfig, parse_assignments, preset
+from engine.errors import ConfigError
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
 from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder

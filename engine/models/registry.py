@@ -19,7 +19,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from engine.models import export
-from engine.training.checkpoint import WHICH_WEIGHTS, CheckpointError, generator_from_state
+from engine.errors import CheckpointError, ModelLoadError
+from engine.training.checkpoint import WHICH_WEIGHTS, generator_from_state
 from engine.device import resolve_device
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
@@ -28,10 +29,6 @@ BUNDLED_DIR = resource_path("models")
 DEFAULT_MODEL = "default-x4"
 
 ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
-
-
-class ModelLoadError(ValueError):
-    """The file cannot be used as an upscaling model; the one-line message says why."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.training.config import ConfigError
+from engine.errors import ConfigError
 from engine.data.dataset import DataError, center_crop, list_images, load_image
 from engine.io.images import describe_bomb, resize
 from engine.scoring.metrics import psnr_y, ssim_y

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.device import DEVICE_CHOICES
+from engine.errors import ConfigError
 
 from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                  realistic_from)
@@ -34,10 +35,6 @@ SCALES = (2, 4)
 AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
 # init_generator's value for "the bundled pixel model of this run's scale" (faithful-x2 / faithful-x4).
 BUNDLED_INIT = "bundled"
-
-
-class ConfigError(ValueError):
-    """A setting is out of range or unknown; the message names it."""
 
 
 @dataclass

@@ -22,7 +22,8 @@ from torch.profiler import record_function
 
 from engine.archs.networks import discriminator_for, generator_for
 from engine.training.checkpoint import cpu_state
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError, ModelLoadError
+from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
@@ -80,7 +81,7 @@ class StepResult:
 def load_initial_weights(generator: nn.Module, source: str) -> None:
     """Copy a pretrained generator's weights (an export, a checkpoint's EMA, a bundled model) into
     `generator`; a file of another architecture or size is refused with a message naming both."""
-    from engine.models.registry import ModelLoadError, load_model  # the registry reads every format we write, safely
+    from engine.models.registry import load_model  # the registry reads every format we write, safely
 
     try:
         loaded = load_model(source, device=torch.device("cpu")).module

@@ -20,7 +20,8 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
 

@@ -18,7 +18,8 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 from engine.resources import resource_path
 from engine.training.run_folder import config_to_resume
 from engine.training.trainer import Trainer

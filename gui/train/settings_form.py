@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
                                QVBoxLayout, QWidget)
 
 from engine.training import config as cfg
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, ConfigError, TrainConfig, preset
+from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, TrainConfig, preset
+from engine.errors import ConfigError
 from engine.data.degradations import DEGRADATIONS
 from engine.device import DEVICE_CHOICES
 from gui.train.layers_editor import LayersEditor
