@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, TrainConfig, parse_assignments, preset
+from engine.training.config import PRESETS, SCALES, TrainConfig, parse_assignments, preset
 from engine.errors import ConfigError
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
     train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
-        f"{name}: {text}" for name, text in PRESET_DESCRIPTIONS.items()))
+        f"{item.name}: {item.description}" for item in PRESETS.values()))
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
     train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")

@@ -29,6 +29,14 @@ BUNDLED_DIR = resource_path("models")
 DEFAULT_MODEL = "default-x4"
 
 ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
+# The endings of the weight files people pick: our exports, checkpoints, third-party .pth/.ckpt. Files are
+# read by their contents, so this is only what the file dialogs list.
+MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
+
+
+def weights_file_filter(label: str) -> str:
+    """A file dialog's filter for weight files, then all files."""
+    return f"{label} ({' '.join(f'*{suffix}' for suffix in MODEL_SUFFIXES)});;All files (*)"
 
 
 @dataclass

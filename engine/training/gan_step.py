@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from engine.archs.networks import discriminator_for, generator_for
+from engine.archs.discriminators import discriminator_for
+from engine.archs.networks import generator_for
 from engine.training.checkpoint import cpu_state
 from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig

@@ -12,13 +12,12 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
-from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model
+from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model, weights_file_filter
 from engine.training.run_folder import BEST, CHECKPOINT
 from gui.common.job_worker import JobWorker
 
 OPEN_FILE = "open-file"
 BUNDLED = "Bundled: "
-MODEL_FILTER = "Models (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the short name a queue row shows
 # label, file in the run folder, which weights, description
@@ -179,6 +178,6 @@ class ModelPicker(QComboBox):
             self._previous = index
             return
         self.setCurrentIndex(self._previous)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", weights_file_filter("Models"))
         if path:
             self.choose_file(path)
