@@ -21,6 +21,7 @@ from engine.data.blur_kernels import filter2d, shaped_kernel
 from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
 from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
 from engine.scoring.evaluation import make_pair
+from engine.data.sizes import min_hr_side
 from engine.io.images import has_image_extension
 
 
@@ -78,7 +79,7 @@ def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> 
     pairs = []
     for path in image_paths(folder, "--data", limit):
         hr, lr = make_pair(load_rgb(path), scale, max_side)
-        if min(hr.shape[:2]) < 8 * scale:
+        if min(hr.shape[:2]) < min_hr_side(scale):
             raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
         pairs.append(Pair(path.stem, hr, lr))
     return pairs
@@ -151,7 +152,7 @@ def degraded_pairs(folder: Path, scale: int, max_side: int | None, limit: int | 
     pairs = []
     for path in image_paths(folder, "--data", limit):
         hr = center_crop(load_rgb(path), max_side, scale)
-        if min(hr.shape[:2]) < 8 * scale:
+        if min(hr.shape[:2]) < min_hr_side(scale):
             raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
         pairs.append(Pair(path.stem, hr, degrade_photo(hr, scale, how, strength, image_seed(seed, path.stem))))
     return pairs

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from engine import events as ev
 from engine.training.config import PRESETS, SCALES, TrainConfig, parse_assignments, preset
 from engine.errors import ConfigError
+from engine.data.sizes import min_hr_side
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
 from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
@@ -156,8 +157,8 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         upscaler = load_upscaler(args.model, args.scale)
         scale = upscaler.model.scale
-        if args.max_side is not None and args.max_side < 8 * scale:
-            raise ConfigError(f"--max-side must be at least {8 * scale} for a x{scale} model")
+        if args.max_side is not None and args.max_side < min_hr_side(scale):
+            raise ConfigError(f"--max-side must be at least {min_hr_side(scale)} for a x{scale} model")
         results = score_folder(upscaler.upscale, scale, args.data, upscaler.model.in_channels, args.max_side)
         first = next(results)
     except SETUP_ERRORS as exc:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.archs import discriminators
+from engine.data.sizes import min_hr_side
 from engine.device import DEVICE_CHOICES
 from engine.errors import ConfigError
 from engine.training import losses, perceptual
@@ -134,9 +135,9 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, "
                                   f"not {getattr(self, name)!r}")
-        if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):
+        if self.hr_patch and (self.hr_patch < min_hr_side(self.scale) or self.hr_patch % self.scale):
             raise ConfigError(f"hr_patch must be 0 (auto) or a multiple of scale ({self.scale}) and at least "
-                              f"{8 * self.scale}, not {self.hr_patch}")
+                              f"{min_hr_side(self.scale)}, not {self.hr_patch}")
         for name in dataclasses.fields(self):
             value = getattr(self, name.name)
             if isinstance(value, float) and not math.isfinite(value):

@@ -18,6 +18,7 @@ from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
 from engine.data.dataset import DataError, ImageSet, data_split, load_sources, to_uint8
+from engine.data.sizes import min_hr_side
 from engine.models.registry import load_model
 from engine.training.run_folder import RunFolder, resume_config
 from engine.upscaling.batch import Upscaler
@@ -71,7 +72,7 @@ def validation_images(config: TrainConfig) -> ImageSet:
     """The run's held-out images (and LR partners), split as its training split them; empty when the
     folders are gone or no longer pair up."""
     try:
-        return load_sources(data_split(config)[1], config.channels, 8 * config.scale, config.scale)
+        return load_sources(data_split(config)[1], config.channels, min_hr_side(config.scale), config.scale)
     except DataError:
         return ImageSet(images=[], names=[])
 
