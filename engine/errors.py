@@ -15,5 +15,9 @@ class CheckpointError(ConfigError):
     """The checkpoint is missing, unreadable, damaged or not ours; the message says which."""
 
 
+class DataError(ValueError):
+    """The data cannot train anything; the message names the folder or the files."""
+
+
 class ModelLoadError(ValueError):
     """The file cannot be used as an upscaling model; the one-line message says why."""

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from engine.training.config import TrainConfig
 from engine.io.images import has_image_extension
 from engine.data.degradations import degrade
-from engine.data.errors import DataError
+from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
 from engine.data.sizes import min_hr_side
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataError
 from engine.data.sizes import min_hr_side
-from engine.data.dataset import DataError, center_crop, list_images, load_image
+from engine.data.dataset import center_crop, list_images, load_image
 from engine.io.images import describe_bomb, resize
 from engine.scoring.metrics import psnr_y, ssim_y
 from engine.models.registry import load_model

@@ -17,7 +17,8 @@ from typing import Any
 from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
-from engine.data.dataset import DataError, ImageSet, data_split, load_sources, to_uint8
+from engine.errors import DataError
+from engine.data.dataset import ImageSet, data_split, load_sources, to_uint8
 from engine.data.sizes import min_hr_side
 from engine.models.registry import load_model
 from engine.training.run_folder import RunFolder, resume_config
