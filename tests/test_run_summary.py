@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine import events as ev
 from engine.errors import CheckpointError
 from engine.training.config import TrainConfig
 from engine.training.run_summary import preview_samples, read_run, run_folders
@@ -29,7 +30,7 @@ def test_summary_of_a_stopped_run(stopped_run: Path, image_folder: Path) -> None
     assert (summary.name, summary.step, summary.config.steps, summary.complete) == ("first", 3, 6, False)
     assert summary.config.out_dir == str(stopped_run) and summary.config.data_dir == str(image_folder)
     assert summary.best_psnr is not None and summary.best_psnr > 10 and summary.best_step in (1, 2)
-    assert [record["step"] for record in summary.history if record["kind"] == "step"] == [1, 2, 3]
+    assert [record.step for record in summary.history if isinstance(record, ev.StepRecord)] == [1, 2, 3]
 
 
 def test_run_folders_lists_runs_with_checkpoints_newest_first(stopped_run: Path, tmp_path: Path) -> None:

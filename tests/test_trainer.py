@@ -93,7 +93,7 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     assert Path(finished.export_path).is_file()
 
     resumed = Trainer(config.replace(steps=6), resume=True, feature_net=vgg_feature_stack("vgg16", 16))
-    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3]
+    assert [h.step for h in resumed.history if isinstance(h, ev.StepRecord)] == [1, 2, 3]
     events = run_all(resumed)
     assert (events[0].step, events[0].path) == (3, str(Path(config.out_dir) / "checkpoint.pt"))
     replayed = list(ev.replay_history(events[0].history, 6))
@@ -101,7 +101,7 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     assert [e.phase for e in replayed if isinstance(e, ev.PhaseChanged)] == ["pretrain", "gan"]
     assert [e.step for e in replayed if isinstance(e, ev.Validation)] == [1, 2]
     assert [e.step for e in of_type(events, ev.StepMetrics)] == [4, 5, 6]
-    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3, 4, 5, 6]
+    assert [h.step for h in resumed.history if isinstance(h, ev.StepRecord)] == [1, 2, 3, 4, 5, 6]
     assert (events[-1].reason, events[-1].step) == ("completed", 6)
 
 

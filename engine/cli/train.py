@@ -137,7 +137,7 @@ def report_progress(trainer: Trainer) -> ev.Finished:
         elif isinstance(event, ev.TrainWarning):
             bar.write(f"warning [{event.code}]: {event.message}", file=sys.stderr)
         elif isinstance(event, ev.Rollback):
-            bar.write(f"rollback: {event.term} was NaN/inf; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
+            bar.write(f"rollback: {event.term} {event.problem}; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
                       file=sys.stderr)
         elif isinstance(event, ev.Validation):
             bar.write(f"step {event.step}: PSNR {event.psnr:.2f} dB, SSIM {event.ssim:.4f} (bicubic "

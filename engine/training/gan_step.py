@@ -26,20 +26,13 @@ from engine.training.checkpoint import cpu_state
 from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
+from engine.training.failures import NonFiniteLoss
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
 
 PHASES = ("pretrain", "gan")
 # The parts of a step, as labelled for torch.profiler (bench/train_speed.py reports time per part).
 STEP_PARTS = ("G forward", "D update", "VGG forward", "D on G's output", "G backward + update")
-
-
-class NonFiniteLoss(Exception):
-    """A loss term, weight or optimizer state went NaN/inf; `term` names it for the person."""
-
-    def __init__(self, term: str) -> None:
-        super().__init__(term)
-        self.term = term
 
 
 class StopRequested(Exception):

@@ -12,7 +12,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
@@ -36,7 +35,7 @@ class RunSummary:
     best_psnr: float | None
     best_step: int
     modified: float  # the checkpoint's modification time, seconds since the epoch
-    history: tuple[dict[str, Any], ...]
+    history: tuple[ev.HistoryRecord, ...]
 
     @property
     def name(self) -> str:
@@ -56,7 +55,7 @@ def read_run(folder: str | os.PathLike[str]) -> RunSummary:
     return RunSummary(folder=run.root, config=resume_config(TrainConfig.from_dict(state["config"]), run.root),
                       step=int(progress["step"]), best_psnr=best if best is not None and math.isfinite(best) else None,
                       best_step=int(progress.get("best_step", 0)), modified=run.checkpoint.stat().st_mtime,
-                      history=tuple(progress.get("history", ())))
+                      history=tuple(ev.history_from_dicts(progress.get("history", ()))))
 
 
 def run_folders(base: str | os.PathLike[str]) -> list[Path]:

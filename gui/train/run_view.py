@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QGroupBox, QSplitter, QVBoxLayout, QWidget
@@ -71,7 +70,7 @@ class RunView(QWidget):
             reason = samples if isinstance(samples, str) else "its validation images are no longer there"
             self.samples.clear(f"No samples: {reason}")
 
-    def replay(self, history: Iterable[dict[str, Any]], total_steps: int) -> None:
+    def replay(self, history: Iterable[ev.HistoryRecord], total_steps: int) -> None:
         """Curves and phase markers of a stored history, straight into the plots."""
         self._phase = None
         for event in ev.replay_history(history, total_steps):
