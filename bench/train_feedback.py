@@ -55,7 +55,7 @@ def one_run(app: QApplication, work: Path, after_open: float) -> dict[str, float
     train.start_button.click()
     marks: dict[str, float] = {}
     checks = {"D and G curves": lambda: drawn(window, "d_loss") and drawn(window, "g_loss") and drawn(window, "d_fake"),
-              "sample grid": lambda: train.samples.grid.crop_count() > 0,
+              "sample grid": lambda: train.previews.grid.crop_count() > 0,
               "validation point": lambda: drawn(window, "psnr")}
     while len(marks) < len(checks) and time.perf_counter() - clicked < TIMEOUT_S and train.is_running():
         for name, check in checks.items():

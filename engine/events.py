@@ -45,7 +45,7 @@ class Validation:
 
 
 @dataclass(frozen=True)
-class SampleCrop:
+class PreviewCrop:
     """One fixed validation crop: HxWxC uint8 arrays (LR at its own size, the others at HR size)."""
 
     lr: np.ndarray
@@ -55,11 +55,11 @@ class SampleCrop:
 
 
 @dataclass(frozen=True)
-class Samples:
+class Previews:
     """The same validation crops at every validation, so a person sees the generator learn."""
 
     step: int
-    crops: tuple[SampleCrop, ...]
+    crops: tuple[PreviewCrop, ...]
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class Finished:
     checkpoint_path: str | None
 
 
-TrainEvent = (StepMetrics | Validation | Samples | CheckpointSaved | PhaseChanged | TrainWarning | Rollback | Resumed
+TrainEvent = (StepMetrics | Validation | Previews | CheckpointSaved | PhaseChanged | TrainWarning | Rollback | Resumed
               | Finished)
 
 

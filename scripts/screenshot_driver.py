@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
         wait_until(app, lambda: not train.is_running(), timeout=120)
         train.left_tabs.setCurrentWidget(train.runs)
         wait_until(app, lambda: train.runs.tree.topLevelItemCount() == len(EARLIER_RUNS) + 1, timeout=60)
-        wait_until(app, lambda: train.samples.shown_step() is not None, timeout=60)
+        wait_until(app, lambda: train.previews.shown_step() is not None, timeout=60)
         shots += shoot(app, window, args.out, args.themes, args.sizes, "runs")
         window.close()
         wait_until(app, lambda: not window.isVisible(), timeout=60)

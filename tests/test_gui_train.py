@@ -46,7 +46,7 @@ def test_train_plot_stop_resume_with_real_engine(qtbot, panel: TrainPanel, tmp_p
     assert not any("perceptual" in text for text in panel.warning_texts())
     assert "GAN" in panel.status.text()
     assert "GAN" in [m[1] for m in panel.plots.markers()]
-    qtbot.waitUntil(lambda: panel.samples.shown_step() is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.previews.shown_step() is not None, timeout=30_000)
 
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)

@@ -42,9 +42,9 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     validations = of_type(events, ev.Validation)
     assert [v.step for v in validations] == [1, 2, 4] and validations[0].is_best
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
-    samples = of_type(events, ev.Samples)
-    assert [s.step for s in samples] == [1, 2, 4] and len(samples[0].crops) == 2  # one per validation image
-    crop = samples[0].crops[0]
+    previews = of_type(events, ev.Previews)
+    assert [s.step for s in previews] == [1, 2, 4] and len(previews[0].crops) == 2  # one per validation image
+    crop = previews[0].crops[0]
     assert crop.lr.shape[0] * 4 == crop.sr.shape[0] == crop.hr.shape[0] and crop.sr.dtype.name == "uint8"
     figures = sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir())
     assert figures == ["step_000002.png", "step_000004.png"]

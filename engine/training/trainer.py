@@ -267,9 +267,9 @@ class Trainer:
         warning = self._collapse.check(score, validation.bicubic)
         if warning:
             yield ev.TrainWarning(step=self.step, code="collapse", message=warning)
-        crops = [ev.SampleCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
-                 for crop in validation.samples]
-        yield ev.Samples(step=self.step, crops=tuple(crops))
+        crops = [ev.PreviewCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
+                 for crop in validation.previews]
+        yield ev.Previews(step=self.step, crops=tuple(crops))
         return is_best
 
     # ------------------------------------------------------------------ state

@@ -23,8 +23,8 @@ from engine.scoring.metrics import psnr_y, ssim_y
 from engine.training.failures import FrozenGenerator
 
 VAL_CROP = 256  # validation crops are center crops up to this size, so numbers compare step to step
-SAMPLE_CROP = 128  # the HR size of the crop shown as samples
-SAMPLE_GRID = 4  # how many validation crops the window's samples and the saved sample figure show
+PREVIEW_CROP = 128  # the HR size of the crop shown as previews
+PREVIEW_GRID = 4  # how many validation crops the window's previews and the saved progress figure show
 COLLAPSE_DB = 5.0  # this far below bicubic ...
 COLLAPSE_COUNT = 3  # ... this many validations in a row is a collapse
 
@@ -60,15 +60,15 @@ def make_crop(image: np.ndarray, side: int, config: TrainConfig, seed: int, part
 
 
 class ValidationSet:
-    """The held-out crops of a run, bicubic's score on them, and the crop shown as samples."""
+    """The held-out crops of a run, bicubic's score on them, and the crop shown as previews."""
 
     def __init__(self, images: list[np.ndarray], config: TrainConfig, partners: list[np.ndarray] | None = None) -> None:
         self.scale = config.scale
         held_out = list(zip(images, partners or itertools.repeat(None)))
         self.crops = [make_crop(image, VAL_CROP, config, config.seed + i, partner)
                       for i, (image, partner) in enumerate(held_out)]
-        self.samples = [make_crop(image, SAMPLE_CROP, config, config.seed + i, partner)
-                        for i, (image, partner) in enumerate(held_out[:SAMPLE_GRID])]
+        self.previews = [make_crop(image, PREVIEW_CROP, config, config.seed + i, partner)
+                        for i, (image, partner) in enumerate(held_out[:PREVIEW_GRID])]
         self.bicubic = self._score([crop.bicubic for crop in self.crops])
 
     def _score(self, outputs: list[np.ndarray]) -> Score:
@@ -83,8 +83,8 @@ class ValidationSet:
         return self._score(self.outputs(super_resolve))
 
     def figure_rows(self, super_resolve: SuperResolveBatch) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(LR, output, original) of the first crops, for the saved sample figure."""
-        crops = self.crops[:SAMPLE_GRID]
+        """(LR, output, original) of the first crops, for the saved progress figure."""
+        crops = self.crops[:PREVIEW_GRID]
         return [(to_uint8(crop.lr), sr, crop.hr) for crop, sr in zip(crops, self.outputs(super_resolve, crops))]
 
 

@@ -21,7 +21,7 @@ BUNDLED = "Bundled: "
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the short name a queue row shows
 # label, file in the run folder, which weights, description
-RUN_MODELS = (("latest", CHECKPOINT, "generator", "The current run's latest weights, read at each batch"),
+RUN_MODELS = (("raw", CHECKPOINT, "generator", "The current run's latest raw (not averaged) weights, read at each batch"),
               ("best", BEST, "ema", "The current run's best-scoring weights so far"),
               ("EMA", CHECKPOINT, "ema", "The current run's averaged (EMA) weights, read at each batch"))
 ModelIndex = QModelIndex | QPersistentModelIndex
