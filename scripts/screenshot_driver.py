@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
         window.close()
         wait_until(app, lambda: not window.isVisible(), timeout=60)
         for theme in args.themes:
-            shots += upscale_scenes.shoot(app, theme, args.out, Path(work))
+            shots += upscale_scenes.shoot(theme, args.out, Path(work))
     print("\n".join(str(path) for path in shots))
     return 0
 
