@@ -1,7 +1,7 @@
 """Drive the real window for screenshots, in every theme and size asked for:
 
 - train-THEME-WxH.png: a run of the default preset on the bundled samples, in its GAN phase, with
-  validation points and the sample grid (grabbed while it trains);
+  validation points and the preview grid (grabbed while it trains);
 - runs-THEME-WxH.png: the Runs list (two earlier short runs and that one, stopped), the stopped run
   shown from its checkpoint;
 - then the Upscale tab's scenes of scripts/upscale_scenes.py (upscale-queue-*, upscale-compare-*).
