@@ -280,9 +280,6 @@ class TrainPanel(QWidget):
         target = self._resume_target()
         self.resume_button.setToolTip(f"Continue {target.name} with its own settings" if target else "")
 
-    def warning_texts(self) -> list[str]:
-        return self.warnings.texts()
-
     def shutdown(self) -> None:
         """The window closes: stop measuring and previewing."""
         self.estimate.shutdown()
