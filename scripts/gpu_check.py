@@ -46,9 +46,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 DATA = ROOT / "resources" / "samples"
-# Seconds: the whole check and each section's share of it (a section never gets more than is left).
+# Seconds: the whole check and what each section is owed of it, in the order they run (Budget).
 BUDGET = 450.0
-CAPS = {"tests": 60.0, "presets": 255.0, "torchrun": 50.0, "upscale": 75.0}
+CAPS = {"machine": 10.0, "tests": 60.0, "presets": 235.0, "torchrun": 70.0, "upscale": 75.0}
 PRESET_SECONDS = 60.0  # training time per preset (all its phases), when the presets' cap allows it
 MIN_PHASE_SECONDS = 5.0  # less than this, and a preset is skipped rather than timed
 CHILD_OVERHEAD = 15.0  # first guess at a measuring process's start-up (imports, CUDA, VGG) and final export
@@ -119,17 +119,19 @@ class Report:
 
 
 class Budget:
-    """The overall deadline and each section's cap within it."""
+    """The overall deadline, shared by the sections in CAPS order: each may use what is left less what the
+    sections after it are owed, so time an early section does not need goes to the next."""
 
     def __init__(self, seconds: float, scale: float = 1.0) -> None:
         self.deadline = time.monotonic() + seconds
-        self.scale = scale  # a budget below BUDGET shrinks every cap alike
+        self.scale = scale  # a budget below BUDGET shrinks every section's share alike
 
     def left(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
     def cap(self, name: str) -> float:
-        return min(CAPS[name] * self.scale, self.left())
+        later = list(CAPS)[list(CAPS).index(name) + 1:]
+        return max(0.0, self.left() - self.scale * sum(CAPS[section] for section in later))
 
 
 def run_section(report: Report, title: str, cap: float, body: Callable[[Section, float], None]) -> None:
@@ -168,7 +170,8 @@ def machine_lines(device: torch.device) -> list[str]:
              f"cuDNN {torch.backends.cudnn.version()}"]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        nccl = ".".join(map(str, torch.cuda.nccl.version())) if torch.distributed.is_nccl_available() else "none"
+        nccl = torch.cuda.nccl.version() if torch.distributed.is_nccl_available() else "none"
+        nccl = ".".join(map(str, nccl)) if isinstance(nccl, tuple) else str(nccl)
         lines.append(f"{props.total_memory / 2**30:.1f} GiB, {props.multi_processor_count} SMs, compute capability "
                      f"{props.major}.{props.minor}, bf16 {torch.cuda.is_bf16_supported()}, NCCL {nccl}")
     lines.append("packages: " + ", ".join(package_versions()))
@@ -332,13 +335,13 @@ def presets_section(section: Section, until: float, device: torch.device, work: 
         result_file = work / f"preset-{index}.json"
         spec = json.dumps({"preset": run.preset, "phases": run.phases, "changes": run.changes, "seconds": seconds,
                            "device": device.type, "out": str(work / f"run-{index}"), "result": str(result_file)})
-        limit = seconds * len(run.phases) + 3 * overhead + 30
         started = time.monotonic()
+        limit = min(seconds * len(run.phases) + 3 * overhead + 30, until - started)  # never past the cap
         try:
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(work), "--child", spec],
                                   cwd=ROOT, env=child_env(device), capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            section.skip(run.name, f"did not end within {limit:.0f} s (killed)")
+            section.skip(run.name, f"did not end within {limit:.0f} s (killed; the cap was {section.cap:.0f} s)")
             continue
         overhead = max(1.0, time.monotonic() - started - seconds * len(run.phases))  # measured, for the next
         if done.returncode != 0 or not result_file.is_file():
@@ -500,16 +503,17 @@ def upscale_section(section: Section, until: float, device: torch.device, side: 
 
     picture = test_picture(side)
     models = bundled_models()
-    section.add(f"picture: {side} x {side} px RGB (tiled sample photos); {len(models)} bundled models")
-    jobs = [(name, precision) for name in models for precision in UPSCALE_PRECISIONS]
+    section.add(f"picture: {side} x {side} px RGB (tiled sample photos); {len(models)} bundled models: "
+                f"{', '.join(models)}")
+    precisions = UPSCALE_PRECISIONS if device.type == "cuda" else ("fp32",)
+    if device.type != "cuda":
+        section.skip("fp16 and bf16", "half precision is for GPUs (dry run on the CPU)")
+    jobs = [(name, precision) for name in models for precision in precisions]
     references: dict[str, np.ndarray] = {}
     for index, (name, precision) in enumerate(jobs):
         seconds = (until - time.monotonic()) / (len(jobs) - index) / 2  # half timed, half loading and warm-up
         if seconds < 0.05:
             section.skip(f"{name} {precision}", "the upscale cap was spent")
-            continue
-        if device.type == "cpu" and precision != "fp32":
-            section.skip(f"{name} {precision}", "half precision is for GPUs (dry run on the CPU)")
             continue
         try:
             upscaler = Upscaler(load_model(name), device=device, precision=precision)
@@ -559,10 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     report = Report(args.out, [f"SRGAN Studio GPU check, {started}, budget {args.budget:.0f} s",
                                f"commit: {_commit()}"])
-    machine = report.section("machine", 0)
-    machine.lines.extend(machine_lines(device))
-    machine.seconds = 0.0
-    report.write()
+    run_section(report, "machine", budget.cap("machine"),
+                lambda section, until: section.lines.extend(machine_lines(device)))
     print(f"gpu_check: writing {report.path}", flush=True)
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
         work = Path(scratch)
@@ -581,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _commit() -> str:
+    """HEAD of this checkout; GPU_CHECK_COMMIT where the copy that runs has no .git (a device machine)."""
+    if os.environ.get("GPU_CHECK_COMMIT"):
+        return os.environ["GPU_CHECK_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               timeout=10).stdout.strip() or "unknown"
