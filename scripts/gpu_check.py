@@ -239,10 +239,10 @@ class PresetRun:
 
 def preset_runs() -> list[PresetRun]:
     """Every preset in PRESETS (as it is now), then the variants."""
-    from engine.training.config import PRESETS
+    from engine.training.config import PRESETS, preset
     from engine.training.speed_probe import phases_of
 
-    return [PresetRun(name, tuple(phases_of(PRESETS[name](**changes))), dict(changes))
+    return [PresetRun(name, tuple(phases_of(preset(name, **changes))), dict(changes))
             for name, changes in [*((name, {}) for name in PRESETS), *VARIANTS]]
 
 
