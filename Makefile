@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-test system-deps clean-venv
+.PHONY: run test install install-test system-deps clean-venv gpu-wheels
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: install system-deps
 test: install-test
 	$(PY) -m ruff check .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The wheels scripts/gpu_check.sh installs on a GPU machine without internet (scripts/gpu_wheels.txt).
+gpu-wheels:
+	grep -v '^#' scripts/gpu_wheels.txt | xargs $(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \
+		--python-version 3.12 --implementation py --platform any -d .whl
 
 clean-venv:
 	rm -rf $(VENV)

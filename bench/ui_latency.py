@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
 
 from engine.archs.networks import CompactGenerator  # noqa: E402
 from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
+from gui.common.event_loop import spin  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.train.panel import REPO_SAMPLES  # noqa: E402
 from gui.upscale.queue_entry import Entry, State  # noqa: E402
@@ -64,44 +63,32 @@ class StallMeter:
         return float(gaps.max())
 
 
-def spin(app: QApplication, until: Callable[[], bool], timeout: float) -> None:
-    """Run a real event loop until `until()` holds (checked every 20 ms) or `timeout` seconds pass."""
-    loop = QEventLoop()
-    check = QTimer(interval=20)
-    check.timeout.connect(lambda: until() and loop.quit())
-    QTimer.singleShot(int(timeout * 1000), loop.quit)
-    check.start()
-    if not until():
-        loop.exec()
-    check.stop()
-
-
-def bench_training(app: QApplication, window: MainWindow, seconds: float) -> float:
+def bench_training(window: MainWindow, seconds: float) -> float:
     train = window.train
     train.data_dir.setText(str(REPO_SAMPLES))
     for name, value in TRAINING.items():
         train.form.set_value(name, value)
     if not train.start():
         raise SystemExit(f"training did not start: {train.error.text()}")
-    spin(app, lambda: train.progress.value() >= 1 or not train.is_running(), timeout=120)  # steady training only
+    spin(lambda: train.progress.value() >= 1 or not train.is_running(), timeout=120)  # steady training only
     if not train.is_running():
         raise SystemExit(f"training did not start: {train.error.text()}")
     meter = StallMeter()
     meter.start()
     first = train.progress.value()
-    spin(app, lambda: False, timeout=seconds)
+    spin(lambda: False, timeout=seconds)
     meter.stop()
     steps = train.progress.value() - first
     stop_clock = QElapsedTimer()
     stop_clock.start()
     train.stop()
-    spin(app, lambda: not train.is_running(), timeout=120)
+    spin(lambda: not train.is_running(), timeout=120)
     worst = meter.report(f"training ({steps} steps)")
     print(f"{'':<30} Stop to finished: {stop_clock.elapsed() / 1000:.2f} s (checkpoint and export written)")
     return worst
 
 
-def bench_upscale(app: QApplication, window: MainWindow, work: Path) -> float:
+def bench_upscale(window: MainWindow, work: Path) -> float:
     net = CompactGenerator(3, 16, 4, 4)
     model = export_generator(work / "bench.safetensors", net.state_dict(), net.spec(), net.value_range)
     photo = Image.open(sorted(REPO_SAMPLES.glob("*.jpg"))[0]).convert("RGB").resize((1000, 700))
@@ -109,12 +96,12 @@ def bench_upscale(app: QApplication, window: MainWindow, work: Path) -> float:
     upscale = window.upscale
     window.tabs.setCurrentWidget(upscale)
     upscale.model.add_model_file(model)
-    spin(app, lambda: False, timeout=0.5)  # the tab's first paint is not part of upscaling
+    spin(lambda: False, timeout=0.5)  # the tab's first paint is not part of upscaling
     meter = StallMeter()
     meter.start()
     upscale.add_paths([str(work / "photo.png")])
-    spin(app, lambda: not upscale.is_running() and bool(upscale.queue.with_state(State.DONE, State.FAILED)), 300)
-    spin(app, lambda: False, timeout=0.5)  # include painting the result
+    spin(lambda: not upscale.is_running() and bool(upscale.queue.with_state(State.DONE, State.FAILED)), 300)
+    spin(lambda: False, timeout=0.5)  # include painting the result
     meter.stop()
     entry = upscale.queue.entries[0]
     if entry.state is not State.DONE:
@@ -122,7 +109,7 @@ def bench_upscale(app: QApplication, window: MainWindow, work: Path) -> float:
     return meter.report(f"upscale 1000x700 -> {entry.out_size[0]}x{entry.out_size[1]}")
 
 
-def bench_save(app: QApplication, window: MainWindow, work: Path) -> float:
+def bench_save(window: MainWindow, work: Path) -> float:
     """Save all of the upscaled photo and two more rows holding copies of its result."""
     upscale = window.upscale
     done = upscale.queue.entries[0]
@@ -133,12 +120,12 @@ def bench_save(app: QApplication, window: MainWindow, work: Path) -> float:
         upscale.queue.add(copy)
     del pixels
     upscale.settings.output_dir.setText(str(work / "saved"))
-    spin(app, lambda: False, timeout=0.5)
+    spin(lambda: False, timeout=0.5)
     meter = StallMeter()
     meter.start()
     upscale.save_all_button.click()
-    spin(app, lambda: not upscale.is_running(), 300)
-    spin(app, lambda: False, timeout=0.5)  # include painting the rows' "Saved to"
+    spin(lambda: not upscale.is_running(), 300)
+    spin(lambda: False, timeout=0.5)  # include painting the rows' "Saved to"
     meter.stop()
     saved = sorted((work / "saved").glob("*.png"))
     if len(saved) != 3:
@@ -151,14 +138,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-seconds", type=float, default=15.0)
     args = parser.parse_args()
-    app = create_application(sys.argv[:1])
+    _app = create_application(sys.argv[:1])  # kept referenced while the window runs
     with tempfile.TemporaryDirectory(prefix="srgan-bench-") as tmp:
         work = Path(tmp)
         window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat), runs_dir=work / "runs")
         window.resize(1500, 950)
         window.show()
-        worst = max(bench_training(app, window, args.train_seconds), bench_upscale(app, window, work),
-                    bench_save(app, window, work))
+        worst = max(bench_training(window, args.train_seconds), bench_upscale(window, work),
+                    bench_save(window, work))
         window.close()
     print(f"worst stall {worst:.1f} ms ({'OK' if worst <= 50 else 'ABOVE'} the 50 ms goal)")
     return 0

@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from bench.ui_latency import spin  # noqa: E402
+from gui.common.event_loop import spin  # noqa: E402
 from engine.archs.networks import CompactGenerator  # noqa: E402
 from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--auto-save", action="store_true", help="also write each result as a PNG")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
-    app = create_application(sys.argv[:1])
+    _app = create_application(sys.argv[:1])  # kept referenced while the window runs
     with tempfile.TemporaryDirectory(prefix="srgan-memory-") as tmp:
         work = Path(tmp)
         net = CompactGenerator(3, 16, 4, 4)
@@ -82,13 +82,13 @@ def main() -> int:
         panel.model.add_model_file(model)
         panel.resize(1400, 900)
         panel.show()
-        spin(app, lambda: False, timeout=0.5)
+        spin(lambda: False, timeout=0.5)
         start = rss_mb()
         samples: list[tuple[int, float]] = []
         panel.runner.entry_done.connect(lambda _: samples.append((len(panel.queue.with_state(State.DONE)), rss_mb())))
         panel.add_paths([str(path) for path in inputs])
-        spin(app, lambda: not panel.is_running() and not panel.queue.with_state(State.QUEUED, State.RUNNING), 3600)
-        spin(app, lambda: False, timeout=0.5)
+        spin(lambda: not panel.is_running() and not panel.queue.with_state(State.QUEUED, State.RUNNING), 3600)
+        spin(lambda: False, timeout=0.5)
         done = panel.queue.with_state(State.DONE)
         results_mb = sum(e.out_size[0] * e.out_size[1] * 3 for e in done) / MB
         print(f"{len(done)} of {args.images} images {width}x{height} -> {4 * width}x{4 * height}"

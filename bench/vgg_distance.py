@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.pairs import BenchError
+from engine.scoring.pairs import BenchError
 from engine.training.perceptual import VGGFeatures, VGGWeightsError, load_vgg_weights, preprocess, vgg_feature_stack
 
 LPIPS_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]

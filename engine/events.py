@@ -7,6 +7,7 @@ strings and numpy arrays only, never tensors, so they can cross threads safely.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class Validation:
 
 
 @dataclass(frozen=True)
-class SampleCrop:
+class PreviewCrop:
     """One fixed validation crop: HxWxC uint8 arrays (LR at its own size, the others at HR size)."""
 
     lr: np.ndarray
@@ -54,11 +55,11 @@ class SampleCrop:
 
 
 @dataclass(frozen=True)
-class Samples:
+class Previews:
     """The same validation crops at every validation, so a person sees the generator learn."""
 
     step: int
-    crops: tuple[SampleCrop, ...]
+    crops: tuple[PreviewCrop, ...]
 
 
 @dataclass(frozen=True)
@@ -86,42 +87,88 @@ class TrainWarning:
 
 @dataclass(frozen=True)
 class Rollback:
-    """A loss term went NaN/inf: the run went back to the last good checkpoint with a lower LR."""
+    """An update went bad (`term` {`problem`}: a loss went NaN/inf, the generator froze): the run went back
+    to the last good checkpoint with a lower LR."""
 
     step: int
     term: str
     to_step: int
     lr_g: float
     lr_d: float
+    problem: str = "became NaN/inf"
+
+
+# ----------------------------------------------------------------------------- the curve history
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of the curves, as a run keeps and stores it (speed and ETA are not kept)."""
+
+    step: int
+    phase: str
+    losses: dict[str, float]
+    d_real: float | None
+    d_fake: float | None
+    lr_g: float
+    lr_d: float
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    """One validation of the curves."""
+
+    step: int
+    psnr: float
+    ssim: float
+    bicubic_psnr: float
+    bicubic_ssim: float
+
+
+HistoryRecord = StepRecord | ValidationRecord
+_KINDS: dict[str, type[StepRecord] | type[ValidationRecord]] = {"step": StepRecord, "validation": ValidationRecord}
+
+
+def history_to_dicts(history: Iterable[HistoryRecord]) -> list[dict[str, Any]]:
+    """The stored form (checkpoints): plain dicts with a "kind" of "step" or "validation"."""
+    kinds = {kind: name for name, kind in _KINDS.items()}
+    return [{"kind": kinds[type(record)], **dataclasses.asdict(record)} for record in history]
+
+
+def history_from_dicts(stored: Iterable[dict[str, Any]]) -> list[HistoryRecord]:
+    """The records a stored history stands for."""
+    records: list[HistoryRecord] = []
+    for item in stored:
+        values = dict(item)
+        records.append(_KINDS[values.pop("kind")](**values))
+    return records
 
 
 @dataclass(frozen=True)
 class Resumed:
     """A run continues from its checkpoint; the next StepMetrics is step `step + 1`. `history` holds the
-    earlier curves (plain dicts, "kind" "step" or "validation"), so a window opened after a restart can
-    redraw them: `replay_history` turns them back into events."""
+    earlier curves, so a window opened after a restart can redraw them: `replay_history` turns them back
+    into events."""
 
     step: int
     path: str
-    history: tuple[dict[str, Any], ...] = ()
+    history: tuple[HistoryRecord, ...] = ()
 
 
-def replay_history(history: Iterable[dict[str, Any]],
+def replay_history(history: Iterable[HistoryRecord],
                    total_steps: int) -> Iterator[StepMetrics | Validation | PhaseChanged]:
     """The StepMetrics, Validation and PhaseChanged events that a stored history stands for (speed and
     ETA were not stored, so they are 0)."""
     phase = None
     for record in history:
-        if record["kind"] == "validation":
-            yield Validation(step=record["step"], psnr=record["psnr"], ssim=record["ssim"],
-                             bicubic_psnr=record["bicubic_psnr"], bicubic_ssim=record["bicubic_ssim"], is_best=False)
+        if isinstance(record, ValidationRecord):
+            yield Validation(step=record.step, psnr=record.psnr, ssim=record.ssim, bicubic_psnr=record.bicubic_psnr,
+                             bicubic_ssim=record.bicubic_ssim, is_best=False)
             continue
-        if record["phase"] != phase:
-            phase = record["phase"]
-            yield PhaseChanged(step=record["step"] - 1, phase=phase)
-        yield StepMetrics(step=record["step"], total_steps=total_steps, phase=phase, losses=record["losses"],
-                          d_real=record["d_real"], d_fake=record["d_fake"], lr_g=record["lr_g"],
-                          lr_d=record["lr_d"], steps_per_s=0.0, eta_s=0.0)
+        if record.phase != phase:
+            phase = record.phase
+            yield PhaseChanged(step=record.step - 1, phase=phase)
+        yield StepMetrics(step=record.step, total_steps=total_steps, phase=phase, losses=record.losses,
+                          d_real=record.d_real, d_fake=record.d_fake, lr_g=record.lr_g, lr_d=record.lr_d,
+                          steps_per_s=0.0, eta_s=0.0)
 
 
 @dataclass(frozen=True)
@@ -135,7 +182,7 @@ class Finished:
     checkpoint_path: str | None
 
 
-TrainEvent = (StepMetrics | Validation | Samples | CheckpointSaved | PhaseChanged | TrainWarning | Rollback | Resumed
+TrainEvent = (StepMetrics | Validation | Previews | CheckpointSaved | PhaseChanged | TrainWarning | Rollback | Resumed
               | Finished)
 
 

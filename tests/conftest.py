@@ -98,11 +98,12 @@ def qapp(qapp_args: list[str], qapp_cls: type) -> Any:
 @pytest.fixture(autouse=True)
 def collect_garbage_between_tests() -> Any:
     """With automatic collection off (once a Qt test ran), collect after each test on this thread, so the
-    cycles of tests that never spin the event loop do not pile up."""
+    cycles of tests that never spin the event loop do not pile up. Without Qt (a GPU machine with no
+    PySide6) nothing is imported."""
     yield
-    from gui.common.gui_thread_gc import collect_pending
-
-    collect_pending()
+    gui_gc = sys.modules.get("gui.common.gui_thread_gc")  # loaded by the qapp fixture: only Qt tests move it
+    if gui_gc is not None:
+        gui_gc.collect_pending()
 
 
 @pytest.fixture(autouse=True)

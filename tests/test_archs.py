@@ -6,7 +6,8 @@ import pytest
 import spandrel
 import torch
 
-from engine.archs.networks import ClassicDiscriminator, ClassicGenerator, CompactGenerator
+from engine.archs.discriminators import ClassicDiscriminator
+from engine.archs.networks import ClassicGenerator, CompactGenerator
 
 
 def conv(k: int, cin: int, cout: int) -> int:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bench import quality
-from bench.pairs import BenchError, degraded_pairs, given_pairs, write_pairs
+from engine.scoring.pairs import BenchError, degraded_pairs, given_pairs, write_pairs
 from engine.scoring.evaluation import bicubic_resize
 
 

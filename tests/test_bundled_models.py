@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.pairs import degrade_photo
+from engine.scoring.pairs import degrade_photo
 from bench.vgg_distance import VggDistance
 from engine.data.dataset import center_crop, load_image
 from engine.scoring.evaluation import bicubic_baseline, make_pair
@@ -20,7 +20,7 @@ from engine.training.perceptual import BUNDLED_VGG
 from engine.resources import resource_path
 
 SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2, "photo-x4": 4}  # name -> scale
-FOR_PHOTOS = {"photo-x4": "photo"}  # made for real photos: judged on inputs degraded so (bench/pairs.py's FIXED)
+FOR_PHOTOS = {"photo-x4": "photo"}  # made for real photos: judged on inputs degraded so (engine/scoring/pairs.py's FIXED)
 SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:6]
 PHOTO_SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:12]
 

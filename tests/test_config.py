@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from engine.training.config import AUTO_SHAPES, ConfigError, TrainConfig, classic_preset, parse_assignments, preset
+from engine.errors import ConfigError
+from engine.training.config import AUTO_SHAPES, TrainConfig, classic_preset, parse_assignments, preset
 from engine.data.degradations import LIGHT, STRONG, strength_of
 
 

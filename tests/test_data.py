@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from engine.training.config import TrainConfig
-from engine.data.dataset import (DataError, TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
+from engine.errors import DataError
+from engine.data.dataset import (TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
                          split_paths)
 from engine.data.degradations import STRONG, degrade
 

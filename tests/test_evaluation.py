@@ -12,7 +12,7 @@ from PIL import Image
 
 from engine.archs.networks import CompactGenerator
 from engine.cli.main import main
-from engine.data.dataset import DataError
+from engine.errors import DataError
 from engine.models.export import export_generator
 from engine.scoring.evaluation import ImageScore, bicubic_baseline, describe, make_pair, mean_score, score_folder
 from engine.scoring.metrics import psnr_y

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, TrainConfig
+from engine.training.config import PRESETS, TrainConfig
 from engine.training.speed_probe import StepTimes
 from gui.train.speed_estimate import measure
 from gui.train.panel import TrainPanel
@@ -76,14 +76,14 @@ def test_presets_are_described_and_classic_on_a_cpu_says_what_it_costs(qtbot, tm
     panel = make_panel(qtbot, tmp_path, None)
     combo = panel.form.editor("preset")
     for index, name in enumerate(PRESETS):
-        assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == PRESET_DESCRIPTIONS[name]
-    assert panel.form.preset_description.text() == PRESET_DESCRIPTIONS["default"]
+        assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == PRESETS[name].description
+    assert panel.form.preset_description.text() == PRESETS["default"].description
     assert not panel.form.preset_note.isVisible()
     for name in ("classic", "classic-init"):
         combo.setCurrentIndex(combo.findData(name))
         combo.activated.emit(combo.currentIndex())  # as a pick from the list does
         assert panel.form.value("generator") == "classic"  # the preset's recipe is loaded
-        assert panel.form.preset_description.text() == PRESET_DESCRIPTIONS[name]
+        assert panel.form.preset_description.text() == PRESETS[name].description
         assert panel.form.preset_note.isVisible() and "slow on a CPU" in panel.form.preset_note.text()
         assert panel.data_dir.text()  # the data folder is kept across presets
     combo.setCurrentIndex(combo.findData("scratch"))

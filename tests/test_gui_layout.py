@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QLineEdit, QProgressBar,
                                QScrollArea, QSlider, QTreeWidget, QWidget)
 
-from engine.training.config import ConfigError
+from engine.errors import ConfigError
 from engine.data.degradations import STRENGTHS
 from gui.train.loss_plots import PLOTS
 from gui.main_window import MainWindow

@@ -76,8 +76,8 @@ def test_runs_are_listed_and_shown_without_resuming(qtbot, panel, runs: Path) ->
     x, y = panel.plots.curve("g_loss").getData()
     assert list(x) == [1, 2, 3] and np.isfinite(y).all()
     assert "Pixel pretraining" not in [marker[1] for marker in panel.plots.markers()]
-    qtbot.waitUntil(lambda: panel.samples.shown_step() == 3, timeout=30_000)
-    assert panel.samples.grid.crop_count() == 2
+    qtbot.waitUntil(lambda: panel.previews.shown_step() == 3, timeout=30_000)
+    assert panel.previews.grid.crop_count() == 2
     assert not panel.is_running() and checkpoint.stat().st_mtime_ns == before
     assert panel.runs.path.text() == str(runs / "stopped")
     assert (panel.progress.value(), panel.progress.maximum()) == (3, 8)
@@ -121,12 +121,12 @@ def test_export_copies_a_model_and_asks_before_replacing(qtbot, panel, runs: Pat
     click_row(qtbot, panel, "complete")
     export_with_menu(qtbot, panel, 0)
     labels = [action.text() for action in panel.runs.export_menu.actions()]
-    assert labels[0].startswith("Best validation PSNR (step") and labels[1] == "Latest weights (step 2)"
+    assert labels[0].startswith("Best validation PSNR (step") and labels[1] == "Weights at the last stop (step 2)"
     assert target.read_bytes() == RunFolder(runs / "complete").best.read_bytes()
     assert "Exported to" in panel.runs.message.text()
 
     answers.append(QMessageBox.StandardButton.No)
-    export_with_menu(qtbot, panel, 1)  # the latest weights, over the same file: refused
+    export_with_menu(qtbot, panel, 1)  # the weights at the last stop, over the same file: refused
     assert target.read_bytes() == RunFolder(runs / "complete").best.read_bytes() and not answers
     answers.append(QMessageBox.StandardButton.Yes)
     export_with_menu(qtbot, panel, 1)

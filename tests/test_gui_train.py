@@ -43,10 +43,10 @@ def test_train_plot_stop_resume_with_real_engine(qtbot, panel: TrainPanel, tmp_p
         assert len(y) and np.isfinite(y).all(), key
     x, y = curve_xy(panel, "g_perceptual")
     assert len(y) and (y > 0).all()  # the bundled VGG: the perceptual loss is on, with no warning
-    assert not any("perceptual" in text for text in panel.warning_texts())
+    assert not any("perceptual" in text for text in panel.warnings.texts())
     assert "GAN" in panel.status.text()
     assert "GAN" in [m[1] for m in panel.plots.markers()]
-    qtbot.waitUntil(lambda: panel.samples.shown_step() is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.previews.shown_step() is not None, timeout=30_000)
 
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
@@ -168,5 +168,5 @@ def test_a_set_up_warning_shows_once_per_run_across_resumes(qtbot, panel: TrainP
         qtbot.waitUntil(lambda target=3 + 3 * attempt: panel.progress.value() >= target, timeout=90_000)
         click(qtbot, panel.stop_button)
         qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
-    skipped = [text for text in panel.warning_texts() if "broken.png" in text]
+    skipped = [text for text in panel.warnings.texts() if "broken.png" in text]
     assert len(skipped) == 1 and "times" not in skipped[0]

@@ -81,7 +81,7 @@ def test_action_bar_stays_put_when_warnings_and_errors_appear(qtbot, make_panel)
 
     before = where()
     click(qtbot, panel.start_button)
-    qtbot.waitUntil(lambda: len(panel.warning_texts()) == 4 and panel.warnings.isVisible())
+    qtbot.waitUntil(lambda: len(panel.warnings.texts()) == 4 and panel.warnings.isVisible())
     qtbot.wait(50)  # let the layout settle
     assert where() == before
     click(qtbot, panel.stop_button)
@@ -108,8 +108,8 @@ def test_a_repeated_warning_keeps_one_row_with_a_count(qtbot, make_panel) -> Non
     setup = ev.TrainWarning(step=0, code="skipped-file", message="skipped a.png")
     panel, _ = make_panel(lambda config, resume: [setup, setup, *stuck])
     click(qtbot, panel.start_button)
-    qtbot.waitUntil(lambda: "2 times" in " ".join(panel.warning_texts()))
-    assert panel.warning_texts() == ["Step 0: skipped a.png", "Step 200: D loss flat (2 times)"]
+    qtbot.waitUntil(lambda: "2 times" in " ".join(panel.warnings.texts()))
+    assert panel.warnings.texts() == ["Step 0: skipped a.png", "Step 200: D loss flat (2 times)"]
 
 
 def test_automatic_batch_and_patch_read_auto(qtbot, make_panel) -> None:

@@ -40,4 +40,4 @@ def test_theme_toggle_and_run_models(qtbot, tmp_path: Path) -> None:
     assert settings.value("view/theme") == "light"
     window.train.run_dir_changed.emit(str(tmp_path / "runs" / "r1"))
     labels = [window.upscale.model.itemText(i) for i in range(window.upscale.model.count())]
-    assert {"Current run: latest", "Current run: best", "Current run: EMA"} <= set(labels)
+    assert {"Current run: raw", "Current run: best", "Current run: EMA"} <= set(labels)

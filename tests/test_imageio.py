@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from engine.io.images import ORIENTATION_TAG, ImageReadError, ImageWriteError, is_image_file, read_image, save_image
-from engine.io.png import write_png
+from tests.png_helpers import write_png
 
 
 def digest(path: Path) -> str:

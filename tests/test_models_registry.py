@@ -13,7 +13,8 @@ from engine.models import registry as models
 from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.training.checkpoint import save_checkpoint
 from engine.models.export import export_generator
-from engine.models.registry import ModelLoadError, bundled_models, load_model, resolve_model_source
+from engine.errors import ModelLoadError
+from engine.models.registry import bundled_models, load_model, resolve_model_source
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from engine.cli.main import main
-from engine.data.dataset import (DataError, TrainingData, batch_at, batch_stream, data_split, find_sources,
+from engine.errors import DataError
+from engine.data.dataset import (TrainingData, batch_at, batch_stream, data_split, find_sources,
                                  random_pair_crops)
 from engine.data.survey import survey
 from engine.training.checkpoint import load_checkpoint

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import pairs, quality
+from bench import quality
+from engine.scoring import pairs
 from engine.scoring.evaluation import bicubic_resize
 from engine.resources import resource_path
 from scripts import make_sample_set, prepare_photos

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.training.checkpoint import CheckpointError, load_checkpoint
+from engine.errors import CheckpointError
+from engine.training.checkpoint import load_checkpoint
 from engine.cli.main import main
 from engine.training.config import TrainConfig
 from engine.training.run_folder import CHECKPOINT, RunFolder, config_to_resume

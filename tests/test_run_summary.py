@@ -1,4 +1,4 @@
-"""Reading a run for the run list: its summary, the run folders of a base folder, fresh samples."""
+"""Reading a run for the run list: its summary, the run folders of a base folder, fresh previews."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.training.checkpoint import CheckpointError
+from engine import events as ev
+from engine.errors import CheckpointError
 from engine.training.config import TrainConfig
-from engine.training.run_summary import preview_samples, read_run, run_folders
+from engine.training.run_summary import run_previews, read_run, run_folders
 from engine.training.trainer import Trainer
 
 
@@ -29,7 +30,7 @@ def test_summary_of_a_stopped_run(stopped_run: Path, image_folder: Path) -> None
     assert (summary.name, summary.step, summary.config.steps, summary.complete) == ("first", 3, 6, False)
     assert summary.config.out_dir == str(stopped_run) and summary.config.data_dir == str(image_folder)
     assert summary.best_psnr is not None and summary.best_psnr > 10 and summary.best_step in (1, 2)
-    assert [record["step"] for record in summary.history if record["kind"] == "step"] == [1, 2, 3]
+    assert [record.step for record in summary.history if isinstance(record, ev.StepRecord)] == [1, 2, 3]
 
 
 def test_run_folders_lists_runs_with_checkpoints_newest_first(stopped_run: Path, tmp_path: Path) -> None:
@@ -47,11 +48,11 @@ def test_run_folders_lists_runs_with_checkpoints_newest_first(stopped_run: Path,
 
 
 def test_preview_samples_runs_the_checkpoint_on_the_sample_crops(stopped_run: Path, image_folder: Path) -> None:
-    samples = preview_samples(read_run(stopped_run))
-    assert samples is not None and samples.step == 3 and len(samples.crops) == 2  # the tiny run holds out 2
-    crop = samples.crops[0]
+    previews = run_previews(read_run(stopped_run))
+    assert previews is not None and previews.step == 3 and len(previews.crops) == 2  # the tiny run holds out 2
+    crop = previews.crops[0]
     assert crop.sr.shape == crop.hr.shape == crop.bicubic.shape and crop.sr.dtype == np.uint8
     assert crop.lr.shape[0] * 4 == crop.hr.shape[0]
     for image in image_folder.iterdir():
         image.unlink()
-    assert preview_samples(read_run(stopped_run)) is None  # the images are gone: no samples, no error
+    assert run_previews(read_run(stopped_run)) is None  # the images are gone: no previews, no error

@@ -31,9 +31,9 @@ def test_a_run_writes_the_plotted_scalars_the_samples_and_the_config(tiny_config
     psnr = reader.Scalars("validation/psnr")
     assert [s.step for s in psnr] == [v.step for v in validations]
     assert psnr[-1].value == pytest.approx(validations[-1].psnr, rel=1e-5)
-    assert "samples/0" in tags["images"]
-    image = reader.Images("samples/0")[-1]
-    crop = of_type(events, ev.Samples)[-1].crops[0]
+    assert "previews/0" in tags["images"]
+    image = reader.Images("previews/0")[-1]
+    crop = of_type(events, ev.Previews)[-1].crops[0]
     assert (image.height, image.width) == (crop.hr.shape[0], 3 * crop.hr.shape[1])
     (text,) = reader.Tensors("config/text_summary")
     assert b'"gen_features": 8' in text.tensor_proto.string_val[0]

@@ -42,9 +42,9 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     validations = of_type(events, ev.Validation)
     assert [v.step for v in validations] == [1, 2, 4] and validations[0].is_best
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
-    samples = of_type(events, ev.Samples)
-    assert [s.step for s in samples] == [1, 2, 4] and len(samples[0].crops) == 2  # one per validation image
-    crop = samples[0].crops[0]
+    previews = of_type(events, ev.Previews)
+    assert [s.step for s in previews] == [1, 2, 4] and len(previews[0].crops) == 2  # one per validation image
+    crop = previews[0].crops[0]
     assert crop.lr.shape[0] * 4 == crop.sr.shape[0] == crop.hr.shape[0] and crop.sr.dtype.name == "uint8"
     figures = sorted(p.name for p in (Path(config.out_dir) / "samples").iterdir())
     assert figures == ["step_000002.png", "step_000004.png"]
@@ -93,7 +93,7 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     assert Path(finished.export_path).is_file()
 
     resumed = Trainer(config.replace(steps=6), resume=True, feature_net=vgg_feature_stack("vgg16", 16))
-    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3]
+    assert [h.step for h in resumed.history if isinstance(h, ev.StepRecord)] == [1, 2, 3]
     events = run_all(resumed)
     assert (events[0].step, events[0].path) == (3, str(Path(config.out_dir) / "checkpoint.pt"))
     replayed = list(ev.replay_history(events[0].history, 6))
@@ -101,7 +101,7 @@ def test_stop_then_resume_continues_the_same_run(config: TrainConfig, thin_vgg16
     assert [e.phase for e in replayed if isinstance(e, ev.PhaseChanged)] == ["pretrain", "gan"]
     assert [e.step for e in replayed if isinstance(e, ev.Validation)] == [1, 2]
     assert [e.step for e in of_type(events, ev.StepMetrics)] == [4, 5, 6]
-    assert [h["step"] for h in resumed.history if h["kind"] == "step"] == [1, 2, 3, 4, 5, 6]
+    assert [h.step for h in resumed.history if isinstance(h, ev.StepRecord)] == [1, 2, 3, 4, 5, 6]
     assert (events[-1].reason, events[-1].step) == ("completed", 6)
 
 

@@ -86,8 +86,10 @@ def test_a_generator_that_stops_changing_is_caught(config: TrainConfig) -> None:
     trainer = Trainer(config.replace(perceptual_weight=0, steps=4, pretrain_steps=4, val_every=2))
     trainer.gan.opt_g.step = lambda *args, **kwargs: None  # updates silently do nothing
     events = run_all(trainer)
-    terms = [r.term for r in of_type(events, ev.Rollback)]
-    assert terms and all("stopped changing" in term for term in terms)
+    rollbacks = of_type(events, ev.Rollback)
+    assert rollbacks and all(r.term == "the generator's weights" and "stopped changing" in r.problem
+                             for r in rollbacks)
+    assert events[-1].reason == "failed" and "kept freezing" in events[-1].message
 
 
 def test_collapse_is_a_warning_once() -> None:

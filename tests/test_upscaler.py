@@ -15,7 +15,7 @@ from engine.events import BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted
 from engine.models.export import export_generator
 from engine.io.images import ORIENTATION_TAG, read_image
 from engine.models.registry import LoadedModel, load_model
-from engine.io.png import write_png
+from tests.png_helpers import write_png
 from engine.upscaling.upscaler import OptionsError, Upscaler, network_for, resolve_dtype
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions, collect_inputs, free_path, output_name, target_size
 

@@ -1,1 +1,1 @@
-"""The networks: generators and discriminators, and how to rebuild a generator from its spec."""
+"""The networks: generators (networks.py) and discriminators (discriminators.py), and how to rebuild a generator from its spec."""

@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from engine.archs.networks import ClassicGenerator, CompactGenerator
+from engine.archs.networks import ClassicGenerator, CompactGenerator, GeneratorSpec
 
 if TYPE_CHECKING:
     from engine.training.config import TrainConfig
-
-GeneratorSpec = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class Architecture:

@@ -15,8 +15,7 @@ from spandrel.architectures.ESRGAN import ESRGAN
 from spandrel.architectures.SPAN import SPAN
 
 from engine.archs import rrdb_layout
-
-GeneratorSpec = dict[str, Any]
+from engine.archs.networks import GeneratorSpec
 
 
 class EsrganGenerator(ESRGAN):

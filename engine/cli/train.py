@@ -12,7 +12,9 @@ from typing import Any
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, SCALES, ConfigError, TrainConfig, parse_assignments, preset
+from engine.training.config import PRESETS, SCALES, TrainConfig, parse_assignments, preset
+from engine.errors import ConfigError
+from engine.data.sizes import min_hr_side
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
 from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
     train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
-        f"{name}: {text}" for name, text in PRESET_DESCRIPTIONS.items()))
+        f"{item.name}: {item.description}" for item in PRESETS.values()))
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
     train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
@@ -135,7 +137,7 @@ def report_progress(trainer: Trainer) -> ev.Finished:
         elif isinstance(event, ev.TrainWarning):
             bar.write(f"warning [{event.code}]: {event.message}", file=sys.stderr)
         elif isinstance(event, ev.Rollback):
-            bar.write(f"rollback: {event.term} was NaN/inf; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
+            bar.write(f"rollback: {event.term} {event.problem}; back to step {event.to_step}, lr_g {event.lr_g:.3g}",
                       file=sys.stderr)
         elif isinstance(event, ev.Validation):
             bar.write(f"step {event.step}: PSNR {event.psnr:.2f} dB, SSIM {event.ssim:.4f} (bicubic "
@@ -155,8 +157,8 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         upscaler = load_upscaler(args.model, args.scale)
         scale = upscaler.model.scale
-        if args.max_side is not None and args.max_side < 8 * scale:
-            raise ConfigError(f"--max-side must be at least {8 * scale} for a x{scale} model")
+        if args.max_side is not None and args.max_side < min_hr_side(scale):
+            raise ConfigError(f"--max-side must be at least {min_hr_side(scale)} for a x{scale} model")
         results = score_folder(upscaler.upscale, scale, args.data, upscaler.model.in_channels, args.max_side)
         first = next(results)
     except SETUP_ERRORS as exc:

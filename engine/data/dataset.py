@@ -23,8 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from engine.training.config import TrainConfig
 from engine.io.images import has_image_extension
 from engine.data.degradations import degrade
-from engine.data.errors import DataError
+from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
+from engine.data.sizes import min_hr_side
 
 Item = TypeVar("Item")
 # An HR image file and its LR partner's (None: the LR is made from the HR image as the run trains).
@@ -144,7 +145,7 @@ class TrainingData:
         if not train_sources:
             raise DataError(f"no readable images in {folder} (looked for image files: .png, .jpg, .webp, .tif, ...)")
         train = load_sources(train_sources, config.channels, config.hr_patch, config.scale)
-        val = load_sources(val_sources, config.channels, 8 * config.scale, config.scale)
+        val = load_sources(val_sources, config.channels, min_hr_side(config.scale), config.scale)
         usable = len(train.images) + len(val.images)
         if usable < 2 or not train.images:
             reasons = "; ".join((train.skipped + val.skipped)[:3])

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.data.errors import DataError, counted, first_few
+from engine.data.messages import counted, first_few
+from engine.errors import DataError
 
 LAYOUT = ("hr", "lr")  # a data folder holding these two subfolders is paired data
 _SCALE_SUFFIX = re.compile(r"^(.+?)_?x\d+$", re.IGNORECASE)  # DIV2K's `0001x4` names 0001's partner

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from engine.data.dataset import find_sources
-from engine.data.errors import DataError
+from engine.errors import DataError
 from engine.data.pairs import check_sizes, resolve_folders
 
 

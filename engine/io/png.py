@@ -138,16 +138,3 @@ class PngStream:
                 self._file.write(_chunk(b"IDAT", b"".join(self._idat)) + _chunk(b"IEND", b""))
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def write_png(file: BinaryIO, pixels: np.ndarray, icc: bytes | None = None, exif: bytes | None = None,
-              workers: int | None = None) -> None:
-    """Write HxWxC (C = 1 to 4) uint8 or uint16 pixels as a PNG of the same depth, with an ICC profile
-    (iCCP) and EXIF (eXIf) when given."""
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.ndim != 3:
-        raise ValueError(f"cannot write a PNG from pixels of shape {pixels.shape}")
-    height, width, channels = pixels.shape
-    with PngStream(file, width, height, channels, pixels.dtype.type, icc, exif, workers) as stream:
-        stream.write_rows(pixels)

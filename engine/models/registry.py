@@ -19,7 +19,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from engine.models import export
-from engine.training.checkpoint import WHICH_WEIGHTS, CheckpointError, generator_from_state
+from engine.errors import CheckpointError, ModelLoadError
+from engine.training.checkpoint import WHICH_WEIGHTS, generator_from_state
 from engine.device import resolve_device
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
@@ -28,10 +29,14 @@ BUNDLED_DIR = resource_path("models")
 DEFAULT_MODEL = "default-x4"
 
 ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
+# The endings of the weight files people pick: our exports, checkpoints, third-party .pth/.ckpt. Files are
+# read by their contents, so this is only what the file dialogs list.
+MODEL_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 
 
-class ModelLoadError(ValueError):
-    """The file cannot be used as an upscaling model; the one-line message says why."""
+def weights_file_filter(label: str) -> str:
+    """A file dialog's filter for weight files, then all files."""
+    return f"{label} ({' '.join(f'*{suffix}' for suffix in MODEL_SUFFIXES)});;All files (*)"
 
 
 @dataclass

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.training.config import ConfigError
-from engine.data.dataset import DataError, center_crop, list_images, load_image
+from engine.errors import ConfigError, DataError
+from engine.data.sizes import min_hr_side
+from engine.data.dataset import center_crop, list_images, load_image
 from engine.io.images import describe_bomb, resize
 from engine.scoring.metrics import psnr_y, ssim_y
 from engine.models.registry import load_model
@@ -84,7 +85,7 @@ def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels
         except (OSError, ValueError) as exc:
             yield f"skipped {path.name}: not a readable image ({exc.__class__.__name__})"
             continue
-        if min(image.shape[:2]) < 8 * scale:
+        if min(image.shape[:2]) < min_hr_side(scale):
             yield f"skipped {path.name}: too small"
             continue
         hr, lr = make_pair(image, scale, max_side)

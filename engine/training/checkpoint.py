@@ -22,16 +22,12 @@ from torch import nn
 
 from engine.archs.table import build_generator
 from engine.io.atomic import atomic_write
-from engine.training.config import ConfigError
+from engine.errors import CheckpointError
 from engine.models.safe_load import load_torch_file
 
 FORMAT_VERSION = 2
 REQUIRED_KEYS = ("config", "generator_spec", "gan", "progress", "rng")
 WHICH_WEIGHTS = ("ema", "generator")
-
-
-class CheckpointError(ConfigError):
-    """The checkpoint is missing, unreadable, damaged or not ours; the message says which."""
 
 
 def _feed(digest: Any, value: Any) -> None:

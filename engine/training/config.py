@@ -11,32 +11,38 @@ import json
 import math
 import os
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.archs import discriminators
 from engine.archs.table import ARCHITECTURES, GENERATORS, SCALES
+from engine.data.sizes import min_hr_side
 from engine.device import DEVICE_CHOICES
+from engine.errors import ConfigError
+from engine.resources import resource_path
+from engine.training import losses, perceptual
 
 from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                  realistic_from)
 
-ADVERSARIAL_LOSSES = ("bce", "lsgan", "wgan-gp", "hinge", "relativistic")
-DISCRIMINATORS = ("vgg", "unet", "classic")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine", "step")
-PIXEL_LOSSES = ("l1", "mse")
-PERCEPTUAL_NETS = ("vgg16", "vgg19")
-VGG_CONVENTIONS = ("auto", "torchvision", "caffe")
+# Each setting with a fixed set of values, and the values: the names of the tables that implement them
+# where there is one. Validation, the command line's help and the window's combo boxes all read this.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "scale": SCALES, "channels": (3, 1), "generator": GENERATORS, "discriminator": tuple(discriminators.DISCRIMINATORS),
+    "adversarial_loss": tuple(losses.ADVERSARIAL_LOSSES), "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES,
+    "pixel_loss": tuple(losses.PIXEL_LOSSES), "perceptual_criterion": tuple(losses.PIXEL_LOSSES),
+    "perceptual_net": tuple(perceptual.VGG_CONFIGS), "vgg_convention": perceptual.VGG_CONVENTIONS,
+    "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
+}
 # The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
 # and Stop answers at once; GPUs are fed larger crops.
 AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
 # init_generator's value for "the bundled pixel model of this run's scale" (faithful-x2 / faithful-x4).
 BUNDLED_INIT = "bundled"
-
-
-class ConfigError(ValueError):
-    """A setting is out of range or unknown; the message names it."""
 
 
 @dataclass
@@ -121,21 +127,14 @@ class TrainConfig:
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
         """Raise ConfigError naming the first bad setting."""
-        choices = {
-            "generator": GENERATORS, "discriminator": DISCRIMINATORS, "adversarial_loss": ADVERSARIAL_LOSSES,
-            "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES, "pixel_loss": PIXEL_LOSSES,
-            "perceptual_criterion": PIXEL_LOSSES, "perceptual_net": PERCEPTUAL_NETS,
-            "vgg_convention": VGG_CONVENTIONS, "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.scale not in SCALES:
-            raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, not {self.scale}")
         if self.lr_dir and os.path.normpath(self.lr_dir) == os.path.normpath(self.data_dir):
             raise ConfigError("lr_dir must be another folder than data_dir (the LR partners of its images)")
-        if self.channels not in (1, 3):
+        if self.channels not in CHOICES["channels"]:
             raise ConfigError(f"channels must be 1 (grayscale) or 3 (RGB), not {self.channels}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, "
+                                  f"not {getattr(self, name)!r}")
         arch = ARCHITECTURES[self.generator]
         if self.scale not in arch.scales:
             raise ConfigError(f"the {self.generator} generator upscales x{' or x'.join(map(str, arch.scales))}, "
@@ -143,9 +142,9 @@ class TrainConfig:
         if self.channels not in arch.channels:
             raise ConfigError(f"the {self.generator} generator takes {' or '.join(map(str, arch.channels))} "
                               f"channel(s), not {self.channels}")
-        if self.hr_patch and (self.hr_patch < 8 * self.scale or self.hr_patch % self.scale):
+        if self.hr_patch and (self.hr_patch < min_hr_side(self.scale) or self.hr_patch % self.scale):
             raise ConfigError(f"hr_patch must be 0 (auto) or a multiple of scale ({self.scale}) and at least "
-                              f"{8 * self.scale}, not {self.hr_patch}")
+                              f"{min_hr_side(self.scale)}, not {self.hr_patch}")
         for name in dataclasses.fields(self):
             value = getattr(self, name.name)
             if isinstance(value, float) and not math.isfinite(value):
@@ -299,17 +298,47 @@ def scratch_preset(**changes: Any) -> TrainConfig:
                           "checkpoint_every": 250, **changes})
 
 
-PRESETS = {"default": default_preset, "scratch": scratch_preset, "classic": classic_preset,
-           "classic-init": classic_init_preset}
-PRESET_DESCRIPTIONS = {
-    "default": "GAN from the first step: fine-tunes the bundled pixel model (recommended)",
-    "scratch": "the default recipe from random weights: pixel pretraining, then the GAN",
-    "classic": "the original article's SRGAN, exactly (slow on CPUs: its generator works at full resolution)",
-    "classic-init": "the article's SRGAN with its generator first trained on pixel loss (as in the SRGAN paper)",
-}
+def finetune_photo_preset(**changes: Any) -> TrainConfig:
+    """Real-ESRGAN's x4plus (ESRGAN, 23 RRDB blocks) fine-tuned on your photos with realistic degradation
+    at GPU crop sizes: Real-ESRGAN's own recipe, continued from its published weights."""
+    return TrainConfig(**{"preset": "finetune-photo", "out_dir": "runs/finetune-photo", "generator": "esrgan",
+                          "gen_features": 64, "gen_blocks": 23, "scale": 4,
+                          "init_generator": str(resource_path("models", "realesrgan-x4plus.safetensors")),
+                          "degradation": "realistic", "batch_size": 8, "hr_patch": 256, "lr_g": 1e-4,
+                          "ema_decay": 0.999, "steps": 4000, "val_every": 250, "checkpoint_every": 250, **changes})
+
+
+def span_scratch_preset(**changes: Any) -> TrainConfig:
+    """SPAN from random weights: the scratch recipe (pixel pretraining, then the GAN) on SPAN."""
+    return scratch_preset(**{"preset": "span-scratch", "out_dir": "runs/span-scratch", "generator": "span",
+                             "gen_features": 48, **changes})
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe: the function that builds its config and the one line the window and --help show."""
+
+    name: str
+    build: Callable[..., TrainConfig]
+    description: str
+
+
+PRESETS: dict[str, Preset] = {item.name: item for item in (
+    Preset("default", default_preset, "GAN from the first step: fine-tunes the bundled pixel model (recommended)"),
+    Preset("scratch", scratch_preset, "the default recipe from random weights: pixel pretraining, then the GAN"),
+    Preset("classic", classic_preset,
+           "the original article's SRGAN, exactly (slow on CPUs: its generator works at full resolution)"),
+    Preset("classic-init", classic_init_preset,
+           "the article's SRGAN with its generator first trained on pixel loss (as in the SRGAN paper)"),
+    Preset("finetune-photo", finetune_photo_preset,
+           "Real-ESRGAN x4plus fine-tuned on your photos (realistic degradation, batch 8 of 256 px): needs a GPU; "
+           "a 2-core CPU takes seconds per step even at batch 1 of 64 px"),
+    Preset("span-scratch", span_scratch_preset,
+           "SPAN from random weights: pixel pretraining, then the GAN (about 7x the default's generator cost)"),
+)}
 
 
 def preset(name: str, **changes: Any) -> TrainConfig:
     if name not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}")
-    return PRESETS[name](**changes)
+    return PRESETS[name].build(**changes)

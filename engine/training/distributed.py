@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from engine.training.config import ConfigError
+from engine.errors import ConfigError
 
 
 @dataclass(frozen=True)

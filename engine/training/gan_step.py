@@ -20,25 +20,19 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from engine.archs.networks import discriminator_for
+from engine.archs.discriminators import discriminator_for
 from engine.archs.table import generator_for
 from engine.training.checkpoint import cpu_state
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError, ModelLoadError
+from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
+from engine.training.failures import NonFiniteLoss
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
 
 PHASES = ("pretrain", "gan")
 # The parts of a step, as labelled for torch.profiler (bench/train_speed.py reports time per part).
 STEP_PARTS = ("G forward", "D update", "VGG forward", "D on G's output", "G backward + update")
-
-
-class NonFiniteLoss(Exception):
-    """A loss term, weight or optimizer state went NaN/inf; `term` names it for the person."""
-
-    def __init__(self, term: str) -> None:
-        super().__init__(term)
-        self.term = term
 
 
 class StopRequested(Exception):
@@ -81,7 +75,7 @@ class StepResult:
 def load_initial_weights(generator: nn.Module, source: str) -> None:
     """Copy a pretrained generator's weights (an export, a checkpoint's EMA, a bundled model) into
     `generator`; a file of another architecture or size is refused with a message naming both."""
-    from engine.models.registry import ModelLoadError, load_model  # the registry reads every format we write, safely
+    from engine.models.registry import load_model  # the registry reads every format we write, safely
 
     try:
         loaded = load_model(source, device=torch.device("cpu")).module

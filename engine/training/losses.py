@@ -14,12 +14,14 @@ from torch import nn
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+# 'l1' (sharper, ESRGAN) or 'mse' (the article's); the config's pixel_loss and perceptual_criterion choices
+PIXEL_LOSSES: dict[str, LossFn] = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
 def pixel_loss(name: str) -> LossFn:
-    """'l1' (sharper, ESRGAN) or 'mse' (the article's)."""
-    losses: dict[str, LossFn] = {"l1": F.l1_loss, "mse": F.mse_loss}
-    if name not in losses:
-        raise ValueError(f"pixel loss must be one of {', '.join(losses)}, not {name!r}")
-    return losses[name]
+    if name not in PIXEL_LOSSES:
+        raise ValueError(f"pixel loss must be one of {', '.join(PIXEL_LOSSES)}, not {name!r}")
+    return PIXEL_LOSSES[name]
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:

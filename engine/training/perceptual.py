@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,9 +21,12 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
+
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
 
 VGG_CONFIGS = {"vgg16": cfgs["D"], "vgg19": cfgs["E"]}
 HUB_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
@@ -34,6 +38,7 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 # Dividing by it keeps loss weights meaning the same under both conventions (the article's 0.001 on
 # MSE of relu4_3 would otherwise weigh ~3300x more with Caffe weights).
 FEATURE_SCALE = {"torchvision": 1.0, "caffe": 255.0 * sum(IMAGENET_STD) / 3}
+VGG_CONVENTIONS = ("auto", *FEATURE_SCALE)  # auto: the convention a weights file's metadata names
 _LAYER_NAME = re.compile(r"^(conv|relu)(\d+)_(\d+)$")
 BUNDLED_VGG = resource_path("perceptual", "vgg16-imagenet.safetensors")
 # VGG19's extra fourth conv of blocks 3-5 has no VGG16 twin: the block's last conv stands in for it.

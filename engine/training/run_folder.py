@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.training.checkpoint import load_checkpoint
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 
 try:  # POSIX; on Windows two processes in one folder are not prevented
     import fcntl

@@ -1,8 +1,8 @@
 """What a run list shows of a run folder, read from its checkpoint without resuming the run.
 
 The checkpoint is a run's source of truth (engine/training/run_folder.py), so the summary comes from it: the
-settings, how far the run got, its best score and its curves. `preview_samples` runs the checkpoint's
-generator on the run's own sample crops, so a stopped run's samples can be looked at without training.
+settings, how far the run got, its best score and its curves. `run_previews` runs the checkpoint's
+generator on the run's own preview crops, so a stopped run's previews can be looked at without training.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
-from engine.data.dataset import DataError, ImageSet, data_split, load_sources, to_uint8
+from engine.errors import DataError
+from engine.data.dataset import ImageSet, data_split, load_sources, to_uint8
+from engine.data.sizes import min_hr_side
 from engine.models.registry import load_model
 from engine.training.run_folder import RunFolder, resume_config
 from engine.upscaling.batch import Upscaler
-from engine.training.validation import SAMPLE_CROP, SAMPLE_GRID, make_crop
+from engine.training.validation import PREVIEW_CROP, PREVIEW_GRID, make_crop
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class RunSummary:
     best_psnr: float | None
     best_step: int
     modified: float  # the checkpoint's modification time, seconds since the epoch
-    history: tuple[dict[str, Any], ...]
+    history: tuple[ev.HistoryRecord, ...]
 
     @property
     def name(self) -> str:
@@ -54,7 +55,7 @@ def read_run(folder: str | os.PathLike[str]) -> RunSummary:
     return RunSummary(folder=run.root, config=resume_config(TrainConfig.from_dict(state["config"]), run.root),
                       step=int(progress["step"]), best_psnr=best if best is not None and math.isfinite(best) else None,
                       best_step=int(progress.get("best_step", 0)), modified=run.checkpoint.stat().st_mtime,
-                      history=tuple(progress.get("history", ())))
+                      history=tuple(ev.history_from_dicts(progress.get("history", ()))))
 
 
 def run_folders(base: str | os.PathLike[str]) -> list[Path]:
@@ -71,13 +72,13 @@ def validation_images(config: TrainConfig) -> ImageSet:
     """The run's held-out images (and LR partners), split as its training split them; empty when the
     folders are gone or no longer pair up."""
     try:
-        return load_sources(data_split(config)[1], config.channels, 8 * config.scale, config.scale)
+        return load_sources(data_split(config)[1], config.channels, min_hr_side(config.scale), config.scale)
     except DataError:
         return ImageSet(images=[], names=[])
 
 
-def preview_samples(summary: RunSummary) -> ev.Samples | None:
-    """The samples the run would show now (its EMA weights on its fixed sample crops), or None when its
+def run_previews(summary: RunSummary) -> ev.Previews | None:
+    """The previews the run would show now (its EMA weights on its fixed preview crops), or None when its
     validation images can no longer be read."""
     config = summary.config
     held_out = validation_images(config)
@@ -85,9 +86,9 @@ def preview_samples(summary: RunSummary) -> ev.Samples | None:
         return None
     upscaler = Upscaler(load_model(RunFolder(summary.folder).checkpoint, "cpu", "ema"), device="cpu")
     crops = []
-    shown = itertools.islice(zip(held_out.images, held_out.lr or itertools.repeat(None)), SAMPLE_GRID)
+    shown = itertools.islice(zip(held_out.images, held_out.lr or itertools.repeat(None)), PREVIEW_GRID)
     for index, (image, partner) in enumerate(shown):
-        crop = make_crop(image, SAMPLE_CROP, config, config.seed + index, partner)
+        crop = make_crop(image, PREVIEW_CROP, config, config.seed + index, partner)
         lr = to_uint8(crop.lr)
-        crops.append(ev.SampleCrop(lr, crop.bicubic, upscaler.upscale(lr), crop.hr))
-    return ev.Samples(step=summary.step, crops=tuple(crops))
+        crops.append(ev.PreviewCrop(lr, crop.bicubic, upscaler.upscale(lr), crop.hr))
+    return ev.Previews(step=summary.step, crops=tuple(crops))

@@ -41,12 +41,12 @@ class TensorBoardLog:
         elif isinstance(event, ev.Validation):
             for name in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"):
                 add(f"validation/{name}", getattr(event, name), event.step)
-        elif isinstance(event, ev.Samples):
+        elif isinstance(event, ev.Previews):
             for index, crop in enumerate(event.crops):
                 # bicubic | model | ground truth, side by side at HR size
                 row = np.concatenate([crop.bicubic, crop.sr, crop.hr], axis=1)
                 row = np.repeat(row, 3, axis=2) if row.ndim == 3 and row.shape[2] == 1 else row
-                self.writer.add_image(f"samples/{index}", row, event.step, dataformats="HWC")
+                self.writer.add_image(f"previews/{index}", row, event.step, dataformats="HWC")
         elif isinstance(event, ev.Finished):
             self.writer.flush()
 

@@ -1,8 +1,10 @@
 """The training loop: a generator of plain-data events, so the window, the command line and the tests
 drive the same code and never share tensors with it.
 
-The trainer owns the loop, the learning-rate schedule, validation, the run folder and the events; the
-networks and the maths of one update live in engine/training/gan_step.py. Phases: "pretrain" (pixel loss only)
+The trainer owns the loop, the learning-rate schedule, the run folder and the events; the networks and
+the maths of one update live in engine/training/gan_step.py, and the parts that keep state across steps
+(the best score, the rollback policy, the collapse and frozen watches) are components with their own
+`state_dict`, which the checkpoint stores. Phases: "pretrain" (pixel loss only)
 then "gan". The default run starts from a pretrained generator with no pixel phase, so the GAN's
 curves move from the first step. A non-finite loss, weight or optimizer state rolls back to the last
 good state with half the learning rate of the attempt that failed; every run, however it ends, leaves a
@@ -13,11 +15,9 @@ trains exactly what an uninterrupted run would.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import random
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,18 +34,20 @@ from engine.data.dataset import TrainingData, batch_stream, to_uint8
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.models.export import export_generator, read_metadata
-from engine.training.gan_step import GANStep, NonFiniteLoss, StopRequested
+from engine.training.best_score import BestScore
+from engine.training.failures import BadUpdate
+from engine.training.gan_step import GANStep, StopRequested
 from engine.training.init_model import adopt_init_architecture
 from engine.training.losses import discriminator_stuck
 from engine.training.perceptual import missing_weights_message
 from engine.training import tensorboard_log
 from engine.training.run_folder import RunExistsError, RunFolder, absolute_paths, stored_form
 from engine.training.progress_figure import save_sample_figure
-from engine.training.validation import CollapseWatch, ValidationSet
+from engine.training.rollback import MAX_ROLLBACKS, RollbackPolicy
+from engine.training.step_clock import StepClock
+from engine.training.validation import CollapseWatch, FrozenWatch, ValidationSet
 
-MAX_ROLLBACKS = 3  # consecutive rollbacks without reaching a new good state before the run gives up
 STUCK_WINDOW = 100  # GAN steps over which a useless discriminator is detected
-SPEED_SMOOTHING = 0.9
 
 
 def schedule_factor(config: TrainConfig, step: int) -> float:
@@ -100,16 +102,11 @@ class Trainer:
         self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
         self.validation = ValidationSet(self.data.val.images, config, self.data.val.lr)
         self.step = 0
-        self.lr_scale = 1.0  # halved by each rollback
-        self.reshuffles = 0  # a rollback draws other crops than the ones that failed
-        self.history: list[dict[str, Any]] = []
-        self.best_psnr, self.best_step = -math.inf, 0
-        self.best_generator: dict[str, torch.Tensor] | None = None
-        self.last_validation: dict[str, float] | None = None
-        self._fingerprint: float | None = None
+        self.history: list[ev.HistoryRecord] = []
+        self.best = BestScore()
+        self.rollback = RollbackPolicy()
         self._collapse = CollapseWatch()
-        self._rollbacks = 0
-        self._good_state: dict[str, Any] | None = None
+        self._frozen = FrozenWatch()
         self._d_window: deque[float] = deque(maxlen=STUCK_WINDOW)
         if state is not None:
             self._restore(state)
@@ -140,8 +137,8 @@ class Trainer:
     def run(self) -> Iterator[ev.TrainEvent]:
         """Yield events until the run ends; `Finished` is always last.
 
-        After a resume, `self.history` holds the stored curves (plain dicts with a "kind" of "step" or
-        "validation") and the first new StepMetrics is step `Resumed.step + 1`. With `log_tensorboard`, rank 0
+        After a resume, `self.history` holds the stored curves (StepRecord and ValidationRecord) and the
+        first new StepMetrics is step `Resumed.step + 1`. With `log_tensorboard`, rank 0
         also writes them as TensorBoard event files: here, so every front end gets them.
         """
         events = self._events()
@@ -154,8 +151,8 @@ class Trainer:
             try:
                 yield from self._startup_events()
                 yield from self._loop()
-            except NonFiniteLoss as exc:  # the checkpoint on disk is the last good state: keep it
-                yield from self._finish("failed", f"{exc.term} kept going NaN/inf after {MAX_ROLLBACKS} "
+            except BadUpdate as exc:  # the checkpoint on disk is the last good state: keep it
+                yield from self._finish("failed", f"{exc.term} {exc.repeated} after {MAX_ROLLBACKS} "
                                                   f"rollbacks, each with half the learning rate", None)
             except Exception as exc:  # noqa: BLE001 - any failure must still end in Finished with a reason
                 yield from self._finish("failed", str(exc) if isinstance(exc, OSError) else
@@ -173,7 +170,7 @@ class Trainer:
             self._repair_best_export()
         if self.step > 0:
             yield ev.Resumed(step=self.step, path=str(self.folder.checkpoint),
-                             history=tuple(copy.deepcopy(self.history)))
+                             history=tuple(self.history))
         if self.init_note:
             yield ev.TrainWarning(step=self.step, code="init-architecture", message=self.init_note)
         for message in self.data.skipped:
@@ -185,12 +182,12 @@ class Trainer:
             yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
         if self.gan.perceptual_note:
             yield ev.TrainWarning(step=self.step, code="vgg-substituted", message=self.gan.perceptual_note)
-        self._good_state = self._capture()
+        self.rollback.mark_good(self._capture())
 
     # ------------------------------------------------------------------ the loop
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of steps self.step + 1, ...: each process its own, a function of (seed, step)."""
-        seed_key = (self.config.seed, self.group.rank, self.reshuffles)
+        seed_key = (self.config.seed, self.group.rank, self.rollback.reshuffles)
         return batch_stream(self.data.train.images, self.config, seed_key, self.step + 1, self.device,
                             self.data.train.lr)
 
@@ -201,8 +198,7 @@ class Trainer:
         config = self.config
         batches = self._batches()
         phase = None
-        seconds_per_step = 0.0
-        last = time.perf_counter()
+        clock = StepClock()
         while self.step < config.steps and not self._stop_requested():
             if self.phase != phase:
                 if phase is not None:
@@ -210,31 +206,27 @@ class Trainer:
                 phase = self.phase
                 yield ev.PhaseChanged(step=self.step, phase=phase)
             hr, lr = next(batches)
-            self.gan.set_lr_factor(schedule_factor(config, self.step) * self.lr_scale)
+            self.gan.set_lr_factor(schedule_factor(config, self.step) * self.rollback.lr_scale)
             try:
                 result = self.gan.step(hr, lr, phase, self.step, self._stop_requested)
                 self.step += 1
-                now = time.perf_counter()
-                elapsed, last = now - last, now
-                seconds_per_step = elapsed if not seconds_per_step else (
-                    SPEED_SMOOTHING * seconds_per_step + (1 - SPEED_SMOOTHING) * elapsed)
-                yield from self._after_step(phase, result, seconds_per_step)
+                clock.tick()
+                yield from self._after_step(phase, result, clock)
             except StopRequested:
                 break
-            except NonFiniteLoss as exc:  # a bad update, or a generator found frozen at validation
-                yield from self._rollback(exc)
+            except BadUpdate as exc:  # a NaN/inf update, or a generator found frozen at validation
+                yield from self._roll_back(exc)
                 batches = self._batches()
 
-    def _after_step(self, phase: str, result: Any, seconds_per_step: float) -> Iterator[ev.TrainEvent]:
+    def _after_step(self, phase: str, result: Any, clock: StepClock) -> Iterator[ev.TrainEvent]:
         config, step = self.config, self.step
         lr_g, lr_d = self.gan.learning_rates
-        self.history.append({"kind": "step", "step": step, "phase": phase, "losses": result.losses,
-                             "d_real": result.d_real, "d_fake": result.d_fake, "lr_g": lr_g, "lr_d": lr_d})
+        self.history.append(ev.StepRecord(step=step, phase=phase, losses=result.losses, d_real=result.d_real,
+                                          d_fake=result.d_fake, lr_g=lr_g, lr_d=lr_d))
         if step % config.log_every == 0:
-            speed = 1.0 / max(seconds_per_step, 1e-9)
             yield ev.StepMetrics(step=step, total_steps=config.steps, phase=phase, losses=result.losses,
                                  d_real=result.d_real, d_fake=result.d_fake, lr_g=lr_g, lr_d=lr_d,
-                                 steps_per_s=speed, eta_s=(config.steps - step) / speed)
+                                 steps_per_s=clock.steps_per_s, eta_s=clock.eta_s(config.steps - step))
         if phase == "gan":
             yield from self._watch_discriminator(result.losses["d_loss"])
         new_best = False
@@ -267,97 +259,91 @@ class Trainer:
 
     def _validate(self) -> Iterator[ev.TrainEvent]:
         """Score the held-out crops; returns whether this is the best score so far (a generator that
-        stopped changing raises NonFiniteLoss: it is as stuck as a NaN)."""
-        fingerprint = self.gan.fingerprint()
-        if fingerprint == self._fingerprint and self.gan.learning_rates[0] > 0:
-            raise NonFiniteLoss("the generator's weights (they stopped changing although its loss is finite)")
-        self._fingerprint = fingerprint
+        stopped changing raises FrozenGenerator: it is as stuck as a NaN)."""
+        self._frozen.check(self.gan.fingerprint(), learning=self.gan.learning_rates[0] > 0)
         validation = self.validation
         score = validation.score(self._super_resolve)
-        is_best = score.psnr > self.best_psnr
-        self.last_validation = {"psnr": score.psnr, "ssim": score.ssim, "bicubic_psnr": validation.bicubic.psnr,
-                                "bicubic_ssim": validation.bicubic.ssim}
-        self.history.append({"kind": "validation", "step": self.step, **self.last_validation})
-        if is_best:
-            self.best_psnr, self.best_step = score.psnr, self.step
-            self.best_generator = cpu_state(self.gan.eval_generator)
+        record = ev.ValidationRecord(step=self.step, psnr=score.psnr, ssim=score.ssim,
+                                     bicubic_psnr=validation.bicubic.psnr, bicubic_ssim=validation.bicubic.ssim)
+        self.history.append(record)
+        numbers = {name: value for name, value in vars(record).items() if name != "step"}
+        is_best = self.best.update(self.step, numbers, lambda: cpu_state(self.gan.eval_generator))
         yield ev.Validation(step=self.step, psnr=score.psnr, ssim=score.ssim, bicubic_psnr=validation.bicubic.psnr,
                             bicubic_ssim=validation.bicubic.ssim, is_best=is_best)
         warning = self._collapse.check(score, validation.bicubic)
         if warning:
             yield ev.TrainWarning(step=self.step, code="collapse", message=warning)
-        crops = [ev.SampleCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
-                 for crop in validation.samples]
-        yield ev.Samples(step=self.step, crops=tuple(crops))
+        crops = [ev.PreviewCrop(to_uint8(crop.lr), crop.bicubic, to_uint8(self._super_resolve(crop.lr)), crop.hr)
+                 for crop in validation.previews]
+        yield ev.Previews(step=self.step, crops=tuple(crops))
         return is_best
 
     # ------------------------------------------------------------------ state
+    def _components(self) -> tuple[BestScore | RollbackPolicy | CollapseWatch | FrozenWatch, ...]:
+        """The parts whose state a checkpoint stores in "progress" (each under its own keys)."""
+        return self.best, self.rollback, self._collapse, self._frozen
+
     def _capture(self) -> dict[str, Any]:
         """Everything needed to continue this run, as CPU copies (also the in-memory rollback point)."""
+        progress: dict[str, Any] = {"step": self.step, "history": ev.history_to_dicts(self.history)}
+        for component in self._components():
+            progress.update(component.state_dict())
         return {
             "config": stored_form(self.config).to_dict(), "generator_spec": self.gan.generator.spec(),
-            "gan": self.gan.state_dict(), "best_generator": copy.deepcopy(self.best_generator),
-            "progress": {"step": self.step, "lr_scale": self.lr_scale, "reshuffles": self.reshuffles,
-                         "history": copy.deepcopy(self.history), "best_psnr": self.best_psnr,
-                         "best_step": self.best_step, "last_validation": self.last_validation,
-                         "fingerprint": self._fingerprint,
-                         "collapse": [self._collapse.below, self._collapse.previous]},
-            "rng": capture_rng(),
+            "gan": self.gan.state_dict(), "best_generator": progress.pop("best_generator"),
+            "progress": progress, "rng": capture_rng(),
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.gan.load_state_dict(state["gan"])
-        progress = state["progress"]
-        self.step, self.lr_scale, self.reshuffles = progress["step"], progress["lr_scale"], progress["reshuffles"]
-        self.history = copy.deepcopy(progress["history"])
-        self.best_psnr, self.best_step = progress["best_psnr"], progress["best_step"]
-        self.last_validation, self._fingerprint = progress["last_validation"], progress["fingerprint"]
-        self._collapse.below, self._collapse.previous = progress["collapse"]
-        self.best_generator = copy.deepcopy(state["best_generator"])
+        progress = {**state["progress"], "best_generator": state["best_generator"]}
+        self.step = progress["step"]
+        self.history = ev.history_from_dicts(progress["history"])
+        for component in self._components():
+            component.load_state_dict(progress)
         restore_rng(state["rng"])
 
     def _save(self, reason: str) -> Iterator[ev.TrainEvent]:
         """Checkpoint to disk (then the best export it holds); the same state becomes the rollback point."""
-        self._good_state = self._capture()
-        self._rollbacks = 0
+        state = self._capture()
+        self.rollback.mark_good(state)
         if not self.group.is_main:
             return
-        save_checkpoint(self.folder.checkpoint, self._good_state)
+        save_checkpoint(self.folder.checkpoint, state)
         self._repair_best_export()
         yield ev.CheckpointSaved(step=self.step, path=str(self.folder.checkpoint), reason=reason)
 
-    def _rollback(self, exc: NonFiniteLoss) -> Iterator[ev.TrainEvent]:
-        self._rollbacks += 1
-        if self._rollbacks > MAX_ROLLBACKS or self._good_state is None:
+    def _roll_back(self, exc: BadUpdate) -> Iterator[ev.TrainEvent]:
+        good = self.rollback.next_attempt()
+        if good is None:
             raise exc
-        failed_at, lr_scale = self.step, self.lr_scale * 0.5
-        self._restore(self._good_state)
-        self.lr_scale, self.reshuffles = lr_scale, self.reshuffles + 1
-        self.gan.set_lr_factor(schedule_factor(self.config, self.step) * self.lr_scale)
+        failed_at, failed_lr_scale = self.step, self.rollback.lr_scale
+        self._restore(good)
+        self.rollback.retried(failed_lr_scale)
+        self.gan.set_lr_factor(schedule_factor(self.config, self.step) * self.rollback.lr_scale)
         self._d_window.clear()
         lr_g, lr_d = self.gan.learning_rates
-        yield ev.TrainWarning(step=failed_at, code="non-finite", message=f"{exc.term} became NaN/inf at step "
-                              f"{failed_at + 1}; back to step {self.step} with the learning rate halved "
-                              f"(x{self.lr_scale:g} of the schedule's)")
-        yield ev.Rollback(step=failed_at, term=exc.term, to_step=self.step, lr_g=lr_g, lr_d=lr_d)
+        yield ev.TrainWarning(step=failed_at, code="rollback", message=f"{exc} at step {failed_at + 1}; back to "
+                              f"step {self.step} with the learning rate halved (x{self.rollback.lr_scale:g} of "
+                              f"the schedule's)")
+        yield ev.Rollback(step=failed_at, term=exc.term, to_step=self.step, lr_g=lr_g, lr_d=lr_d, problem=exc.problem)
 
     # ------------------------------------------------------------------ exports and the end
     def _export(self, path: Path, state: dict[str, torch.Tensor], steps: int) -> Path:
         extra = {"config": stored_form(self.config).to_dict(), "steps": steps,
                  "phase": "pretrain" if steps <= self.config.pretrain_steps else "gan",
-                 "best_psnr": self.best_psnr if math.isfinite(self.best_psnr) else None,
-                 "last_validation": self.last_validation, "data": Path(self.config.data_dir).name}
+                 "best_psnr": self.best.finite_psnr, "last_validation": self.best.last_validation, "data": Path(self.config.data_dir).name}
         return export_generator(path, state, self.gan.generator.spec(), self.gan.value_range, extra=extra)
 
     def _repair_best_export(self) -> None:
         """Make best.safetensors the best weights the checkpoint records (a crash or a full disk may have
         stopped it from being written after its checkpoint)."""
-        if self.best_generator is None:
+        if self.best.generator is None:
             return
         best = self.folder.best
-        if best.is_file() and read_metadata(best).get("steps") == str(self.best_step):
+        if best.is_file() and read_metadata(best).get("steps") == str(self.best.step):
             return
-        self._export(best, self.best_generator, self.best_step)
+        self._export(best, self.best.generator, self.best.step)
 
     def _finish(self, reason: str, message: str, save_reason: str | None) -> Iterator[ev.TrainEvent]:
         """Final checkpoint (unless `save_reason` is None) and export (once any step was trained), then

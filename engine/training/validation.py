@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,10 +20,11 @@ import torch
 from engine.training.config import TrainConfig
 from engine.data.dataset import center_crop, center_pair_crop, make_lr, to_tensor, to_uint8, upscale_bicubic
 from engine.scoring.metrics import psnr_y, ssim_y
+from engine.training.failures import FrozenGenerator
 
 VAL_CROP = 256  # validation crops are center crops up to this size, so numbers compare step to step
-SAMPLE_CROP = 128  # the HR size of the crop shown as samples
-SAMPLE_GRID = 4  # how many validation crops the window's samples and the saved sample figure show
+PREVIEW_CROP = 128  # the HR size of the crop shown as previews
+PREVIEW_GRID = 4  # how many validation crops the window's previews and the saved progress figure show
 COLLAPSE_DB = 5.0  # this far below bicubic ...
 COLLAPSE_COUNT = 3  # ... this many validations in a row is a collapse
 
@@ -58,15 +60,15 @@ def make_crop(image: np.ndarray, side: int, config: TrainConfig, seed: int, part
 
 
 class ValidationSet:
-    """The held-out crops of a run, bicubic's score on them, and the crop shown as samples."""
+    """The held-out crops of a run, bicubic's score on them, and the crop shown as previews."""
 
     def __init__(self, images: list[np.ndarray], config: TrainConfig, partners: list[np.ndarray] | None = None) -> None:
         self.scale = config.scale
         held_out = list(zip(images, partners or itertools.repeat(None)))
         self.crops = [make_crop(image, VAL_CROP, config, config.seed + i, partner)
                       for i, (image, partner) in enumerate(held_out)]
-        self.samples = [make_crop(image, SAMPLE_CROP, config, config.seed + i, partner)
-                        for i, (image, partner) in enumerate(held_out[:SAMPLE_GRID])]
+        self.previews = [make_crop(image, PREVIEW_CROP, config, config.seed + i, partner)
+                        for i, (image, partner) in enumerate(held_out[:PREVIEW_GRID])]
         self.bicubic = self._score([crop.bicubic for crop in self.crops])
 
     def _score(self, outputs: list[np.ndarray]) -> Score:
@@ -81,8 +83,8 @@ class ValidationSet:
         return self._score(self.outputs(super_resolve))
 
     def figure_rows(self, super_resolve: SuperResolveBatch) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(LR, output, original) of the first crops, for the saved sample figure."""
-        crops = self.crops[:SAMPLE_GRID]
+        """(LR, output, original) of the first crops, for the saved progress figure."""
+        crops = self.crops[:PREVIEW_GRID]
         return [(to_uint8(crop.lr), sr, crop.hr) for crop, sr in zip(crops, self.outputs(super_resolve, crops))]
 
 
@@ -95,6 +97,13 @@ class CollapseWatch:
         self.below = 0
         self.previous = -float("inf")
 
+    def state_dict(self) -> dict[str, Any]:
+        """Under the key (and [below, previous] form) checkpoints have always used."""
+        return {"collapse": [self.below, self.previous]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.below, self.previous = state["collapse"]
+
     def check(self, score: Score, bicubic: Score) -> str | None:
         stuck = score.psnr < bicubic.psnr - COLLAPSE_DB and score.psnr <= self.previous + 0.1
         self.below, self.previous = (self.below + 1 if stuck else 0), score.psnr
@@ -103,3 +112,22 @@ class CollapseWatch:
         return (f"validation PSNR has stayed more than {COLLAPSE_DB:g} dB below bicubic for {COLLAPSE_COUNT} "
                 f"validations ({score.psnr:.1f} vs {bicubic.psnr:.1f} dB): the generator has collapsed or is not "
                 f"learning; a lower lr_g, or starting from a pretrained generator, usually helps")
+
+
+class FrozenWatch:
+    """Raises FrozenGenerator when the generator's weights are the same at two validations in a row while
+    it is being trained (learning rate above 0): an update that silently does nothing is caught like a NaN."""
+
+    def __init__(self) -> None:
+        self.fingerprint: float | None = None
+
+    def check(self, fingerprint: float, learning: bool) -> None:
+        if fingerprint == self.fingerprint and learning:
+            raise FrozenGenerator()
+        self.fingerprint = fingerprint
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.fingerprint = state["fingerprint"]

@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton,
                                QTableWidget, QVBoxLayout, QWidget)
 
-from engine.training.config import PERCEPTUAL_NETS
+from engine.training.config import CHOICES
 from engine.training.perceptual import layer_names, vgg_feature_stack
 
 ROW_HEIGHT_EXTRA = 6
@@ -51,7 +51,7 @@ class LayersEditor(QWidget):
         row = self.table.rowCount()
         self.table.insertRow(row)
         name = QComboBox(editable=True)
-        name.addItems(sorted(set(vgg_layers(PERCEPTUAL_NETS[-1])) | set(vgg_layers(PERCEPTUAL_NETS[0])),
+        name.addItems(sorted(set(vgg_layers(CHOICES["perceptual_net"][-1])) | set(vgg_layers(CHOICES["perceptual_net"][0])),
                              key=lambda text: (text[-3:], text)))
         name.setCurrentText(layer or "conv3_3")
         name.currentTextChanged.connect(self.changed)

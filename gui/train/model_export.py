@@ -1,6 +1,6 @@
-"""Export a run's generator: its best or latest export, as our `.safetensors`, ONNX or an ncnn pair, to
-where the person picks (the save dialog's file type is the format), atomically, and never over an existing
-file without asking. The conversion is engine.models.export_formats, the same as `python -m engine export`."""
+"""Export a run's generator: its best export or the one written when it last stopped (EMA weights where
+the run averages them), as our `.safetensors`, ONNX or an ncnn pair, to where the person picks (the save
+dialog's file type is the format), atomically, and never over an existing file without asking. The conversion is engine.models.export_formats, the same as `python -m engine export`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def export_choices(folder: Path) -> list[tuple[str, Path]]:
     """The run's exports that exist, each with a label that says which weights and from which step."""
     run = RunFolder(folder)
     choices = []
-    for label, path in (("Best validation PSNR", run.best), ("Latest weights", run.generator)):
+    for label, path in (("Best validation PSNR", run.best), ("Weights at the last stop", run.generator)):
         if path.is_file():
             try:
                 step = read_metadata(path).get("steps", "?")

@@ -1,8 +1,8 @@
-"""The Train tab: settings and the run list on the left, the shown run's curves and samples on the
+"""The Train tab: settings and the run list on the left, the shown run's curves and previews on the
 right, and a fixed action bar across the top.
 
 Each Start trains into a fresh run folder; Resume continues the selected run with its stored settings
-(shown in the form, which is locked while a run trains). Selecting a run shows its curves and samples
+(shown in the form, which is locked while a run trains). Selecting a run shows its curves and previews
 without resuming it. The trainer runs on a worker thread; its events only update buffers and labels.
 """
 
@@ -18,7 +18,8 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 from engine.training.init_model import adopt_init_architecture
 from engine.resources import resource_path
 from engine.training.run_folder import config_to_resume
@@ -68,7 +69,7 @@ class TrainPanel(QWidget):
         self._last_reason: str = str(settings.value("train/last_reason", "") or "")
 
         self.view = RunView(settings)
-        self.plots, self.samples, self.warnings = self.view.plots, self.view.samples, self.view.warnings
+        self.plots, self.previews, self.warnings = self.view.plots, self.view.previews, self.view.warnings
         self.form = SettingsForm()
         self.bar = ActionBar()
         self.runs = RunList(self._runs_dir, settings)
@@ -281,9 +282,6 @@ class TrainPanel(QWidget):
         target = self._resume_target()
         self.resume_button.setToolTip(f"Continue {target.name} with its own settings" if target else "")
 
-    def warning_texts(self) -> list[str]:
-        return self.warnings.texts()
-
     def shutdown(self) -> None:
         """The window closes: stop measuring and previewing."""
         self.estimate.shutdown()
@@ -298,7 +296,7 @@ class TrainPanel(QWidget):
         self._update_buttons()
 
     def _on_run_selected(self, folder: Path | None) -> None:
-        """Show the selected run's curves and samples, unless a run is training (the view follows it)."""
+        """Show the selected run's curves and previews, unless a run is training (the view follows it)."""
         self._update_buttons()
         summary = self.runs.summary(folder)
         if self.is_running() or folder is None or summary is None or folder == self.view.shown:
@@ -317,8 +315,8 @@ class TrainPanel(QWidget):
             self._on_step(event)
         elif isinstance(event, ev.Validation):
             self.plots.add_validation(event)
-        elif isinstance(event, ev.Samples):
-            self.samples.add(event)
+        elif isinstance(event, ev.Previews):
+            self.previews.add(event)
         elif isinstance(event, ev.PhaseChanged):
             self.view.phase_changed(event)
         elif isinstance(event, ev.TrainWarning):

@@ -15,7 +15,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from engine.training.checkpoint import CheckpointError
+from engine.errors import CheckpointError
 from engine.training.run_folder import RunFolder
 from engine.training.run_summary import RunSummary, read_run, run_folders
 from gui.common.background import Background

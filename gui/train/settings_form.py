@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
                                QVBoxLayout, QWidget)
 
 from engine.training import config as cfg
-from engine.training.config import PRESET_DESCRIPTIONS, PRESETS, ConfigError, TrainConfig, preset
-from engine.data.degradations import DEGRADATIONS
-from engine.device import DEVICE_CHOICES
+from engine.training.config import PRESETS, TrainConfig, preset
+from engine.errors import ConfigError
+from engine.models.registry import weights_file_filter
 from gui.train.layers_editor import LayersEditor
 from gui.common.path_field import PathField
 from gui.train.strength_editor import StrengthEditor
@@ -31,22 +31,16 @@ MAIN_FIELDS = ("data_dir", "lr_dir", "preset", "scale", "degradation", "realisti
 PANEL_FIELDS = ("out_dir",)  # chosen by the panel: a fresh folder per Start
 # A preset is a recipe: switching to another keeps these settings of the person's own machine and data.
 KEPT_ACROSS_PRESETS = ("data_dir", "lr_dir", "val_dir", "vgg_weights", "device", "workers")
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "preset": tuple(PRESETS), "scale": cfg.SCALES, "channels": (3, 1), "generator": cfg.GENERATORS,
-    "discriminator": cfg.DISCRIMINATORS, "adversarial_loss": cfg.ADVERSARIAL_LOSSES, "precision": cfg.PRECISIONS,
-    "lr_schedule": cfg.LR_SCHEDULES, "pixel_loss": cfg.PIXEL_LOSSES, "perceptual_criterion": cfg.PIXEL_LOSSES,
-    "perceptual_net": cfg.PERCEPTUAL_NETS, "vgg_convention": cfg.VGG_CONVENTIONS, "device": DEVICE_CHOICES,
-    "degradation": DEGRADATIONS,
-}
-MODEL_FILTER = "Models and checkpoints (*.safetensors *.pth *.pt);;All files (*)"
+CHOICES: dict[str, tuple[Any, ...]] = {"preset": tuple(PRESETS), **cfg.CHOICES}
 # name -> (dialog title, folder?, file filter, placeholder)
 PATHS: dict[str, tuple[str, bool, str, str]] = {
     "data_dir": ("Training images", True, "", "Folder of training images (or of hr/ and lr/)"),
     "lr_dir": ("Low-resolution partners", True, "", "Optional: their LR partners, same names"),
     "val_dir": ("Validation images", True, "", "Empty: hold out images of the training folder"),
-    "vgg_weights": ("VGG weights file", False, "Weights (*.safetensors *.pth);;All files (*)",
+    "vgg_weights": ("VGG weights file", False, weights_file_filter("Weights"),
                     "Empty: torchvision's cache, else the bundled VGG16"),
-    "init_generator": ("Generator to start from", False, MODEL_FILTER, "Empty: random weights"),
+    "init_generator": ("Generator to start from", False, weights_file_filter("Models and checkpoints"),
+                       "Empty: random weights"),
 }
 LABELS = {
     "data_dir": "Training images", "lr_dir": "LR partners", "hr_patch": "HR patch size", "batch_size": "Batch size", "steps": "Total steps",
@@ -166,7 +160,7 @@ class SettingsForm(QWidget):
             for choice in CHOICES[name]:
                 editor.addItem(str(choice), choice)
                 if name == "preset":
-                    editor.setItemData(editor.count() - 1, PRESET_DESCRIPTIONS[choice], Qt.ItemDataRole.ToolTipRole)
+                    editor.setItemData(editor.count() - 1, PRESETS[choice].description, Qt.ItemDataRole.ToolTipRole)
             editor.currentIndexChanged.connect(self.changed)
         elif hint is bool:
             editor = QCheckBox()
@@ -202,7 +196,7 @@ class SettingsForm(QWidget):
 
     def _describe_preset(self) -> None:
         name = self.value("preset")
-        self.preset_description.setText(PRESET_DESCRIPTIONS.get(name, ""))
+        self.preset_description.setText(PRESETS[name].description if name in PRESETS else "")
 
     def set_data_summary(self, text: str, usable: bool) -> None:
         """What the data fields hold, or (as an error) why training would refuse it."""

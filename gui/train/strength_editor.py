@@ -10,7 +10,7 @@ import json
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLineEdit, QVBoxLayout, QWidget
 
-from engine.training.config import ConfigError
+from engine.errors import ConfigError
 from engine.data.degradations import CUSTOM, STRENGTHS, DegradationError, RealisticDegradation, realistic_from, strength_of
 
 

@@ -1,8 +1,9 @@
 """Before/after view: both images drawn at the same zoom and position, split by a divider the user
-drags. Mouse wheel zooms around the cursor, dragging elsewhere pans.
+drags. Mouse wheel zooms around the cursor, dragging elsewhere pans. The same view compares two results
+of one image (A/B): then both sides are results, labelled with their models, and drawn alike.
 
-The "before" is the input drawn into the result's rectangle, so it is resized to the output size at
-paint time (nearest or smooth) without ever making a full-size copy. Each side is drawn from a preview
+The left side is drawn into the right side's rectangle, so the input (or a result of another size) is
+resized to the right side's size at paint time (nearest or smooth) without ever making a full-size copy. Each side is drawn from a preview
 while that has enough pixels for the zoom, else from the full image (memory-mapped from the result
 store), and only the part that is on screen is drawn.
 """
@@ -21,6 +22,8 @@ MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 # A side drawn at most this many times the widget's area is scaled once and kept, so dragging the divider
 # or panning only copies pixels; larger (zoomed in far) it is drawn straight from the visible source part.
 CACHE_AREAS = 4
+BEFORE_AFTER = ("Before", "After")
+LABEL_PAD = 10  # room either side of a label's text in its box
 
 
 @dataclass
@@ -71,6 +74,8 @@ class CompareView(QWidget):
         self._zoom = 1.0
         self._center = QPointF()  # the image point shown at the middle of the widget
         self._split = 0.5  # divider position as a fraction of the widget's width
+        self._labels = BEFORE_AFTER
+        self._left_is_input = True  # the left side is the input, smoothed as the user chose; else a result
         self._drag: str | None = None
         self._last_pos = QPointF()
         self.smooth_before = True
@@ -79,11 +84,15 @@ class CompareView(QWidget):
         self.setMouseTracking(True)
 
     # ------------------------------------------------------------------ public
-    def set_images(self, before: ViewImage, after: ViewImage) -> None:
-        """Show a new pair. The first pair is fitted; later ones keep the zoom and the relative position,
-        so switching between results compares the same spot."""
+    def set_images(self, before: ViewImage, after: ViewImage, labels: tuple[str, str] = BEFORE_AFTER,
+                   left_is_input: bool = True) -> None:
+        """Show a new pair, each side with its label. The first pair is fitted; later ones keep the zoom and
+        the relative position, so switching between results (or to A/B) compares the same spot. When the
+        left side is a result too (`left_is_input` False) it is drawn by the right side's rule, never
+        smoothed alone, so neither side of an A/B looks softer for the drawing's sake."""
         previous = self._after
         self._before, self._after = before, after
+        self._labels, self._left_is_input = labels, left_is_input
         if previous is None:
             self.fit()
             return
@@ -95,6 +104,10 @@ class CompareView(QWidget):
     def clear(self) -> None:
         self._before = self._after = None
         self.update()
+
+    def labels(self) -> tuple[str, str]:
+        """What the left and right sides are called ('Before', 'After', or the two models of an A/B)."""
+        return self._labels
 
     def result_size(self) -> QSize:
         return self._after.size if self._after is not None else QSize()
@@ -153,7 +166,8 @@ class CompareView(QWidget):
             return
         target = self._image_rect()
         divider = self._divider_x()
-        self._paint_side(painter, self._before, target, QRectF(0, 0, divider, self.height()), self.smooth_before)
+        left_smooth = self.smooth_before if self._left_is_input else None
+        self._paint_side(painter, self._before, target, QRectF(0, 0, divider, self.height()), left_smooth)
         self._paint_side(painter, self._after, target, QRectF(divider, 0, self.width() - divider, self.height()),
                          None)
         self._paint_divider(painter, divider)
@@ -183,8 +197,11 @@ class CompareView(QWidget):
         painter.setBrush(QColor(30, 32, 38, 200))
         painter.drawEllipse(QPointF(x, self.height() / 2), 11, 11)
         painter.drawText(QRectF(x - 11, self.height() / 2 - 11, 22, 22), Qt.AlignmentFlag.AlignCenter, "⇔")
-        for text, right in (("Before", False), ("After", True)):
-            box = QRectF(0, 8, 64, 22)
+        metrics = painter.fontMetrics()
+        for label, right in zip(self._labels, (False, True)):
+            room = max(0.0, (self.width() - x if right else x) - 16 - 2 * LABEL_PAD)
+            text = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(room))
+            box = QRectF(0, 8, max(64, metrics.horizontalAdvance(text) + 2 * LABEL_PAD), 22)
             if right:
                 box.moveLeft(x + 8)
             else:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
-from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model
+from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model, weights_file_filter
 from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
 from gui.common.background import Background
@@ -23,14 +23,13 @@ from gui.common.job_worker import JobWorker
 
 OPEN_FILE = "open-file"
 BUNDLED = "Bundled: "
-MODEL_FILTER = "Models (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2  # the short name a queue row shows
 BASE_DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 3  # the description without the measured cost
 MEASURABLE_ROLE = Qt.ItemDataRole.UserRole + 4  # a model file whose cost here can be measured and kept
 COST_GROUP = "model_costs"  # QSettings group: cost key digest -> seconds per output megapixel
 # label, file in the run folder, which weights, description
-RUN_MODELS = (("latest", CHECKPOINT, "generator", "The current run's latest weights, read at each batch"),
+RUN_MODELS = (("raw", CHECKPOINT, "generator", "The current run's latest raw (not averaged) weights, read at each batch"),
               ("best", BEST, "ema", "The current run's best-scoring weights so far"),
               ("EMA", CHECKPOINT, "ema", "The current run's averaged (EMA) weights, read at each batch"))
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -239,6 +238,6 @@ class ModelPicker(QComboBox):
             self._previous = index
             return
         self.setCurrentIndex(self._previous)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", weights_file_filter("Models"))
         if path:
             self.choose_file(path)

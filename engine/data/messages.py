@@ -1,15 +1,11 @@
-"""The data's own error: what a person must fix in their folders, in one line the window and the
-command line show as is."""
+"""How the data's errors (engine.errors.DataError) name what a person must fix in their folders: in one
+line the window and the command line show as is, never a wall of file names."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 SHOWN = 3  # how many of the files a problem concerns a message names
-
-
-class DataError(ValueError):
-    """The data cannot train anything; the message names the folder or the files."""
 
 
 def first_few(names: Sequence[str], shown: int = SHOWN) -> str:

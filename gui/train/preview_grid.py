@@ -1,4 +1,4 @@
-"""The sample crops of one validation as a grid, TensorBoard-style: one strip per crop (low-res input
+"""The preview crops of one validation as a grid, TensorBoard-style: one strip per crop (low-res input
 drawn at HR size with nearest pixels, bicubic, the generator's output, original), the strips arranged in the rows
 and columns that make the pictures largest in the space there is. Painted in one widget: sixteen
 labelled image widgets would cost more to lay out than the pictures cost to draw."""
@@ -9,7 +9,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.events import Samples
+from engine.events import Previews
 from gui.common.images import to_qimage
 
 COLUMNS = (("lr", "Input"), ("bicubic", "Bicubic"), ("sr", "Output"), ("hr", "Original"))
@@ -31,11 +31,11 @@ def grid_shape(count: int, width: int, height: int, header: int) -> tuple[int, i
     return best
 
 
-class SampleGrid(QWidget):
+class PreviewGrid(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._images: list[dict[str, QImage]] = []
-        self.message = ""  # shown while there are no samples
+        self.message = ""  # shown while there are no previews
         self.setMinimumSize(len(COLUMNS) * (MIN_TILE + GAP), MIN_TILE + self._header())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -45,9 +45,9 @@ class SampleGrid(QWidget):
     def _header(self) -> int:
         return self.fontMetrics().height() + 4
 
-    def set_samples(self, samples: Samples | None, message: str = "") -> None:
+    def set_previews(self, previews: Previews | None, message: str = "") -> None:
         self._images = [{key: to_qimage(getattr(crop, key)) for key, _ in COLUMNS}
-                        for crop in (samples.crops if samples else ())]
+                        for crop in (previews.crops if previews else ())]
         self.message = message
         self.update()
 

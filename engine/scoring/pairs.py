@@ -1,4 +1,5 @@
-"""Where bench/quality.py's (original, low-resolution input) pairs come from: photos shrunk cleanly, a
+"""Where the (original, low-resolution input) pairs that bench/quality.py and scripts/ship_model.py score
+models on come from: photos shrunk cleanly, a
 standard set's published inputs, photos degraded as real ones are, or a folder of LR files someone brings.
 
 Degraded sets use the engine's own operations (engine/data/degradations.py) with fixed seeds, so a set is the
@@ -21,11 +22,12 @@ from engine.data.blur_kernels import filter2d, shaped_kernel
 from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
 from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
 from engine.scoring.evaluation import make_pair
+from engine.data.sizes import min_hr_side
 from engine.io.images import has_image_extension
 
 
 class BenchError(ValueError):
-    """Bad input to the benchmark; the message says what to fix."""
+    """Bad input to a benchmark or a model check; the message says what to fix."""
 
 
 @dataclass
@@ -78,10 +80,14 @@ def folder_pairs(folder: Path, scale: int, max_side: int, limit: int | None) -> 
     pairs = []
     for path in image_paths(folder, "--data", limit):
         hr, lr = make_pair(load_rgb(path), scale, max_side)
-        if min(hr.shape[:2]) < 8 * scale:
-            raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
-        pairs.append(Pair(path.stem, hr, lr))
+        pairs.append(Pair(path.stem, _large_enough(hr, scale, path), lr))
     return pairs
+
+
+def _large_enough(hr: np.ndarray, scale: int, path: Path) -> np.ndarray:
+    if min(hr.shape[:2]) < min_hr_side(scale):
+        raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
+    return hr
 
 
 def benchmark_pairs(root: Path, set_name: str, scale: int, limit: int | None) -> list[Pair]:
@@ -150,9 +156,7 @@ def degraded_pairs(folder: Path, scale: int, max_side: int | None, limit: int | 
     """Centred crops of the photos (None: whole photos; sides a multiple of the scale) and their degraded LR."""
     pairs = []
     for path in image_paths(folder, "--data", limit):
-        hr = center_crop(load_rgb(path), max_side, scale)
-        if min(hr.shape[:2]) < 8 * scale:
-            raise BenchError(f"{path.name} is too small to evaluate at x{scale}")
+        hr = _large_enough(center_crop(load_rgb(path), max_side, scale), scale, path)
         pairs.append(Pair(path.stem, hr, degrade_photo(hr, scale, how, strength, image_seed(seed, path.stem))))
     return pairs
 

@@ -1,0 +1,48 @@
+"""The best validation score of a run so far, and the weights that scored it: best.safetensors is
+exported from them, and a checkpoint stores them so a crash never loses the best model."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+Weights = dict[str, torch.Tensor]
+
+
+class BestScore:
+    """Keeps the highest validation PSNR, its step and a CPU copy of the weights, plus the last
+    validation's numbers (exports record them)."""
+
+    def __init__(self) -> None:
+        self.psnr = -math.inf
+        self.step = 0
+        self.generator: Weights | None = None
+        self.last_validation: dict[str, float] | None = None
+
+    def update(self, step: int, numbers: dict[str, float], weights: Callable[[], Weights]) -> bool:
+        """Record a validation (`numbers` has its "psnr"); returns whether it is the best so far, and then
+        keeps `weights()`."""
+        self.last_validation = dict(numbers)
+        if numbers["psnr"] <= self.psnr:
+            return False
+        self.psnr, self.step, self.generator = numbers["psnr"], step, weights()
+        return True
+
+    @property
+    def finite_psnr(self) -> float | None:
+        """The best PSNR, or None before any validation (JSON metadata has no -inf)."""
+        return self.psnr if math.isfinite(self.psnr) else None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Copies, under the keys checkpoints have always used."""
+        return {"best_psnr": self.psnr, "best_step": self.step, "last_validation": copy.deepcopy(self.last_validation),
+                "best_generator": copy.deepcopy(self.generator)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.psnr, self.step = state["best_psnr"], state["best_step"]
+        self.last_validation = copy.deepcopy(state["last_validation"])
+        self.generator = copy.deepcopy(state.get("best_generator"))
