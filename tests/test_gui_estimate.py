@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from engine.archs.table import ARCHITECTURES
 from engine.training.config import PRESETS, TrainConfig
 from engine.training.speed_probe import StepTimes
 from gui.train.speed_estimate import measure
@@ -79,6 +80,10 @@ def test_presets_are_described_and_classic_on_a_cpu_says_what_it_costs(qtbot, tm
         assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == PRESETS[name].description
     assert panel.form.preset_description.text() == PRESETS["default"].description
     assert not panel.form.preset_note.isVisible()
+    generators = panel.form.editor("generator")
+    for index, name in enumerate(ARCHITECTURES):
+        assert generators.itemData(index) == name
+        assert generators.itemData(index, Qt.ItemDataRole.ToolTipRole) == ARCHITECTURES[name].description
     for name in ("classic", "classic-init"):
         combo.setCurrentIndex(combo.findData(name))
         combo.activated.emit(combo.currentIndex())  # as a pick from the list does
@@ -86,6 +91,10 @@ def test_presets_are_described_and_classic_on_a_cpu_says_what_it_costs(qtbot, tm
         assert panel.form.preset_description.text() == PRESETS[name].description
         assert panel.form.preset_note.isVisible() and "slow on a CPU" in panel.form.preset_note.text()
         assert panel.data_dir.text()  # the data folder is kept across presets
+    combo.setCurrentIndex(combo.findData("finetune-photo"))
+    combo.activated.emit(combo.currentIndex())
+    assert panel.form.value("generator") == "esrgan" and panel.form.value("gen_blocks") == 23
+    assert "esrgan generator is slow on a CPU" in panel.form.preset_note.text()
     combo.setCurrentIndex(combo.findData("scratch"))
     combo.activated.emit(combo.currentIndex())
     assert not panel.form.preset_note.isVisible() and panel.form.value("init_generator") == ""

@@ -332,7 +332,7 @@ PRESETS: dict[str, Preset] = {item.name: item for item in (
            "the article's SRGAN with its generator first trained on pixel loss (as in the SRGAN paper)"),
     Preset("finetune-photo", finetune_photo_preset,
            "Real-ESRGAN x4plus fine-tuned on your photos (realistic degradation, batch 8 of 256 px): needs a GPU; "
-           "a 2-core CPU takes seconds per step even at batch 1 of 64 px"),
+           "a 2-core CPU takes about 1 s per step even at batch 1 of 64 px"),
     Preset("span-scratch", span_scratch_preset,
            "SPAN from random weights: pixel pretraining, then the GAN (about 7x the default's generator cost)"),
 )}

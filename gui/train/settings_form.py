@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
+from engine.archs.table import ARCHITECTURES
 from engine.training import config as cfg
 from engine.training.config import PRESETS, TrainConfig, preset
 from engine.errors import ConfigError
@@ -32,6 +33,11 @@ PANEL_FIELDS = ("out_dir",)  # chosen by the panel: a fresh folder per Start
 # A preset is a recipe: switching to another keeps these settings of the person's own machine and data.
 KEPT_ACROSS_PRESETS = ("data_dir", "lr_dir", "val_dir", "vgg_weights", "device", "workers")
 CHOICES: dict[str, tuple[Any, ...]] = {"preset": tuple(PRESETS), **cfg.CHOICES}
+# The one-line description each item of these lists shows as its tooltip.
+ITEM_DESCRIPTIONS: dict[str, dict[Any, str]] = {
+    "preset": {name: item.description for name, item in PRESETS.items()},
+    "generator": {name: arch.description for name, arch in ARCHITECTURES.items()},
+}
 # name -> (dialog title, folder?, file filter, placeholder)
 PATHS: dict[str, tuple[str, bool, str, str]] = {
     "data_dir": ("Training images", True, "", "Folder of training images (or of hr/ and lr/)"),
@@ -159,8 +165,8 @@ class SettingsForm(QWidget):
             editor = QComboBox()
             for choice in CHOICES[name]:
                 editor.addItem(str(choice), choice)
-                if name == "preset":
-                    editor.setItemData(editor.count() - 1, PRESETS[choice].description, Qt.ItemDataRole.ToolTipRole)
+                if choice in ITEM_DESCRIPTIONS.get(name, {}):
+                    editor.setItemData(editor.count() - 1, ITEM_DESCRIPTIONS[name][choice], Qt.ItemDataRole.ToolTipRole)
             editor.currentIndexChanged.connect(self.changed)
         elif hint is bool:
             editor = QCheckBox()

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 import engine
+from engine.archs.table import ARCHITECTURES
 from engine.training.config import TrainConfig
 from engine.device import describe_device, resolve_device
 from engine.training.speed_probe import StepTimes, phases_of
@@ -39,6 +40,7 @@ NOT_SHAPING = ("preset", "data_dir", "lr_dir", "val_dir", "out_dir", "steps", "p
 SLOW_ON_CPU = ("classic", "classic-init")
 CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolution, which is slow on a CPU, and "
                     "its samples stay flat for the first few thousand steps.")
+
 Probe = Callable[[TrainConfig, threading.Event], "StepTimes | None"]
 PROBE_CODE = ("import json, sys\n"
               "from engine.training.config import TrainConfig\n"
@@ -46,6 +48,16 @@ PROBE_CODE = ("import json, sys\n"
               "times = measure_step_times(TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))\n"
               "print(json.dumps(times.seconds))\n")
 POLL_S = 0.05
+
+
+def cpu_note(config: TrainConfig, device_type: str) -> str:
+    """Why this run will be slow here, when its generator is one the table marks slow on a CPU."""
+    if device_type != "cpu" or ARCHITECTURES[config.generator].fast_on_cpu:
+        return ""
+    if config.preset in SLOW_ON_CPU:
+        return CLASSIC_CPU_NOTE
+    return (f"The {config.generator} generator is slow on a CPU: the estimate below is what a step costs here; "
+            "a GPU trains it many times faster.")
 
 
 def measure(config: TrainConfig, cancel: threading.Event) -> StepTimes | None:
@@ -111,7 +123,7 @@ class SpeedEstimate(QObject):
             self.changed.emit(str(exc), "")
             return
         self._device = describe_device(device)
-        self._note = CLASSIC_CPU_NOTE if config.preset in SLOW_ON_CPU and device.type == "cpu" else ""
+        self._note = cpu_note(config, device.type)
         self._key = shape_key(config, device.type)
         if self._key in self._cache:
             self.changed.emit(describe(self._cache[self._key], config, self._device), self._note)
