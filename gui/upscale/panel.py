@@ -1,5 +1,6 @@
 """The Upscale tab: queue images (drop files or folders, add, paste images or paths), pick a model and
-output size, compare before/after, save results into the output folder (or one where you like).
+output size, compare before/after (or two results of one image, A/B), save results into the output folder
+(or one where you like).
 
 Upscaling and saving run on worker threads; results live in a temporary result store on disk, so the
 window holds only thumbnails and the previews of the row on screen."""
@@ -35,6 +36,21 @@ def view_image(stored: StoredImage) -> ViewImage:
     """A stored image for the compare view: its preview now, its full size memory-mapped when zoomed in."""
     full = None if stored.preview_is_full_size() else (lambda: to_qimage(stored.load_full()))
     return ViewImage(packed_qimage(stored.load_preview(), stored.alpha), QSize(stored.width, stored.height), full)
+
+
+def ab_labels(a: Entry, b: Entry) -> tuple[str, str]:
+    """'A: model' and 'B: model', with each one's scale when the two differ."""
+    with_scale = a.scale_text() != b.scale_text()
+
+    def label(side: str, entry: Entry) -> str:
+        return f"{side}: {entry.spec.model_label}" + (f" {entry.scale_text()}" if with_scale else "")
+
+    return label("A", a), label("B", b)
+
+
+def same_input(a: Entry, b: Entry) -> bool:
+    """Two rows of one image: the same file, read at the same size (so it was not replaced in between)."""
+    return (a.path, a.in_size) == (b.path, b.in_size)
 
 
 def result_store_parent() -> Path | None:
@@ -90,6 +106,8 @@ class UpscalePanel(QWidget):
         self.fit_button = QPushButton("Fit")
         self.actual_button = QPushButton("1:1")
         self.smooth = QCheckBox("Smooth “before”", checked=True)
+        self.ab_button = QPushButton("Compare A/B", checkable=True)
+        self.ab_button.setToolTip("Wipe between two results of one image: Ctrl+click their two rows first")
         self.zoom_label = QLabel("")
         self.zoom_label.setProperty("role", "muted")
         self.zoom_label.setMinimumWidth(48)
@@ -98,7 +116,7 @@ class UpscalePanel(QWidget):
         self.save_all_button.setProperty("role", "primary")
         self.save_all_button.setToolTip("Save every result not saved yet into the output folder")
         view_bar = QHBoxLayout()
-        for widget in (self.fit_button, self.actual_button, self.zoom_label, self.smooth):
+        for widget in (self.fit_button, self.actual_button, self.zoom_label, self.smooth, self.ab_button):
             view_bar.addWidget(widget)
         view_bar.addStretch(1)
         view_bar.addWidget(self.save_button)
@@ -119,7 +137,7 @@ class UpscalePanel(QWidget):
     def _connect(self) -> None:
         self.drop_zone.paths_dropped.connect(self.add_paths)
         self.queue.currentRowChanged.connect(lambda _: self._on_current_changed())
-        self.queue.itemSelectionChanged.connect(self._update_buttons)
+        self.queue.itemSelectionChanged.connect(self._on_selection_changed)
         self.queue.open_folder_requested.connect(self._open_folder)
         self.add_button.clicked.connect(self._choose_files)
         self.rerun_button.clicked.connect(self.rerun_selected)
@@ -128,6 +146,7 @@ class UpscalePanel(QWidget):
         self.fit_button.clicked.connect(self.compare.fit)
         self.actual_button.clicked.connect(self.compare.actual_size)
         self.smooth.toggled.connect(self.compare.set_smooth_before)
+        self.ab_button.toggled.connect(self._on_ab_toggled)
         self.compare.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.save_button.clicked.connect(self.save_current)
         self.save_all_button.clicked.connect(self.save_all)
@@ -148,6 +167,7 @@ class UpscalePanel(QWidget):
         self.save_button.setEnabled(current is not None and current.result is not None)
         self.save_all_button.setEnabled(bool(self._unsaved()))
         self.rerun_button.setEnabled(bool(self.queue.selected_entries()) and self.settings.run_spec() is not None)
+        self.ab_button.setEnabled(self.ab_button.isChecked() or self._ab_pair() is not None)
         finished = self.queue.with_state(State.DONE, State.FAILED, State.CANCELLED)
         self.clear_button.setEnabled(any(not entry.saving for entry in finished))
 
@@ -257,9 +277,40 @@ class UpscalePanel(QWidget):
             self._user_picked = True
         self._show_current()
 
-    def _show_current(self) -> None:
-        entry = self.queue.current_entry()
+    def _on_selection_changed(self) -> None:
+        """Another selection ends an A/B: the view goes back to before/after of the current row."""
+        self.ab_button.setChecked(False)
         self._update_buttons()
+
+    def _ab_pair(self) -> tuple[Entry, Entry] | None:
+        """The two selected rows, earlier first, when exactly two are selected and both have a result."""
+        selected = self.queue.selected_entries()
+        if len(selected) != 2 or any(entry.result is None for entry in selected):
+            return None
+        return selected[0], selected[1]
+
+    def _on_ab_toggled(self, on: bool) -> None:
+        """Wipe between the two selected results, or back to before/after; two different images are refused
+        in words, since an A/B of unrelated pictures says nothing about the models."""
+        pair = self._ab_pair()
+        if on and pair is not None and not same_input(*pair):
+            self._show_message(f"Cannot compare A/B: {pair[0].path.name} and {pair[1].path.name} are different "
+                               "inputs. Select two results of one image.")
+            self.ab_button.setChecked(False)
+            return
+        if on:
+            self._show_message("")
+        self.smooth.setEnabled(not on)  # both sides of an A/B are results, drawn alike
+        self._show_current()
+
+    def _show_current(self) -> None:
+        self._update_buttons()
+        pair = self._ab_pair() if self.ab_button.isChecked() else None
+        if pair is not None:
+            a, b = pair
+            self.compare.set_images(view_image(a.result), view_image(b.result), ab_labels(a, b), left_is_input=False)
+            return
+        entry = self.queue.current_entry()
         if entry is None or entry.result is None or entry.before is None:
             self.compare.clear()
             return
