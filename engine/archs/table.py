@@ -22,6 +22,7 @@ from engine.archs.networks import ClassicGenerator, CompactGenerator, GeneratorS
 if TYPE_CHECKING:
     from engine.training.config import TrainConfig
 
+
 @dataclass(frozen=True)
 class Architecture:
     """One trainable generator. `build(in_channels, scale, gen_features, gen_blocks)` makes it;
