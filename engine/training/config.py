@@ -17,14 +17,12 @@ from typing import Any
 
 from engine.archs import discriminators
 from engine.archs.table import ARCHITECTURES, GENERATORS, SCALES
+from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
+                                      realistic_from)
 from engine.data.sizes import min_hr_side
 from engine.device import DEVICE_CHOICES
 from engine.errors import ConfigError
-from engine.resources import resource_path
 from engine.training import losses, perceptual
-
-from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
-                                 realistic_from)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine", "step")
@@ -303,7 +301,7 @@ def finetune_photo_preset(**changes: Any) -> TrainConfig:
     at GPU crop sizes: Real-ESRGAN's own recipe, continued from its published weights."""
     return TrainConfig(**{"preset": "finetune-photo", "out_dir": "runs/finetune-photo", "generator": "esrgan",
                           "gen_features": 64, "gen_blocks": 23, "scale": 4,
-                          "init_generator": str(resource_path("models", "realesrgan-x4plus.safetensors")),
+                          "init_generator": "realesrgan-x4plus",
                           "degradation": "realistic", "batch_size": 8, "hr_patch": 256, "lr_g": 1e-4,
                           "ema_decay": 0.999, "steps": 4000, "val_every": 250, "checkpoint_every": 250, **changes})
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, Q
 from engine import events as ev
 from engine.errors import ConfigError
 from engine.training.config import TrainConfig
-from engine.training.init_model import adopt_init_architecture
 from engine.resources import resource_path
 from engine.training.run_folder import config_to_resume
 from engine.training.trainer import Trainer
@@ -208,7 +207,6 @@ class TrainPanel(QWidget):
             else:
                 run_dir = new_run_dir(self._runs_dir)
                 config = self.current_config().replace(out_dir=str(run_dir))
-                adopt_init_architecture(config)  # a starting-weights file that cannot start a run: say so here
         except ConfigError as exc:
             self.bar.show_error(str(exc))
             return False
