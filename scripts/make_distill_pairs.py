@@ -20,36 +20,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.data.degradations import MEDIUM, degrade  # noqa: E402
+from engine.data.dataset import random_crops  # noqa: E402
 from engine.data.pairs import LAYOUT  # noqa: E402
-from engine.io.images import is_image_file, quantize, read_image, resize, save_image, to_float  # noqa: E402
+from engine.io.images import resize, save_image  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
+from engine.scoring.pairs import BenchError, degrade_photo, image_paths, load_rgb  # noqa: E402
 from engine.upscaling.upscaler import Upscaler  # noqa: E402
 
 SIZES = (1.0, 0.5)  # each photo at full size and at half size
-
-
-def random_crops(pixels: np.ndarray, count: int, side: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """`count` crops of side x side, anywhere in the picture (fewer, none, when it is smaller)."""
-    height, width = pixels.shape[:2]
-    if height < side or width < side:
-        return []
-    tops = rng.integers(0, height - side + 1, count)
-    lefts = rng.integers(0, width - side + 1, count)
-    return [pixels[top:top + side, left:left + side] for top, left in zip(tops, lefts)]
-
-
-def degraded(crop: np.ndarray, scale: int, seed: int) -> np.ndarray:
-    """The crop's realistic LR (uint8 HxWx3), as the trainer would make it from this seed."""
-    hr = torch.from_numpy(to_float(crop)).permute(2, 0, 1)[None]
-    lr = degrade(hr, MEDIUM, scale, torch.Generator().manual_seed(seed))
-    return quantize(lr[0].permute(1, 2, 0).numpy(), np.uint8)
 
 
 def make_pairs(source: Path, out: Path, teacher: str | None, scale: int, crops: int, side: int, seed: int) -> int:
@@ -57,17 +40,19 @@ def make_pairs(source: Path, out: Path, teacher: str | None, scale: int, crops: 
     is None). Returns the number of pairs."""
     upscaler = Upscaler(load_model(teacher), device="cpu") if teacher else None
     if upscaler and upscaler.model.scale != scale:
-        raise SystemExit(f"the teacher {teacher} upscales x{upscaler.model.scale}, not x{scale}")
+        raise BenchError(f"the teacher {teacher} upscales x{upscaler.model.scale}, not x{scale}")
     rng = np.random.default_rng(seed)
     written = 0
-    for path in sorted(p for p in source.iterdir() if is_image_file(p)):
-        pixels = read_image(path).pixels[..., :3]
+    for path in image_paths(source, "source"):
+        pixels = load_rgb(path)
         for size in SIZES:
             shape = (round(pixels.shape[1] * size), round(pixels.shape[0] * size))
             picture = pixels if size == 1.0 else resize(pixels, shape, Image.Resampling.BICUBIC)
-            for crop in random_crops(picture, crops, side, rng):
+            if min(picture.shape[:2]) < side:
+                continue  # too small for a crop at this size
+            for crop in random_crops([picture], rng, crops, side, augment=False):
                 name = f"{path.stem}-{written:04d}.png"
-                lr = degraded(crop, scale, seed + written)
+                lr = degrade_photo(crop, scale, "realistic", "medium", seed + written)  # as the trainer's default
                 hr = upscaler.upscale(lr) if upscaler else crop
                 save_image(lr, out / LAYOUT[1] / name, overwrite=True)
                 save_image(hr, out / LAYOUT[0] / name, overwrite=True)
@@ -88,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.crop % args.scale:
         parser.error(f"--crop must be a multiple of --scale ({args.scale})")
-    count = make_pairs(args.source, args.out, None if args.original else args.teacher, args.scale, args.crops,
-                       args.crop, args.seed)
+    try:
+        count = make_pairs(args.source, args.out, None if args.original else args.teacher, args.scale, args.crops,
+                           args.crop, args.seed)
+    except BenchError as exc:
+        parser.exit(2, f"error: {exc}\n")
     print(f"{count} pairs in {args.out}")
     return 0 if count else 1
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.data.pairs import match_pairs, resolve_folders
+from engine.scoring.pairs import BenchError
 from scripts import make_distill_pairs
 
 
@@ -58,6 +59,15 @@ def test_held_out_pairs_keep_the_true_crop_and_the_same_seed_makes_the_same_pair
 
 def test_a_teacher_of_another_scale_is_refused(tmp_path: Path) -> None:
     _photos(tmp_path / "photos")
-    with pytest.raises(SystemExit, match="x2, not x4"):
+    with pytest.raises(BenchError, match="x2, not x4"):
         make_distill_pairs.make_pairs(tmp_path / "photos", tmp_path / "out", "faithful-x2", 4, crops=1, side=32,
                                       seed=0)
+
+
+def test_a_folder_without_photos_is_a_message_and_a_non_zero_exit(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        make_distill_pairs.main([str(tmp_path / "empty"), str(tmp_path / "out"), "--original"])
+    assert exit_info.value.code == 2
+    assert f"no images in {tmp_path / 'empty'}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
