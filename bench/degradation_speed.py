@@ -22,15 +22,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.training.config import TrainConfig  # noqa: E402
-from engine.data.dataset import list_images, load_image, make_lr, random_crops  # noqa: E402
+from engine.data.dataset import list_images, make_lr, random_crops  # noqa: E402
 from engine.data.degradations import STRENGTHS  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 
 SHAPES = [(8, 64), (16, 128)]  # (batch, HR patch): AUTO_SHAPES' CPU and CUDA defaults
 
 
 def source_images(folder: Path | None) -> list[np.ndarray]:
     if folder is not None:
-        return [load_image(path, 3) for path in list_images(folder)[:4]]
+        return [read_pixels(path, 3) for path in list_images(folder)[:4]]
     y, x = np.mgrid[0:512, 0:512]
     rgb = np.stack([(x * 3) % 256, (y * 2) % 256, ((x * y) // 97) % 256], axis=-1)
     return [np.clip(rgb + np.random.default_rng(0).integers(-12, 13, rgb.shape), 0, 255).astype(np.uint8)]

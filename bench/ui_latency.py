@@ -22,6 +22,7 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
 
 from engine.archs.networks import CompactGenerator  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
 from gui.common.event_loop import spin  # noqa: E402
@@ -91,7 +92,7 @@ def bench_training(window: MainWindow, seconds: float) -> float:
 def bench_upscale(window: MainWindow, work: Path) -> float:
     net = CompactGenerator(3, 16, 4, 4)
     model = export_generator(work / "bench.safetensors", net.state_dict(), net.spec(), net.value_range)
-    photo = Image.open(sorted(REPO_SAMPLES.glob("*.jpg"))[0]).convert("RGB").resize((1000, 700))
+    photo = Image.fromarray(read_pixels(sorted(REPO_SAMPLES.glob("*.jpg"))[0], 3)).resize((1000, 700))
     photo.save(work / "photo.png")
     upscale = window.upscale
     window.tabs.setCurrentWidget(upscale)

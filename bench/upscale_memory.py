@@ -24,6 +24,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from gui.common.event_loop import spin  # noqa: E402
 from engine.archs.networks import CompactGenerator  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 from engine.models.export import export_generator  # noqa: E402
 from gui.app import create_application  # noqa: E402
 from gui.upscale.queue_entry import State  # noqa: E402
@@ -56,7 +57,7 @@ def make_inputs(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
     folder.mkdir(parents=True)
     paths = []
     for index in range(count):
-        photo = Image.open(samples[index % len(samples)]).convert("RGB").resize(size)
+        photo = Image.fromarray(read_pixels(samples[index % len(samples)], 3)).resize(size)
         paths.append(folder / f"photo{index:03d}.png")
         photo.save(paths[-1])
     return paths

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from engine.archs.networks import CompactGenerator
 from engine.upscaling.heap import FreedMemoryKept
-from engine.io.images import save_image
+from engine.io.images import read_pixels, save_image
 from engine.upscaling.upscaler import OptionsError, Upscaler, network_for
 from engine.models.registry import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model
 from engine.resources import resource_path
@@ -58,7 +57,7 @@ def no_network_model() -> LoadedModel:
 
 def photo(side: int) -> np.ndarray:
     """side x side RGB uint8: the bundled sample crops side by side, repeated as needed."""
-    crops = [np.asarray(Image.open(path).convert("RGB")) for path in sorted(resource_path("samples").glob("*.jpg"))]
+    crops = [read_pixels(path, 3) for path in sorted(resource_path("samples").glob("*.jpg"))]
     crop = min(c.shape[0] for c in crops)
     per_row = -(-side // crop)
     rows = [np.concatenate([crops[(r * per_row + c) % len(crops)][:crop, :crop] for c in range(per_row)], axis=1)

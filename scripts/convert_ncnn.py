@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 from engine.models.export import export_generator  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
 
@@ -438,7 +439,7 @@ def convert(models_dir: Path, out: Path) -> None:
 # ----------------------------------------------------------------------------- checking
 def _crop(photo: str, scale: int) -> tuple[Image.Image, Image.Image]:
     """The centre HR crop of a photo (CHECK_LR * scale square) and its Pillow-bicubic LR."""
-    image = Image.open(photo).convert("RGB")
+    image = Image.fromarray(read_pixels(photo, 3))
     size = CHECK_LR * scale
     left, top = (image.width - size) // 2, (image.height - size) // 2
     hr = image.crop((left, top, left + size, top + size))

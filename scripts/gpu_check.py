@@ -467,11 +467,11 @@ def torchrun_section(section: Section, until: float, device: torch.device, work:
 # ----------------------------------------------------------------------------- upscaling
 def test_picture(side: int) -> np.ndarray:
     """A side x side RGB uint8 picture tiled from the sample photos (real detail, no synthetic pattern)."""
-    from PIL import Image
+    from engine.io.images import read_pixels
 
     photos = sorted(DATA.glob("*.jpg"))
-    tile = np.asarray(Image.open(photos[0]).convert("RGB"))
-    rows = [np.concatenate([np.asarray(Image.open(photos[(r * 8 + c) % len(photos)]).convert("RGB"))
+    tile = read_pixels(photos[0], 3)
+    rows = [np.concatenate([read_pixels(photos[(r * 8 + c) % len(photos)], 3)
                             for c in range(-(-side // tile.shape[1]))], axis=1) for r in range(-(-side // tile.shape[0]))]
     return np.ascontiguousarray(np.concatenate(rows, axis=0)[:side, :side])
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
+from engine.io.images import read_pixels  # noqa: E402
 from engine.scoring.detail import most_detailed_box  # noqa: E402
 
 SHORT_SIDE = 1000
@@ -66,8 +67,7 @@ def candidate_crops(manifest: Path) -> list[Crop]:
     for photo in photos:
         if photo["split"] != "train" or not str(photo["licence"]).startswith(REDISTRIBUTABLE):
             continue
-        with Image.open(manifest.parent / str(photo["file"])) as opened:
-            image = shrink(opened.convert("RGB"))
+        image = shrink(Image.fromarray(read_pixels(manifest.parent / str(photo["file"]), 3)))
         if min(image.size) >= CROP:
             crops.append(most_detailed_crop(image, photo))
     return crops

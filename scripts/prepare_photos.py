@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.atomic import atomic_write  # noqa: E402
+from engine.io.images import read_pixels, upright_size  # noqa: E402
 
 VAL_EVERY = 6  # every 6th photo in sorted order is held out
 DOC = Path("/usr/share/doc")
@@ -128,12 +129,11 @@ def split_of(index: int) -> str:
 def write_downscaled(source: Path, tmp: Path, max_side: int) -> None:
     """An RGB PNG whose long side is at most `max_side` (Lanczos): the shipped models train on DIV2K-like
     2K images, where a 128-pixel crop holds more detail than in a soft 15-megapixel original."""
-    with Image.open(source) as image:
-        image = image.convert("RGB")
-        factor = max_side / max(image.size)
-        if factor < 1:
-            image = image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
-        image.save(tmp, format="PNG")
+    image = Image.fromarray(read_pixels(source, 3))
+    factor = max_side / max(image.size)
+    if factor < 1:
+        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
+    image.save(tmp, format="PNG")
 
 
 def collect(out: Path, max_side: int | None = None) -> list[dict[str, object]]:
@@ -151,8 +151,7 @@ def collect(out: Path, max_side: int | None = None) -> list[dict[str, object]]:
                 atomic_write(target, lambda tmp, src=source: write_downscaled(src, tmp, max_side))
         elif not target.exists() or target.stat().st_size != source.stat().st_size:
             atomic_write(target, lambda tmp, src=source: shutil.copyfile(src, tmp))
-        with Image.open(target) as image:
-            size = list(image.size)
+        size = list(upright_size(target))
         entries.append({"file": f"{split}/{target.name}", "split": split, "size": size, **asdict(photo)})
     return entries
 

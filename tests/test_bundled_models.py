@@ -11,7 +11,8 @@ import torch
 
 from engine.scoring.pairs import degrade_photo
 from bench.vgg_distance import VggDistance
-from engine.data.dataset import center_crop, load_image
+from engine.data.dataset import center_crop
+from engine.io.images import read_pixels
 from engine.scoring.evaluation import bicubic_baseline, make_pair
 from engine.scoring.metrics import psnr_y
 from engine.upscaling.upscaler import Upscaler
@@ -48,7 +49,7 @@ def test_shipped_model_beats_bicubic_on_bundled_photos(name: str, scale: int) ->
     upscaler = Upscaler(load_model(name), device="cpu")
     gains = []
     for sample in SAMPLES:
-        hr, lr = make_pair(load_image(sample, 3), scale, max_side=192)
+        hr, lr = make_pair(read_pixels(sample, 3), scale, max_side=192)
         sr = upscaler.upscale(lr)
         assert sr.shape == hr.shape and sr.dtype == np.uint8
         gains.append(psnr_y(sr, hr, scale) - psnr_y(bicubic_baseline(lr, scale), hr, scale))
@@ -68,7 +69,7 @@ def test_photo_model_looks_closer_than_bicubic_and_faithful_on_degraded_bundled_
                "bicubic": lambda lr: bicubic_baseline(lr, scale)}
     scores: dict[str, list[tuple[float, float]]] = {method: [] for method in methods}
     for index, sample in enumerate(PHOTO_SAMPLES):
-        hr = center_crop(load_image(sample, 3), 192, scale)
+        hr = center_crop(read_pixels(sample, 3), 192, scale)
         lr = degrade_photo(hr, scale, FOR_PHOTOS[name], "medium", seed=index)
         original = vgg.embed(hr)
         for method, upscale in methods.items():
@@ -86,7 +87,7 @@ def test_shipped_model_gives_the_same_output_in_half_precision(name: str, dtype:
     """What a GPU runs them in (engine.upscaling.upscaler.resolve_dtype): > 50 dB PSNR against fp32, checked here
     with the CPU's kernels; bench/upscale_speed.py checks it on a GPU."""
     module = load_model(name).module
-    x = torch.from_numpy(load_image(SAMPLES[0], 3)[:64, :64].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    x = torch.from_numpy(read_pixels(SAMPLES[0], 3)[:64, :64].astype(np.float32) / 255).permute(2, 0, 1)[None]
     with torch.inference_mode():
         reference = module(x).clamp(0, 1)
         half = module.to(dtype)(x.to(dtype)).float().clamp(0, 1)

@@ -46,7 +46,7 @@ def test_unusable_files_are_named_and_skipped(tmp_path: Path) -> None:
     results = list(score_folder(lambda small: bicubic_baseline(small, 4), 4, tmp_path))
     assert isinstance(results[0], ImageScore) and results[0].name == "a_good.png"
     assert results[1:] == ["skipped b_tiny.png: too small",
-                           "skipped c_broken.png: not a readable image (UnidentifiedImageError)"]
+                           "skipped c_broken.png: c_broken.png is not an image file, or in a format this app cannot open"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no readable images"):
         next(score_folder(lambda small: small, 4, tmp_path / "empty"))

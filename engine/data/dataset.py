@@ -17,11 +17,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.training.config import TrainConfig
-from engine.io.images import has_image_extension
+from engine.io.images import ImageReadError, has_image_extension, read_pixels
 from engine.data.degradations import degrade
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
@@ -48,13 +47,6 @@ def list_images(folder: str | os.PathLike[str], role: str = "data folder") -> li
     if not root.is_dir():
         raise DataError(f"{role} {root} does not exist or is not a folder")
     return sorted(p for p in root.rglob("*") if p.is_file() and has_image_extension(p))
-
-
-def load_image(path: str | os.PathLike[str], channels: int) -> np.ndarray:
-    """HxWxC uint8; grayscale is the luma (Y) of the picture. Raises OSError/ValueError if unreadable."""
-    with Image.open(path) as img:
-        img.load()
-        return np.array(img.convert("L" if channels == 1 else "RGB")).reshape(img.height, img.width, channels)
 
 
 def split_paths(paths: Sequence[Item], val_count: int) -> tuple[list[Item], list[Item]]:
@@ -119,9 +111,9 @@ def load_sources(sources: list[Source], channels: int, min_size: int, scale: int
 def _read(path: Path, channels: int, into: ImageSet) -> np.ndarray | None:
     """The decoded image, or None with the reason added to `into`'s skipped files."""
     try:
-        return load_image(path, channels)
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        into.skipped.append(f"skipped {path}: not a readable image ({exc.__class__.__name__})")
+        return read_pixels(path, channels)
+    except ImageReadError as exc:
+        into.skipped.append(f"skipped {path}: {exc}")
         return None
 
 

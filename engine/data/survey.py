@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from engine.data.dataset import find_sources
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, resolve_folders
+from engine.io.images import ImageReadError, upright_size
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ def survey(data_dir: str, lr_dir: str, scale: int) -> Survey:
 def _sizes(hr: Path, lr: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """The two images' (width, height), or None when either is unreadable (training skips it, saying so)."""
     try:
-        with Image.open(hr) as high, Image.open(lr) as low:
-            return high.size, low.size
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return upright_size(hr), upright_size(lr)
+    except ImageReadError:
         return None

@@ -1,5 +1,7 @@
-"""Reading and writing images for the upscaler: every Pillow mode is reduced to grey or RGB pixels
-plus an optional alpha plane, and what describes the photo (ICC profile, EXIF) is carried along.
+"""Reading and writing images: the app's one decoder. Every Pillow mode is reduced to grey or RGB pixels
+plus an optional alpha plane, upright, and what describes the photo (ICC profile, EXIF) is carried along
+for the upscaler; training, evaluation, benchmarks and scripts read the same pixels as 8-bit arrays
+(`read_pixels`).
 
 16-bit images (grey, grey + alpha, RGB, RGBA) keep their precision as float32 in [0, 1] through the
 model and are written back as 16-bit PNGs. Pillow reads 16-bit colour as 8 bits, so those are decoded
@@ -200,6 +202,32 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     pixels, alpha = _split_planes(upright, deep)
     return LoadedImage(pixels=pixels, mode=image.mode, alpha=alpha, icc=icc, exif=_exif_upright(image),
                        size=upright.size, format=fmt, warnings=notes)
+
+
+def read_pixels(path: str | Path, channels: int, max_pixels: int | None = None) -> np.ndarray:
+    """HxWxC uint8 with C = 3 (RGB; grey repeated) or 1 (luma, ITU-R 601 as Pillow's "L"), alpha dropped: what
+    training, evaluation, the benchmarks and the scripts read. The same decoder as upscaling (`read_image`), so
+    every mode, 16-bit files (rounded to 8 bits) and EXIF orientation are read alike. Raises ImageReadError."""
+    pixels = quantize(read_image(path, max_pixels).pixels, np.uint8)
+    if pixels.shape[2] == channels:
+        return pixels
+    if channels == 3:
+        return np.repeat(pixels, 3, axis=2)
+    return np.asarray(to_pil(pixels).convert("L"))[..., None]
+
+
+def upright_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as `read_image` gives the image (EXIF orientation applied), from the header alone.
+    Raises ImageReadError."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = image.size
+            turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{path.name} cannot be read ({exc.__class__.__name__})") from None
+    return (height, width) if turned else (width, height)
 
 
 def is_image_file(path: str | Path) -> bool:

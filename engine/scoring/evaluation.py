@@ -20,8 +20,8 @@ from PIL import Image
 
 from engine.errors import ConfigError, DataError
 from engine.data.sizes import min_hr_side
-from engine.data.dataset import center_crop, list_images, load_image
-from engine.io.images import describe_bomb, resize
+from engine.data.dataset import center_crop, list_images
+from engine.io.images import ImageReadError, read_pixels, resize
 from engine.scoring.metrics import psnr_y, ssim_y
 from engine.models.registry import load_model
 from engine.upscaling.upscaler import Upscaler
@@ -78,12 +78,9 @@ def score_folder(upscale: SuperResolve, scale: int, folder: str | Path, channels
         raise DataError(f"no readable images in {folder}")
     for path in paths:
         try:
-            image = load_image(path, channels)
-        except Image.DecompressionBombError as exc:
-            yield f"skipped {path.name}: {describe_bomb(exc)}"
-            continue
-        except (OSError, ValueError) as exc:
-            yield f"skipped {path.name}: not a readable image ({exc.__class__.__name__})"
+            image = read_pixels(path, channels)
+        except ImageReadError as exc:
+            yield f"skipped {path.name}: {exc}"
             continue
         if min(image.shape[:2]) < min_hr_side(scale):
             yield f"skipped {path.name}: too small"

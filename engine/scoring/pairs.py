@@ -23,7 +23,7 @@ from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
 from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
 from engine.scoring.evaluation import make_pair
 from engine.data.sizes import min_hr_side
-from engine.io.images import has_image_extension
+from engine.io.images import ImageReadError, has_image_extension, read_pixels
 
 
 class BenchError(ValueError):
@@ -59,10 +59,10 @@ DEGRADE_CHOICES = ("realistic", *FIXED)
 
 
 def load_rgb(path: Path) -> np.ndarray:
+    """engine.io.images' RGB pixels, a bad file a BenchError."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except OSError as exc:
+        return read_pixels(path, 3)
+    except ImageReadError as exc:
         raise BenchError(f"cannot read {path}: {exc}") from None
 
 
