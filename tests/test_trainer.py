@@ -17,8 +17,9 @@ from engine.models.export import load_generator
 from engine.training.gan_step import EMA
 from engine.models.registry import load_model
 from engine.training.perceptual import vgg_feature_stack
-from engine.training.run_folder import RunExistsError
-from engine.training.trainer import Trainer
+from engine.training.run_folder import RunExistsError, config_to_resume
+from engine.training.speed_probe import phases_of
+from engine.training.trainer import Trainer, schedule_factor
 from engine.training.validation import ValidationSet
 from tests.trainer_helpers import SHALLOW_LAYERS, of_type, run_all
 
@@ -56,6 +57,22 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     assert meta["data"] == Path(config.data_dir).name
     assert (Path(config.out_dir) / "best.safetensors").is_file()
     assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+
+
+def test_the_phase_boundary_is_one_rule_for_loop_schedule_export_and_estimate(config: TrainConfig) -> None:
+    """pretrain_steps=2: updates 1 and 2 are pixel pretraining, update 3 is the GAN's first, everywhere."""
+    config = config.replace(steps=3, pretrain_steps=2, lr_schedule="cosine", perceptual_weight=0)
+    assert [config.phase_at(step) for step in range(3)] == ["pretrain", "pretrain", "gan"]
+    assert config.phase_steps() == {"pretrain": 2, "gan": 1} and phases_of(config) == ["pretrain", "gan"]
+    assert schedule_factor(config, 1) < 1 and schedule_factor(config, 2) == 1.0  # the GAN's schedule restarts
+    stop_after_two = Trainer(config)
+    events = run_all(stop_after_two, lambda e: stop_after_two.request_stop()
+                     if isinstance(e, ev.StepMetrics) and e.step == 2 else None)
+    assert [s.phase for s in of_type(events, ev.StepMetrics)] == ["pretrain", "pretrain"]
+    assert load_generator(events[-1].export_path)[1]["phase"] == "pretrain"
+    events = run_all(Trainer(config_to_resume(config.out_dir), resume=True))
+    assert [(s.step, s.phase) for s in of_type(events, ev.StepMetrics)] == [(3, "gan")]
+    assert load_generator(events[-1].export_path)[1]["phase"] == "gan"
 
 
 def test_checkpoint_loads_without_pickle_and_gives_the_generator(config: TrainConfig) -> None:

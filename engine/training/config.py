@@ -202,6 +202,15 @@ class TrainConfig:
         batch, patch = AUTO_SHAPES.get(device_type, AUTO_SHAPES["cpu"])
         return self.replace(batch_size=self.batch_size or batch, hr_patch=self.hr_patch or patch)
 
+    def phase_at(self, step: int) -> str:
+        """The phase of the update that follows `step` finished ones: "pretrain" (pixel loss alone) for the
+        first pretrain_steps updates, then "gan". The one place this boundary is drawn."""
+        return "pretrain" if step < self.pretrain_steps else "gan"
+
+    def phase_steps(self) -> dict[str, int]:
+        """How many updates each phase trains, in the order they come."""
+        return {"pretrain": self.pretrain_steps, "gan": self.steps - self.pretrain_steps}
+
     def init_source(self) -> str:
         """What init_generator names, with "bundled" turned into the bundled model of this scale."""
         return f"faithful-x{self.scale}" if self.init_generator == BUNDLED_INIT else self.init_generator

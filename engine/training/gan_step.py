@@ -30,7 +30,6 @@ from engine.training.failures import NonFiniteLoss
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
 
-PHASES = ("pretrain", "gan")
 # The parts of a step, as labelled for torch.profiler (bench/train_speed.py reports time per part).
 STEP_PARTS = ("G forward", "D update", "VGG forward", "D on G's output", "G backward + update")
 

@@ -17,7 +17,7 @@ from torch import nn
 from engine.training.config import TrainConfig
 from engine.data.dataset import make_lr
 from engine.device import resolve_device
-from engine.training.gan_step import PHASES, GANStep
+from engine.training.gan_step import GANStep
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,7 @@ class StepTimes:
 
     def run_seconds(self, config: TrainConfig) -> float:
         """The whole run's training time (validation and checkpoints aside)."""
-        pretrain = config.pretrain_steps * self.seconds.get("pretrain", 0.0)
-        return pretrain + (config.steps - config.pretrain_steps) * self.seconds.get("gan", 0.0)
+        return sum(count * self.seconds.get(phase, 0.0) for phase, count in config.phase_steps().items())
 
     def per_thousand(self, config: TrainConfig) -> float:
         return 1000 * self.run_seconds(config) / config.steps
@@ -44,8 +43,7 @@ def synthetic_batch(config: TrainConfig, generator: torch.Generator) -> tuple[to
 
 def phases_of(config: TrainConfig) -> list[str]:
     """The phases a run of `config` goes through, in order."""
-    spans = {"pretrain": config.pretrain_steps, "gan": config.steps - config.pretrain_steps}
-    return [phase for phase in PHASES if spans[phase] > 0]
+    return [phase for phase, count in config.phase_steps().items() if count > 0]
 
 
 def measure_step_times(config: TrainConfig, steps: int = 3, feature_net: nn.Sequential | None = None,

@@ -53,7 +53,8 @@ STUCK_WINDOW = 100  # GAN steps over which a useless discriminator is detected
 def schedule_factor(config: TrainConfig, step: int) -> float:
     """The LR multiplier at `step`: the schedule restarts with each phase, since the GAN phase is a new
     optimisation problem rather than the tail of pretraining."""
-    start, end = (0, config.pretrain_steps) if step < config.pretrain_steps else (config.pretrain_steps, config.steps)
+    start, end = (0, config.pretrain_steps) if config.phase_at(step) == "pretrain" else (config.pretrain_steps,
+                                                                                        config.steps)
     progress = (step - start) / max(1, end - start)
     if config.lr_schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -122,7 +123,7 @@ class Trainer:
     # ------------------------------------------------------------------ public
     @property
     def phase(self) -> str:
-        return "pretrain" if self.step < self.config.pretrain_steps else "gan"
+        return self.config.phase_at(self.step)
 
     def request_stop(self) -> None:
         """Ask the run to end (thread-safe): between two updates, so within a second; it still
@@ -331,7 +332,7 @@ class Trainer:
     # ------------------------------------------------------------------ exports and the end
     def _export(self, path: Path, state: dict[str, torch.Tensor], steps: int) -> Path:
         extra = {"config": stored_form(self.config).to_dict(), "steps": steps,
-                 "phase": "pretrain" if steps <= self.config.pretrain_steps else "gan",
+                 "phase": self.config.phase_at(steps - 1),  # that of the last update trained
                  "best_psnr": self.best.finite_psnr, "last_validation": self.best.last_validation, "data": Path(self.config.data_dir).name}
         return export_generator(path, state, self.gan.generator.spec(), self.gan.value_range, extra=extra)
 
