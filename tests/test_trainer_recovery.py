@@ -16,11 +16,12 @@ import torch
 
 from engine import events as ev
 from engine.io.atomic import DiskFullError
-from engine.training.checkpoint import load_checkpoint
+from engine.training.checkpoint import load_checkpoint, save_checkpoint
 from engine.cli.main import main
 from engine.training.config import TrainConfig
 from engine.models.export import read_metadata
 from engine.training.run_folder import config_to_resume
+from engine.training.run_summary import read_run
 from engine.training.trainer import MAX_ROLLBACKS, Trainer
 from engine.training.validation import COLLAPSE_COUNT, CollapseWatch, Score
 from tests.conftest import TINY_SETTINGS
@@ -129,7 +130,7 @@ def test_a_full_disk_is_named_and_the_folder_stays_consistent(config: TrainConfi
     assert finished.reason == "failed"
     assert "No space left on device" in finished.message and "checkpoint.pt" in finished.message
     folder = Path(config.out_dir)
-    checkpoint_step = load_checkpoint(folder / "checkpoint.pt")["progress"]["best_step"]
+    checkpoint_step = load_checkpoint(folder / "checkpoint.pt")["components"]["best"]["step"]
     assert int(read_metadata(folder / "best.safetensors")["steps"]) == checkpoint_step
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
     assert str(DiskFullError(folder / "x")) == f"No space left on device: could not write {folder / 'x'}"
@@ -181,18 +182,42 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[key], b[key]), key
 
 
-def test_ten_plus_ten_steps_equal_twenty_to_the_last_bit(config: TrainConfig, tmp_path: Path) -> None:
+def as_format_2(path: Path) -> None:
+    """Rewrite a checkpoint in the layout of format 2, which flattened the loop's components into "progress"
+    and kept the best weights at the top level."""
+    state = load_checkpoint(path)
+    parts = state.pop("components")
+    best = parts["best"]
+    state["progress"].update(best_psnr=best["psnr"], best_step=best["step"], last_validation=best["last_validation"],
+                             collapse=[parts["collapse"]["below"], parts["collapse"]["previous"]], **parts["rollback"],
+                             **parts["frozen"])
+    state.update(format_version=2, best_generator=best["generator"])
+    del state["checksum"]
+    save_checkpoint(path, state)
+
+
+@pytest.mark.parametrize("layout", ["current", "format 2"])
+def test_ten_plus_ten_steps_equal_twenty_to_the_last_bit(config: TrainConfig, tmp_path: Path, layout: str) -> None:
     base = config.replace(lr_schedule="constant", steps=20, pretrain_steps=4, val_every=5, checkpoint_every=7,
                           adversarial_loss="wgan-gp")  # the gradient penalty draws from torch's RNG
     straight = base.replace(out_dir=str(tmp_path / "straight"))
     run_all(Trainer(straight))
     split = base.replace(out_dir=str(tmp_path / "split"), steps=10)
     run_all(Trainer(split))
+    if layout == "format 2":  # a run saved by the previous version is listed and resumes exactly too
+        listed = read_run(split.out_dir)
+        as_format_2(Path(split.out_dir) / "checkpoint.pt")
+        assert load_checkpoint(Path(split.out_dir) / "checkpoint.pt")["format_version"] == 2
+        assert (read_run(split.out_dir).best_psnr, read_run(split.out_dir).best_step) == (listed.best_psnr,
+                                                                                          listed.best_step)
     resumed = config_to_resume(split.out_dir, steps=20)
     assert resumed.steps == 20 and resumed.out_dir == split.out_dir
     events = run_all(Trainer(resumed, resume=True))
     assert events[-1].reason == "completed" and events[-1].step == 20
     assert_same_weights(weights_after(straight), weights_after(split))
+    bests = [load_checkpoint(Path(run.out_dir) / "checkpoint.pt")["components"]["best"] for run in (straight, split)]
+    assert [(best["psnr"], best["step"]) for best in bests[1:]] == [(bests[0]["psnr"], bests[0]["step"])]
+    assert_same_weights(bests[0]["generator"], bests[1]["generator"])
 
 
 def test_stop_and_resume_equal_an_uninterrupted_run(config: TrainConfig, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The trainer's stateful parts: each one's state_dict round-trips (a resumed run goes on exactly where
-it stopped) and keeps the keys old checkpoints were written with."""
+it stopped)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def test_best_score_keeps_the_best_weights_and_round_trips() -> None:
     assert not best.update(2, {"psnr": 19.0}, lambda: pytest.fail("weights of a worse score are not copied"))
     assert best.step == 1 and best.last_validation == {"psnr": 19.0}
     state = best.state_dict()
-    assert {"best_psnr", "best_step", "last_validation", "best_generator"} == set(state)
+    assert {"psnr", "step", "last_validation", "generator"} == set(state)
     again = BestScore()
     again.load_state_dict(state)
-    state["best_generator"]["w"].zero_()  # a copy: the stored state does not share tensors
+    state["generator"]["w"].zero_()  # a copy: the stored state does not share tensors
     assert (again.psnr, again.step, again.last_validation) == (20.0, 1, {"psnr": 19.0})
     assert torch.equal(again.generator["w"], torch.ones(2))
 
@@ -46,12 +46,12 @@ def test_rollback_policy_halves_gives_up_and_round_trips() -> None:
     assert again.next_attempt() == {"step": 9}  # a new good state starts the count again
 
 
-def test_collapse_watch_round_trips_in_the_stored_form() -> None:
+def test_collapse_watch_round_trips() -> None:
     watch, bicubic = CollapseWatch(), Score(30.0, 0.9)
     for _ in range(COLLAPSE_COUNT):  # the first only sets the score to compare with
         assert watch.check(Score(8.0, 0.3), bicubic) is None
     state = watch.state_dict()
-    assert state == {"collapse": [COLLAPSE_COUNT - 1, 8.0]}
+    assert state == {"below": COLLAPSE_COUNT - 1, "previous": 8.0}
     again = CollapseWatch()
     again.load_state_dict(state)
     assert again.check(Score(8.0, 0.3), bicubic) is not None  # the resumed watch counts on

@@ -38,11 +38,11 @@ class BestScore:
         return self.psnr if math.isfinite(self.psnr) else None
 
     def state_dict(self) -> dict[str, Any]:
-        """Copies, under the keys checkpoints have always used."""
-        return {"best_psnr": self.psnr, "best_step": self.step, "last_validation": copy.deepcopy(self.last_validation),
-                "best_generator": copy.deepcopy(self.generator)}
+        """Copies: the trainer keeps a captured state as its rollback point while training goes on."""
+        return {"psnr": self.psnr, "step": self.step, "last_validation": copy.deepcopy(self.last_validation),
+                "generator": copy.deepcopy(self.generator)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.psnr, self.step = state["best_psnr"], state["best_step"]
+        self.psnr, self.step = state["psnr"], state["step"]
         self.last_validation = copy.deepcopy(state["last_validation"])
-        self.generator = copy.deepcopy(state.get("best_generator"))
+        self.generator = copy.deepcopy(state["generator"])

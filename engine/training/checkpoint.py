@@ -4,9 +4,11 @@ Everything inside is tensors, numbers, strings, lists and dicts, so `torch.load(
 reads it: a checkpoint from the internet cannot run code on this machine. A SHA-256 of the content is
 stored with it, because a flipped byte inside a tensor would otherwise load silently.
 
-Layout (format 2): "config" and "generator_spec"; "gan" (the GAN step's state: generator, ema,
-discriminator, optimisers, scalers); "progress" (step, learning-rate scale, history, best score...);
-"best_generator" (the weights best.safetensors is exported from); "rng"; "checksum".
+Layout (format 3): "config" and "generator_spec"; "gan" (the GAN step's state: generator, ema,
+discriminator, optimisers, scalers); "progress" (step and history); "components" (each stateful part of
+the loop under its own name: "best" with the weights best.safetensors is exported from, "rollback",
+"collapse", "frozen"); "rng"; "checksum". Format 2 flattened the components into "progress" and kept
+the best weights at the top level: `component_states` reads both, so older runs still resume.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from engine.io.atomic import atomic_write
 from engine.errors import CheckpointError
 from engine.models.safe_load import load_torch_file
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+OLDEST_RESUMABLE = 2  # format 1 kept no optimiser state
 REQUIRED_KEYS = ("config", "generator_spec", "gan", "progress", "rng")
 WHICH_WEIGHTS = ("ema", "generator")
 
@@ -68,13 +71,25 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     state = checked_state(load_torch_file(path, "training checkpoint", CheckpointError), path.name)
-    if state["format_version"] < FORMAT_VERSION:
+    if state["format_version"] < OLDEST_RESUMABLE:
         raise CheckpointError(f"{path.name} was made by an older SRGAN Studio (format {state['format_version']}): it "
                               f"can upscale or start a new run (init_generator), but not be resumed")
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"{path.name} is not a complete training checkpoint (no {', '.join(missing)})")
     return state
+
+
+def component_states(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each loop component's state by name, from a checkpoint of format 3 or of format 2 (flat in "progress")."""
+    if "components" in state:
+        return state["components"]
+    flat = state["progress"]
+    return {"best": {"psnr": flat["best_psnr"], "step": flat["best_step"], "last_validation": flat["last_validation"],
+                     "generator": state.get("best_generator")},
+            "rollback": {"lr_scale": flat["lr_scale"], "reshuffles": flat["reshuffles"]},
+            "collapse": dict(zip(("below", "previous"), flat["collapse"])),
+            "frozen": {"fingerprint": flat["fingerprint"]}}
 
 
 def checked_state(state: Any, name: str) -> dict[str, Any]:

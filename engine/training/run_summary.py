@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import events as ev
-from engine.training.checkpoint import load_checkpoint
+from engine.training.checkpoint import component_states, load_checkpoint
 from engine.training.config import TrainConfig
 from engine.errors import DataError
 from engine.data.dataset import ImageSet, data_split, load_sources, to_uint8
@@ -50,11 +50,10 @@ def read_run(folder: str | os.PathLike[str]) -> RunSummary:
     """The summary of the run in `folder`; CheckpointError when it holds no usable checkpoint."""
     run = RunFolder(folder)
     state = load_checkpoint(run.checkpoint)
-    progress = state["progress"]
-    best = progress.get("best_psnr")
+    progress, best = state["progress"], component_states(state)["best"]
     return RunSummary(folder=run.root, config=resume_config(TrainConfig.from_dict(state["config"]), run.root),
-                      step=int(progress["step"]), best_psnr=best if best is not None and math.isfinite(best) else None,
-                      best_step=int(progress.get("best_step", 0)), modified=run.checkpoint.stat().st_mtime,
+                      step=int(progress["step"]), best_psnr=best["psnr"] if math.isfinite(best["psnr"]) else None,
+                      best_step=int(best["step"]), modified=run.checkpoint.stat().st_mtime,
                       history=tuple(ev.history_from_dicts(progress.get("history", ()))))
 
 

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from engine import events as ev
-from engine.training.checkpoint import capture_rng, cpu_state, load_checkpoint, restore_rng, save_checkpoint
+from engine.training.checkpoint import (capture_rng, component_states, cpu_state, load_checkpoint, restore_rng,
+                                        save_checkpoint)
 from engine.training.config import TrainConfig
 from engine.data.dataset import TrainingData, batch_stream, to_uint8
 from engine.device import resolve_device
@@ -280,28 +281,26 @@ class Trainer:
         return is_best
 
     # ------------------------------------------------------------------ state
-    def _components(self) -> tuple[BestScore | RollbackPolicy | CollapseWatch | FrozenWatch, ...]:
-        """The parts whose state a checkpoint stores in "progress" (each under its own keys)."""
-        return self.best, self.rollback, self._collapse, self._frozen
+    def _components(self) -> dict[str, BestScore | RollbackPolicy | CollapseWatch | FrozenWatch]:
+        """The parts with state of their own: a checkpoint stores each under "components" and this name."""
+        return {"best": self.best, "rollback": self.rollback, "collapse": self._collapse, "frozen": self._frozen}
 
     def _capture(self) -> dict[str, Any]:
         """Everything needed to continue this run, as CPU copies (also the in-memory rollback point)."""
-        progress: dict[str, Any] = {"step": self.step, "history": ev.history_to_dicts(self.history)}
-        for component in self._components():
-            progress.update(component.state_dict())
         return {
             "config": stored_form(self.config).to_dict(), "generator_spec": self.gan.generator.spec(),
-            "gan": self.gan.state_dict(), "best_generator": progress.pop("best_generator"),
-            "progress": progress, "rng": capture_rng(),
+            "gan": self.gan.state_dict(), "progress": {"step": self.step, "history": ev.history_to_dicts(self.history)},
+            "components": {name: part.state_dict() for name, part in self._components().items()},
+            "rng": capture_rng(),
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.gan.load_state_dict(state["gan"])
-        progress = {**state["progress"], "best_generator": state["best_generator"]}
-        self.step = progress["step"]
-        self.history = ev.history_from_dicts(progress["history"])
-        for component in self._components():
-            component.load_state_dict(progress)
+        self.step = state["progress"]["step"]
+        self.history = ev.history_from_dicts(state["progress"]["history"])
+        stored = component_states(state)
+        for name, part in self._components().items():
+            part.load_state_dict(stored[name])
         restore_rng(state["rng"])
 
     def _save(self, reason: str) -> Iterator[ev.TrainEvent]:

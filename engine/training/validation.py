@@ -98,11 +98,10 @@ class CollapseWatch:
         self.previous = -float("inf")
 
     def state_dict(self) -> dict[str, Any]:
-        """Under the key (and [below, previous] form) checkpoints have always used."""
-        return {"collapse": [self.below, self.previous]}
+        return {"below": self.below, "previous": self.previous}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.below, self.previous = state["collapse"]
+        self.below, self.previous = state["below"], state["previous"]
 
     def check(self, score: Score, bicubic: Score) -> str | None:
         stuck = score.psnr < bicubic.psnr - COLLAPSE_DB and score.psnr <= self.previous + 0.1
