@@ -44,7 +44,7 @@ def cpu(config: TrainConfig) -> TrainConfig:
 
 def profile_parts(config: TrainConfig, steps: int) -> dict[str, float]:
     """Milliseconds per step in each labelled part of GANStep.step (GAN phase)."""
-    gan = GANStep(config, torch.device("cpu"), init_weights=False)
+    gan = GANStep(config, torch.device("cpu"))
     hr, lr = synthetic_batch(config, torch.Generator().manual_seed(0))
     gan.step(hr, lr, "gan", 0)
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -51,7 +51,7 @@ def test_a_gan_step_runs_under_each_autocast_precision(tmp_path: Path, thin_vgg1
                                                        dtype: torch.dtype) -> None:
     config = preset("default", data_dir=str(tmp_path), out_dir=str(tmp_path / "run"), precision=precision,
                     **ON_CUDA)
-    gan = GANStep(config, CUDA, feature_net=thin_vgg16, init_weights=False)
+    gan = GANStep(config, CUDA, feature_net=thin_vgg16)
     assert gan.amp_dtype == (None if precision == "fp32" else dtype)
     assert gan.scaler_g.is_enabled() == (precision == "fp16")  # only fp16 needs loss scaling
     generator = torch.Generator().manual_seed(0)
@@ -68,7 +68,7 @@ def test_a_gan_step_runs_under_each_autocast_precision(tmp_path: Path, thin_vgg1
 def test_channels_last_reaches_the_weights_and_the_batches(tmp_path: Path, thin_vgg16, channels_last: bool) -> None:
     config = preset("default", data_dir=str(tmp_path), out_dir=str(tmp_path / "run"), channels_last=channels_last,
                     **ON_CUDA)
-    gan = GANStep(config, CUDA, feature_net=thin_vgg16, init_weights=False)
+    gan = GANStep(config, CUDA, feature_net=thin_vgg16)
     convs = [p for p in [*gan.generator.parameters(), *gan.discriminator.parameters()] if p.dim() == 4]
     batch = gan.to_model(torch.rand(2, 3, 16, 16))
     assert batch.is_cuda

@@ -113,7 +113,7 @@ def test_a_starting_weights_file_spandrel_does_not_know_is_a_message(qtbot, pane
               init_generator=str(tmp_path / "mystery.safetensors"))
     click(qtbot, panel.start_button)  # read on the worker that builds the run, not on the GUI thread
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30_000)
-    assert "mystery.safetensors: not a model spandrel recognises" in panel.error.text()
+    assert "mystery.safetensors is not a super-resolution model spandrel recognises" in panel.error.text()
     assert panel.status.text() == "Could not start"
 
 

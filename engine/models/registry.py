@@ -144,7 +144,8 @@ def _load_spandrel(model_file: ModelFile, which: str) -> LoadedModel:
                        in_channels=descriptor.input_channels, value_range=(0.0, 1.0), name=model_file.path.stem,
                        kind="spandrel", supports_half=descriptor.supports_half,
                        supports_bf16=descriptor.supports_bfloat16,
-                       metadata={"architecture": descriptor.architecture.name, "tags": list(descriptor.tags)},
+                       metadata={"architecture": descriptor.architecture.name,
+                                 "architecture_id": descriptor.architecture.id, "tags": list(descriptor.tags)},
                        min_size=requirements.minimum, size_multiple=requirements.multiple_of)
 
 

@@ -23,10 +23,10 @@ from torch.profiler import record_function
 from engine.archs.discriminators import discriminator_for
 from engine.archs.table import generator_for
 from engine.training.checkpoint import cpu_state
-from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.training.failures import NonFiniteLoss
+from engine.training.init_model import InitModel
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
 
@@ -71,23 +71,6 @@ class StepResult:
     d_fake: float | None
 
 
-def load_initial_weights(generator: nn.Module, source: str) -> None:
-    """Copy a pretrained generator's weights (an export, a checkpoint's EMA, a bundled model) into
-    `generator`; a file of another architecture or size is refused with a message naming both."""
-    from engine.models.registry import load_model  # the registry reads every format we write, safely
-
-    try:
-        loaded = load_model(source, device=torch.device("cpu")).module
-    except ModelLoadError as exc:
-        raise ConfigError(f"init_generator: {exc}") from None
-    try:
-        generator.load_state_dict(loaded.state_dict())
-    except RuntimeError:
-        raise ConfigError(f"init_generator {source} does not match this run's generator ({generator.spec()}); "
-                          f"train with the same architecture and size, or set init_generator empty to start from "
-                          f"random weights") from None
-
-
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
     floats = [t for t in tensors if t.is_floating_point()]
     return not floats or bool(torch.stack([t.detach().float().abs().max() for t in floats]).isfinite().all())
@@ -97,11 +80,11 @@ class GANStep:
     """G, D, EMA, optimisers, scalers and losses of one run; see the module docstring."""
 
     def __init__(self, config: TrainConfig, device: torch.device, group: ProcessGroup = SINGLE,
-                 feature_net: nn.Sequential | None = None, init_weights: bool = True) -> None:
+                 feature_net: nn.Sequential | None = None, init: InitModel | None = None) -> None:
         self.config, self.device, self.group = config, device, group
         self.generator = generator_for(config)
-        if init_weights and config.init_source():
-            load_initial_weights(self.generator, config.init_source())
+        if init is not None:  # the starting weights (init_generator), read once by the trainer
+            init.load_into(self.generator)
         self.generator.to(device)
         self.discriminator = discriminator_for(config).to(device)
         self.value_range: tuple[float, float] = tuple(self.generator.value_range)  # type: ignore[assignment]

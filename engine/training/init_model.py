@@ -4,15 +4,24 @@ Any model file spandrel loads, or one of our exports or checkpoints, can start a
 size and scale are read from the file and, when the architecture is in engine.archs.table, the run's
 generator / gen_features / gen_blocks / scale / channels are set from it. A file spandrel does not know,
 or an architecture the table lacks, is refused with the file's name and the reason, before anything runs.
+The file is read and identified once (`read_init_model`); the GAN step starts from the weights read then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from engine.archs.table import ARCHITECTURES
+from engine.errors import ModelLoadError
 from engine.training.config import ConfigError, TrainConfig
+
+if TYPE_CHECKING:
+    from engine.models.registry import LoadedModel
 
 # spandrel's architecture ids -> our table's names
 SPANDREL_IDS = {"ESRGAN": "esrgan", "Compact": "compact", "SPAN": "span"}
@@ -42,70 +51,65 @@ def _from_spec(spec: dict[str, Any]) -> InitArchitecture:
                             spec[sizes[0]] if sizes[0] else None, spec[sizes[1]] if sizes[1] else None)
 
 
-def _from_spandrel(state: dict[str, Any], name: str) -> InitArchitecture:
-    """Identify a third-party state dict with spandrel, then check our table's network takes its weights."""
-    from spandrel import ImageModelDescriptor, ModelLoader
-
-    try:
-        descriptor = ModelLoader().load_from_state_dict(state)
-    except Exception:  # spandrel raises its own and assorted shape/key errors for unknown dicts
-        raise ConfigError(f"init_generator {name}: not a model spandrel recognises") from None
-    arch_id = descriptor.architecture.id
-    if arch_id not in SPANDREL_IDS or not isinstance(descriptor, ImageModelDescriptor):
-        raise ConfigError(f"init_generator {name}: a {descriptor.architecture.name} model; the trainable "
+def _from_spandrel(loaded: LoadedModel, name: str) -> InitArchitecture:
+    """A third-party model spandrel identified, if our table trains its architecture."""
+    arch_id = loaded.metadata["architecture_id"]
+    if arch_id not in SPANDREL_IDS:
+        raise ConfigError(f"init_generator {name}: a {loaded.metadata['architecture']} model; the trainable "
                           f"architectures are {', '.join(ARCHITECTURES)} ({', '.join(SPANDREL_IDS)} in spandrel)")
-    weights = descriptor.model.state_dict()
+    weights = loaded.module.state_dict()
     features, blocks = {
         "esrgan": lambda: (weights["model.0.weight"].shape[0],
                            len({k.split(".")[3] for k in weights if k.startswith("model.1.sub.")}) - 1),
         "compact": lambda: (weights["body.0.weight"].shape[0], (len({k.split(".")[1] for k in weights}) - 3) // 2),
         "span": lambda: (weights["conv_1.sk.weight"].shape[0], None),
     }[SPANDREL_IDS[arch_id]]()
-    return InitArchitecture(SPANDREL_IDS[arch_id], descriptor.scale, descriptor.input_channels, features, blocks)
+    return InitArchitecture(SPANDREL_IDS[arch_id], loaded.scale, loaded.in_channels, features, blocks)
 
 
-def init_architecture(source: str) -> InitArchitecture:
-    """The architecture of the model file `source` names (a path or a bundled model's name)."""
-    from engine.models import export
-    from engine.models.registry import ModelLoadError, read_model_file, resolve_model_source
+@dataclass(frozen=True)
+class InitModel:
+    """A run's starting-weights file, read and identified once: the trainer adopts its architecture and the
+    GAN step starts from its weights."""
 
-    try:
-        path = resolve_model_source(source)
-        model_file = read_model_file(path)
-    except (ModelLoadError, OSError) as exc:
-        raise ConfigError(f"init_generator: {exc}") from None
-    if model_file.metadata.get("format") == export.FORMAT:
-        spec = export.decode_metadata(model_file.metadata)["arch"]
-    elif isinstance(model_file.content, dict) and "generator_spec" in model_file.content:
-        spec = model_file.content["generator_spec"]
-    else:
-        spec = None
-    if spec is not None:
+    source: str
+    architecture: InitArchitecture
+    weights: dict[str, torch.Tensor]
+
+    def adopt(self, config: TrainConfig) -> tuple[TrainConfig, str]:
+        """`config` with its generator set to this file's architecture, and a line saying what changed ("" when
+        nothing did). Raises ConfigError naming the file when it cannot start this run."""
+        found = self.architecture
+        changes = found.changes(config)
+        if not changes:
+            return config, ""
         try:
-            return _from_spec(spec)
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"init_generator {path.name}: its stored architecture {spec} is not one this "
-                              f"version trains ({', '.join(ARCHITECTURES)})") from None
-    content = model_file.content
-    if not isinstance(content, dict):
-        raise ConfigError(f"init_generator {path.name}: not a state dict of a model")
-    return _from_spandrel(content, path.name)
+            adopted = config.replace(**changes)
+        except ConfigError as exc:
+            raise ConfigError(f"init_generator {self.source} is a {found.generator} x{found.scale} model, "
+                              f"but {exc}") from None
+        said = ", ".join(f"{k}={v}" for k, v in changes.items())
+        return adopted, f"init_generator {self.source}: this run trains its architecture ({said})"
+
+    def load_into(self, generator: nn.Module) -> None:
+        """Copy the weights into `generator`; one of another architecture or size is refused naming both."""
+        try:
+            generator.load_state_dict(self.weights)
+        except RuntimeError:
+            raise ConfigError(f"init_generator {self.source} does not match this run's generator "
+                              f"({generator.spec()}); train with the same architecture and size, or set "
+                              f"init_generator empty to start from random weights") from None
 
 
-def adopt_init_architecture(config: TrainConfig) -> tuple[TrainConfig, str]:
-    """`config` with its generator set to its init_generator file's architecture, and a line saying what
-    changed ("" when nothing did or the run starts from random weights). Raises ConfigError naming the
-    file when it cannot start this run."""
-    source = config.init_source()
-    if not source:
-        return config, ""
-    found = init_architecture(source)
-    changes = found.changes(config)
-    if not changes:
-        return config, ""
+def read_init_model(source: str) -> InitModel:
+    """The model file `source` names (a path or a bundled model's name: our export or checkpoint, whose EMA
+    weights are taken, or any file spandrel loads), read once through the model registry."""
+    from engine.models.registry import load_model  # reads every format we write, without running code
+
     try:
-        adopted = config.replace(**changes)
-    except ConfigError as exc:
-        raise ConfigError(f"init_generator {source} is a {found.generator} x{found.scale} model, but {exc}") from None
-    said = ", ".join(f"{k}={v}" for k, v in changes.items())
-    return adopted, f"init_generator {source}: this run trains its architecture ({said})"
+        loaded = load_model(source, device=torch.device("cpu"))
+    except ModelLoadError as exc:
+        raise ConfigError(f"init_generator: {exc}") from None
+    name = Path(str(source)).name
+    architecture = _from_spandrel(loaded, name) if loaded.kind == "spandrel" else _from_spec(loaded.module.spec())
+    return InitModel(str(source), architecture, loaded.module.state_dict())

@@ -53,7 +53,7 @@ def measure_step_times(config: TrainConfig, steps: int = 3, feature_net: nn.Sequ
     device = resolve_device(config.device)
     config = config.for_device(device.type)
     torch.manual_seed(config.seed)
-    gan = GANStep(config, device, feature_net=feature_net, init_weights=False)
+    gan = GANStep(config, device, feature_net=feature_net)
     hr, lr = synthetic_batch(config, torch.Generator().manual_seed(config.seed))
     seconds = {}
     for phase in phases_of(config):

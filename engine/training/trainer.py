@@ -38,7 +38,7 @@ from engine.models.export import export_generator, read_metadata
 from engine.training.best_score import BestScore
 from engine.training.failures import BadUpdate
 from engine.training.gan_step import GANStep, StopRequested
-from engine.training.init_model import adopt_init_architecture
+from engine.training.init_model import read_init_model
 from engine.training.losses import discriminator_stuck
 from engine.training.perceptual import missing_weights_message
 from engine.training import tensorboard_log
@@ -91,8 +91,9 @@ class Trainer:
         state = self._resume_state(resume)
         self.device = group.device(resolve_device(config.device))
         self.init_note = ""
-        if state is None:  # a fresh run trains the architecture of its starting weights
-            config, self.init_note = adopt_init_architecture(config)
+        init = read_init_model(config.init_source()) if state is None and config.init_source() else None
+        if init is not None:  # a fresh run trains the architecture of its starting weights
+            config, self.init_note = init.adopt(config)
         self.config = config = absolute_paths(config.for_device(self.device.type))
         self._stop = threading.Event()
         self._checkpoint_requested = threading.Event()
@@ -101,7 +102,7 @@ class Trainer:
         torch.manual_seed(config.seed)
 
         self.data = TrainingData.load(config)
-        self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
+        self.gan = GANStep(config, self.device, group, feature_net, init)
         self.validation = ValidationSet(self.data.val.images, config, self.data.val.lr)
         self.step = 0
         self.history: list[ev.HistoryRecord] = []
