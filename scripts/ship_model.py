@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.scoring.pairs import FIXED, degraded_pairs, describe_degradation  # noqa: E402
+from engine.data.degradations import WEB_PHOTOS  # noqa: E402
+from engine.scoring.pairs import degraded_pairs, describe_degradation  # noqa: E402
 from engine.scoring.evaluation import (ImageScore, SuperResolve, describe, load_upscaler, mean_score,  # noqa: E402
                                score_folder, score_pair)
 from engine.models.export import export_generator, load_generator  # noqa: E402
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="what the model was trained on")
     parser.add_argument("--command", required=True, help="the command(s) that trained it")
     parser.add_argument("--description", required=True, help="one line: what the model is for")
-    parser.add_argument("--degrade", choices=tuple(FIXED), help="also score the held-out images degraded this way "
+    parser.add_argument("--degrade", choices=tuple(WEB_PHOTOS), help="also score the held-out images degraded this way "
                         "(bench/quality.py's --degrade), for a model made for real photos")
     args = parser.parse_args(argv)
 

@@ -11,9 +11,9 @@ import torch
 
 from engine.training.config import TrainConfig
 from engine.errors import DataError
-from engine.data.dataset import (TrainingData, batch_at, batch_stream, center_crop, downscale, list_images, random_crops,
+from engine.data.dataset import (TrainingData, batch_at, batch_stream, center_crop, list_images, random_crops,
                          split_paths)
-from engine.data.degradations import STRONG, degrade
+from engine.data.degradations import STRONG, degrade, downscale
 
 
 def config_for(folder: Path, **changes: object) -> TrainConfig:

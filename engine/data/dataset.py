@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.training.config import TrainConfig
 from engine.io.images import ImageReadError, has_image_extension, read_pixels
-from engine.data.degradations import degrade
+from engine.data.degradations import degrade, downscale
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
 from engine.data.sizes import min_hr_side
@@ -161,14 +161,6 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 def to_uint8(batch: torch.Tensor) -> np.ndarray:
     """1xCxHxW float in [0, 1] -> HxWxC uint8 (rounded, clamped)."""
     return batch[0].detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-def downscale(hr: torch.Tensor, scale: int, antialias: bool) -> torch.Tensor:
-    """The degradation the network learns to undo: bicubic down by `scale`, quantised to 8 bits as a
-    saved LR image would be."""
-    h, w = hr.shape[-2:]
-    lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=antialias, align_corners=False)
-    return lr.clamp_(0, 1).mul_(255).round_().div_(255)
 
 
 def upscale_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:

@@ -1,4 +1,8 @@
-"""Real-ESRGAN's second-order degradation model (Wang et al. 2021), so models learn what real photos suffer.
+"""How low-resolution inputs are made from HR images, for training and for the benchmarks alike: bicubic
+downscaling (`downscale`), Real-ESRGAN's realistic model (`degrade`), and fixed web-photo degradations
+(`WEB_PHOTOS`) that benchmarks score models on. Their blur kernels are in engine/data/blur_kernels.py.
+
+Real-ESRGAN's second-order degradation model (Wang et al. 2021) teaches models what real photos suffer.
 
 A picture someone drops into the app was blurred by a lens, resized, noised by a sensor and saved as a
 JPEG, often more than once. A model trained on clean bicubic LR leaves all of that in its output. Here
@@ -253,6 +257,39 @@ def resize(image: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tenso
     if tuple(image.shape[-2:]) == size:
         return image
     return F.interpolate(image, size=size, mode=mode, **({} if mode == "area" else {"align_corners": False}))
+
+
+def downscale(hr: torch.Tensor, scale: int, antialias: bool) -> torch.Tensor:
+    """The clean degradation ("bicubic"): bicubic down by `scale`, quantised to 8 bits as a saved LR image
+    would be."""
+    h, w = hr.shape[-2:]
+    lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=antialias, align_corners=False)
+    return lr.clamp_(0, 1).mul_(255).round_().div_(255)
+
+
+@dataclass(frozen=True)
+class WebPhoto:
+    """A fixed degradation: Gaussian blur, antialiased bicubic shrink, Gaussian noise, one JPEG save."""
+
+    blur_sigma: float
+    noise_sigma: float  # 0-255 scale
+    jpeg_quality: int
+
+    def describe(self, scale: int) -> str:
+        return (f"Gaussian blur sigma {self.blur_sigma:g}, antialiased bicubic x1/{scale}, Gaussian noise sigma "
+                f"{self.noise_sigma:g}/255, JPEG quality {self.jpeg_quality}")
+
+    def apply(self, image: torch.Tensor, scale: int, generator: torch.Generator) -> torch.Tensor:
+        """The LR of one (1, C, H, W) [0, 1] image; the noise is drawn from `generator`."""
+        radius = max(1, int(3 * self.blur_sigma + 0.5))
+        blurred = filter2d(image, shaped_kernel(2 * radius + 1, self.blur_sigma, self.blur_sigma, 0.0))
+        noisy = add_gaussian_noise(downscale(blurred, scale, antialias=True), self.noise_sigma / 255, False, generator)
+        return jpeg(noisy, self.jpeg_quality)
+
+
+# The typical web photo the benchmarks measure and a harsher one (re-compressed, dim light), both inside
+# the medium strength's ranges.
+WEB_PHOTOS = {"photo": WebPhoto(1.2, 5.0, 60), "heavy": WebPhoto(1.6, 10.0, 40)}
 
 
 def _uniform(rng: np.random.Generator, bounds: Range) -> float:

@@ -2,7 +2,7 @@
 models on come from: photos shrunk cleanly, a
 standard set's published inputs, photos degraded as real ones are, or a folder of LR files someone brings.
 
-Degraded sets use the engine's own operations (engine/data/degradations.py) with fixed seeds, so a set is the
+Degraded sets use the engine's own degradations (engine/data/degradations.py) with fixed seeds, so a set is the
 same on every machine and run; `write_pairs` saves one so that `--pairs` scores it again, or scores it
 with other tools.
 """
@@ -18,9 +18,8 @@ import torch
 from PIL import Image
 
 from engine.io.atomic import atomic_write
-from engine.data.blur_kernels import filter2d, shaped_kernel
-from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
-from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
+from engine.data.dataset import center_crop, to_tensor, to_uint8
+from engine.data.degradations import STRENGTHS, WEB_PHOTOS, degrade
 from engine.scoring.evaluation import make_pair
 from engine.data.sizes import min_hr_side
 from engine.io.images import ImageReadError, has_image_extension, read_pixels
@@ -39,23 +38,7 @@ class Pair:
     lr: np.ndarray
 
 
-@dataclass(frozen=True)
-class WebPhoto:
-    """A fixed degradation: Gaussian blur, antialiased bicubic shrink, Gaussian noise, one JPEG save."""
-
-    blur_sigma: float
-    noise_sigma: float  # 0-255 scale
-    jpeg_quality: int
-
-    def describe(self, scale: int) -> str:
-        return (f"Gaussian blur sigma {self.blur_sigma:g}, antialiased bicubic x1/{scale}, Gaussian noise sigma "
-                f"{self.noise_sigma:g}/255, JPEG quality {self.jpeg_quality}")
-
-
-# --degrade choices besides "realistic" (the training pipeline): the typical web photo the issue measured
-# and a harsher one (re-compressed, dim light), both inside the medium strength's ranges.
-FIXED = {"photo": WebPhoto(1.2, 5.0, 60), "heavy": WebPhoto(1.6, 10.0, 40)}
-DEGRADE_CHOICES = ("realistic", *FIXED)
+DEGRADE_CHOICES = ("realistic", *WEB_PHOTOS)  # --degrade: the training pipeline, or a fixed web photo
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -144,11 +127,7 @@ def degrade_photo(hr: np.ndarray, scale: int, how: str, strength: str, seed: int
     image, generator = to_tensor(hr), torch.Generator().manual_seed(seed)
     if how == "realistic":
         return to_uint8(degrade(image, STRENGTHS[strength], scale, generator))
-    setting = FIXED[how]
-    radius = max(1, int(3 * setting.blur_sigma + 0.5))
-    blurred = filter2d(image, shaped_kernel(2 * radius + 1, setting.blur_sigma, setting.blur_sigma, 0.0))
-    noisy = add_gaussian_noise(downscale(blurred, scale, antialias=True), setting.noise_sigma / 255, False, generator)
-    return to_uint8(jpeg(noisy, setting.jpeg_quality))
+    return to_uint8(WEB_PHOTOS[how].apply(image, scale, generator))
 
 
 def degraded_pairs(folder: Path, scale: int, max_side: int | None, limit: int | None, how: str, strength: str,
@@ -164,7 +143,7 @@ def degraded_pairs(folder: Path, scale: int, max_side: int | None, limit: int | 
 def describe_degradation(how: str, strength: str, seed: int, scale: int) -> str:
     if how == "realistic":
         return f"LR: the training pipeline's realistic degradation, strength {strength}, seed {seed}"
-    return f"LR: {FIXED[how].describe(scale)} (noise seed {seed})"
+    return f"LR: {WEB_PHOTOS[how].describe(scale)} (noise seed {seed})"
 
 
 def write_pairs(pairs: list[Pair], folder: Path) -> tuple[Path, Path]:
