@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QLineEdit, QProgressBar,
-                               QScrollArea, QSlider, QTreeWidget, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QLabel, QLineEdit,
+                               QProgressBar, QScrollArea, QSlider, QTreeWidget, QWidget)
 
 from engine.errors import ConfigError
 from engine.data.degradations import STRENGTHS
+from engine.training.config import SETTINGS, setting_help, setting_label
 from gui.train.loss_plots import PLOTS
 from gui.main_window import MainWindow
 from gui.common.path_field import PathField
-from gui.train.settings_form import PATHS
+from gui.train.settings_form import PANEL_FIELDS, PATHS
 from gui.common.theme import DARK
 from gui.train.panel import REPO_SAMPLES
 from tests.gui_helpers import isolated_settings, step_events
@@ -181,3 +182,14 @@ def test_degradation_and_its_strength_knob(qtbot, window: MainWindow, tmp_path: 
     qtbot.addWidget(again)
     assert again.train.form.value("realistic").noise_prob == 0.25  # custom strengths persist too
     assert again.train.form.editor("realistic").strength.currentText() == "custom"
+
+
+def test_every_setting_row_shows_the_configs_own_label_and_description(window: MainWindow) -> None:
+    """One description per setting: the form's tooltips and labels are TrainConfig's field metadata."""
+    form = window.train.form
+    shown = {label.text() for label in form.findChildren(QLabel)}
+    names = [name for name in SETTINGS if name not in PANEL_FIELDS]
+    for name in names:
+        assert form.editor(name).toolTip() == setting_help(name) != "", name
+        assert setting_label(name) in shown, name
+    assert form.editor("lr_g").toolTip() == "The generator's learning rate" and setting_label("lr_g") == "Generator LR"

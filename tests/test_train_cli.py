@@ -15,7 +15,7 @@ import torch
 from engine import events as ev
 from engine.training.checkpoint import load_checkpoint
 from engine.cli.main import main
-from engine.training.config import TrainConfig
+from engine.training.config import SETTINGS, TrainConfig, setting_help
 from engine.data.degradations import LIGHT
 from engine.scoring.evaluation import ImageScore, load_upscaler, mean_score, score_folder
 from engine.models.export import load_generator
@@ -153,3 +153,12 @@ def test_eval_crops_score_the_same_as_the_shared_protocol(image_folder: Path, tm
                                                          max_side=32)
                            if isinstance(s, ImageScore)])
     assert lines[-1] == format_row(expected)
+
+
+def test_help_describes_every_setting_as_the_window_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # as wrapped lines joined again
+    for name in SETTINGS:
+        assert f"{name} (default " in text and setting_help(name) in text, name
+    assert "adversarial_loss (default relativistic): The GAN's loss. One of: bce, lsgan" in text

@@ -1,8 +1,9 @@
 """The trainable generator architectures, in one table: what each is, which scales and channel counts it
-takes, what `gen_features` / `gen_blocks` mean for it, and which export formats work.
+takes and what `gen_features` / `gen_blocks` mean for it. Which export formats work is not declared here:
+each exporter checks the network itself (ncnn's refuses operations it cannot write).
 
-The training config's choices (GENERATORS, SCALES), the window's generator list and the rebuild of an
-export from its spec all come from here. Not offered, and why:
+The training config's choices (GENERATORS, SCALES) and the descriptions of gen_features / gen_blocks, the
+window's generator list and the rebuild of an export from its spec all come from here. Not offered, and why:
 - MSRResNet (BasicSR's SRResNet): spandrel refuses its state dicts (UnsupportedModelError), so an export
   would load nowhere but here.
 - ESRGAN x3: BasicSR's layouts are x1, x2 and x4; spandrel misreads an x3 RRDBNet.
@@ -35,9 +36,8 @@ class Architecture:
     channels: tuple[int, ...]
     description: str
     fast_on_cpu: bool
-    features: str  # what gen_features sets
+    features: str  # what gen_features sets (its description in the config reads this)
     blocks: str  # what gen_blocks sets
-    export_formats: tuple[str, ...]
 
 
 def _esrgan(**spec: Any) -> nn.Module:
@@ -56,22 +56,19 @@ ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
     Architecture(
         "compact", lambda c, s, f, b: CompactGenerator(c, f, b, s), CompactGenerator, (2, 3, 4), (1, 3),
         "Real-ESRGAN's SRVGGNetCompact: plain convolutions at LR size, pixel shuffle; fast everywhere",
-        True, "channels of every convolution (num_feat)", "convolutions in the body (num_conv)",
-        ("safetensors", "onnx", "ncnn")),
+        True, "channels of every convolution (num_feat)", "convolutions in the body (num_conv)"),
     Architecture(
         "esrgan", lambda c, s, f, b: _esrgan(in_channels=c, num_feat=f, num_block=b, scale=s), _esrgan, (2, 4),
         (1, 3), "ESRGAN's RRDBNet (Real-ESRGAN x4plus's network), BasicSR key layout; best quality, needs a GPU",
-        False, "channels of the trunk (num_feat; x4plus: 64)", "RRDB blocks (num_block; x4plus: 23)",
-        ("safetensors", "onnx")),
+        False, "channels of the trunk (num_feat; x4plus: 64)", "RRDB blocks (num_block; x4plus: 23)"),
     Architecture(
         "span", lambda c, s, f, b: _span(in_channels=c, feature_channels=f, scale=s), _span, (2, 3, 4), (3,),
         "SPAN: parameter-free attention blocks, pixel shuffle; near-ESRGAN quality at a fraction of the cost",
-        False, "channels of the blocks (feature_channels; published: 48)", "unused (six blocks, fixed)",
-        ("safetensors", "onnx")),
+        False, "channels of the blocks (feature_channels; published: 48)", "unused (six blocks, fixed)"),
     Architecture(
         "classic", lambda c, s, f, b: ClassicGenerator(c, s), ClassicGenerator, (2, 4), (1, 3),
         "the source article's SRGAN generator (ours; spandrel cannot load it): dense blocks at HR size",
-        False, "unused (fixed widths)", "unused (three dense blocks)", ("safetensors", "onnx")),
+        False, "unused (fixed widths)", "unused (three dense blocks)"),
 )}
 GENERATORS = tuple(ARCHITECTURES)
 SCALES = tuple(sorted({scale for arch in ARCHITECTURES.values() for scale in arch.scales}))

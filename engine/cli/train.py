@@ -6,13 +6,15 @@ import argparse
 import itertools
 import signal
 import sys
+import textwrap
 from types import FrameType
 from typing import Any
 
 from tqdm import tqdm
 
 from engine import events as ev
-from engine.training.config import PRESETS, SCALES, TrainConfig, parse_assignments, preset
+from engine.training.config import (CHOICES, PRESETS, SCALES, SETTINGS, TrainConfig, parse_assignments, preset,
+                                   setting_help)
 from engine.errors import ConfigError
 from engine.data.sizes import min_hr_side
 from engine.device import resolve_device
@@ -27,7 +29,8 @@ SETUP_ERRORS = (ValueError, OSError)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images")
+    train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images",
+                                  epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--data", help="folder of training images, searched recursively, or one holding hr/ and lr/ "
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
@@ -38,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
     train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
-                       help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
+                       help="any training setting, e.g. --set batch_size=8 lr_g=1e-4 (all of them below)")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser("eval", help="PSNR/SSIM (Y channel) of a model and of bicubic on HR images")
@@ -52,6 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # ----------------------------------------------------------------------------- train
+def settings_help() -> str:
+    """Every setting --set reaches, with its description (the window's tooltip), its default (the default
+    preset's) and its choices."""
+    defaults = TrainConfig()
+    lines = ["settings (--set NAME=VALUE; realistic.PARAMETER=VALUE sets one degradation parameter):"]
+    for name in SETTINGS:
+        choices = f" One of: {', '.join(map(str, CHOICES[name]))}." if name in CHOICES else ""
+        default = getattr(defaults, name)
+        text = f"{name} (default {default if default != '' else 'empty'}): {setting_help(name)}.{choices}"
+        lines += textwrap.wrap(text, 110, initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """The preset, then --scale, --set and --steps; --steps keeps the preset's pretraining share unless
     pretrain_steps is set explicitly."""

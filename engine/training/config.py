@@ -43,79 +43,105 @@ AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
 BUNDLED_INIT = "bundled"
 
 
+def setting(default: Any = dataclasses.MISSING, doc: str = "", label: str = "",
+            factory: Callable[[], Any] | None = None) -> Any:
+    """A TrainConfig field with its one description (`doc`: the window's tooltip, `train --help`) and the
+    window's label where the name reads badly (else the name, capitalised)."""
+    metadata = {"help": doc, "label": label}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run. The defaults are the `default` preset: a GAN fine-tuned from the
     bundled pixel model, so the discriminator and the perceptual loss work from the first step, at a crop
     size that keeps a step under a second on a 2-core CPU."""
 
-    preset: str = "default"
-    data_dir: str = ""
-    val_dir: str = ""  # validation images; empty = hold out val_count images of data_dir
-    # the LR partners of data_dir's images, by name (engine/data/pairs.py); empty = made from them by the
-    # degradation below, unless data_dir holds hr/ and lr/ subfolders
-    lr_dir: str = ""
-    out_dir: str = "runs/default"
-    scale: int = 4
-    channels: int = 3  # 3 = RGB, 1 = grayscale (Y)
-    hr_patch: int = 0  # HR crop size (LR is hr_patch // scale); 0 = auto for the device (AUTO_SHAPES)
-    batch_size: int = 0  # 0 = auto for the device (AUTO_SHAPES)
-    augment: bool = True  # random flips and 90-degree rotations
-    antialias: bool = True  # antialiased bicubic LR (the article's recipe does a plain bicubic)
-    # The LR a model learns from: bicubic (clean downscaling; benchmarks, PSNR models) or realistic (blur,
-    # resize, noise and JPEG as real photos have them, engine/data/degradations.py), with these parameters.
-    degradation: str = "bicubic"
-    realistic: RealisticDegradation = MEDIUM  # also a strength name (light / medium / strong) or a dict
+    preset: str = setting("default", "The recipe these settings started from (the window's preset list describes each)")
+    data_dir: str = setting("", "Folder of training images, searched recursively (or a folder holding hr/ and lr/ "
+                                "pairs)", "Training images")
+    val_dir: str = setting("", "Validation images; empty = hold out val_count images of the training folder",
+                           "Validation folder")
+    lr_dir: str = setting("", "Real low-resolution versions of the training images, named as they are, each exactly "
+                              "scale times smaller (engine/data/pairs.py); empty = made from them by the degradation "
+                              "(a folder holding hr/ and lr/ needs none)", "LR partners")
+    out_dir: str = setting("runs/default", "The run folder: checkpoint, exports and samples")
+    scale: int = setting(4, "Upscaling factor")
+    channels: int = setting(3, "3 = RGB, 1 = grayscale (the luma, Y)")
+    hr_patch: int = setting(0, "HR crop size in pixels (the LR crop is hr_patch / scale); 0 = chosen for the device "
+                               "(AUTO_SHAPES)", "HR patch size")
+    batch_size: int = setting(0, "Crops per step; 0 = chosen for the device (AUTO_SHAPES)", "Batch size")
+    augment: bool = setting(True, "Random flips and 90-degree rotations of the crops")
+    antialias: bool = setting(True, "Antialiased bicubic LR (the article's recipe shrinks without antialiasing)")
+    degradation: str = setting("bicubic", "How low-res inputs are made: bicubic = clean downscaling (benchmarks, PSNR "
+                                          "models); realistic = blur, resize, noise and JPEG as real photos have them "
+                                          "(engine/data/degradations.py)")
+    realistic: RealisticDegradation = setting(MEDIUM, "The realistic degradation's strength (light, medium, strong) "
+                                                      "or its parameters one by one (realistic.NAME=VALUE)", "Strength")
 
-    generator: str = "compact"
-    gen_features: int = 32
-    gen_blocks: int = 12
-    # Start G (and its EMA) from these weights, as ESRGAN starts its GAN from its PSNR model: "bundled" = the
-    # bundled pixel model of this scale, or an export / checkpoint / bundled model name. Empty = random.
-    init_generator: str = BUNDLED_INIT
-    discriminator: str = "unet"
-    disc_features: int = 16
-    spectral_norm: bool = True
-    minibatch_stddev: bool = False
+    generator: str = setting("compact", "The generator's architecture (engine/archs/table.py)")
+    gen_features: int = setting(32, "The generator's width: " + "; ".join(
+        f"{name}: {arch.features}" for name, arch in ARCHITECTURES.items()), "G features")
+    gen_blocks: int = setting(12, "The generator's depth: " + "; ".join(
+        f"{name}: {arch.blocks}" for name, arch in ARCHITECTURES.items()), "G blocks")
+    # ESRGAN starts its GAN from its PSNR model; the bundled pixel models play that part here.
+    init_generator: str = setting(BUNDLED_INIT, 'The generator\'s starting weights: "bundled" = the bundled pixel '
+                                                "model of this scale; or a model file or checkpoint (its architecture "
+                                                "is adopted); empty = random", "Start G from")
+    discriminator: str = setting("unet", "The discriminator's architecture")
+    disc_features: int = setting(16, "The discriminator's width (features of its first layer)", "D features")
+    spectral_norm: bool = setting(True, "Spectral normalisation of the discriminator's layers")
+    minibatch_stddev: bool = setting(False, "Give the discriminator the batch's standard deviation as a feature "
+                                            "(against mode collapse)", "Minibatch stddev")
 
-    steps: int = 3000  # total optimisation steps, both phases
-    pretrain_steps: int = 0  # phase 1: pixel loss only (the bundled init model already had it)
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    beta1: float = 0.9
-    beta2: float = 0.99
-    lr_schedule: str = "cosine"
-    grad_clip: float = 0.0  # max grad norm; 0 = off
-    ema_decay: float = 0.995  # 0 = no EMA
+    steps: int = setting(3000, "Total optimisation steps, both phases", "Total steps")
+    pretrain_steps: int = setting(0, "Steps of pixel loss alone before the GAN (the bundled init model already had "
+                                     "them)", "Pretrain steps")
+    lr_g: float = setting(1e-4, "The generator's learning rate", "Generator LR")
+    lr_d: float = setting(1e-4, "The discriminator's learning rate", "Discriminator LR")
+    beta1: float = setting(0.9, "Adam's beta1 (momentum) for both networks")
+    beta2: float = setting(0.99, "Adam's beta2 for both networks")
+    lr_schedule: str = setting("cosine", "How the learning rates fall within each phase: constant, cosine, or halved "
+                                         "at 50% and 75% (step)", "LR schedule")
+    grad_clip: float = setting(0.0, "Largest gradient norm; 0 = no clipping", "Gradient clip")
+    ema_decay: float = setting(0.995, "Decay of the generator's moving average, which validation and exports use; "
+                                      "0 = no EMA", "EMA decay")
 
-    pixel_loss: str = "l1"
-    pixel_weight: float = 1.0
-    perceptual_net: str = "vgg16"
-    # layer name -> weight; "convX_Y" is taken before its ReLU (ESRGAN), "reluX_Y" after it (SRGAN).
+    pixel_loss: str = setting("l1", "How outputs are compared with the originals pixel by pixel")
+    pixel_weight: float = setting(1.0, "Weight of the pixel loss", "Pixel loss weight")
+    perceptual_net: str = setting("vgg16", "The VGG whose features the perceptual loss compares", "Perceptual network")
     # Real-ESRGAN's weights up to conv3_3: on a CPU the VGG passes are most of a GAN step and blocks 4-5
     # would cost half of them again (bench/train_speed.py), for features of a 64-px crop's 8x8 corners.
-    perceptual_layers: dict[str, float] = field(
-        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0})
-    perceptual_weight: float = 1.0  # 0 = off
-    perceptual_criterion: str = "l1"  # l1 (ESRGAN) or mse (SRGAN)
-    vgg_weights: str = ""  # a local weights file; empty = torchvision's hub cache if it has them
-    vgg_convention: str = "auto"  # input convention of the weights; auto = from the file's metadata
-    adversarial_loss: str = "relativistic"
-    adversarial_weight: float = 0.1
-    gp_weight: float = 10.0  # wgan-gp only
+    perceptual_layers: dict[str, float] = setting(
+        doc="Layer -> weight: convX_Y is taken before its ReLU (ESRGAN), reluX_Y after it (SRGAN)",
+        label="Perceptual layers", factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0})
+    perceptual_weight: float = setting(1.0, "Weight of the perceptual (VGG feature) loss; 0 = off", "Perceptual weight")
+    perceptual_criterion: str = setting("l1", "How feature maps are compared: l1 (ESRGAN) or mse (SRGAN)",
+                                        "Perceptual loss")
+    vgg_weights: str = setting("", "A local VGG weights file (.pth or .safetensors); empty = torchvision's hub cache "
+                                   "if it has them, else the bundled VGG16", "VGG weights file")
+    vgg_convention: str = setting("auto", "Input convention of the VGG weights; auto = from the file's metadata",
+                                  "VGG convention")
+    adversarial_loss: str = setting("relativistic", "The GAN's loss", "Adversarial loss")
+    adversarial_weight: float = setting(0.1, "Weight of the generator's adversarial loss", "Adversarial weight")
+    gp_weight: float = setting(10.0, "Gradient penalty weight (wgan-gp only)", "GP weight")
 
-    precision: str = "fp32"  # bf16/fp16 apply on CUDA only
-    channels_last: bool = True  # CUDA only
-    device: str = "auto"
-    workers: int = -1  # DataLoader workers; -1 = choose from the machine
-    seed: int = 0
+    precision: str = setting("fp32", "Arithmetic precision; bf16 and fp16 apply on CUDA only")
+    channels_last: bool = setting(True, "channels_last memory layout (CUDA only)")
+    device: str = setting("auto", "Where to train; auto = CUDA or Apple MPS when present, else the CPU")
+    workers: int = setting(-1, "DataLoader workers; -1 = chosen for the machine")
+    seed: int = setting(0, "The seed crops, degradations and initial weights are drawn from")
 
-    val_count: int = 8  # images held out (deterministically) for validation
-    val_every: int = 100  # also at step 1, so a run shows where it starts within seconds
-    checkpoint_every: int = 100
-    log_every: int = 1
-    sample_every: int = 0  # also save a figure of fixed LR inputs/outputs every N steps; 0 = off
-    log_tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (needs `tensorboard`)
+    val_count: int = setting(8, "Images held out (deterministically) for validation", "Validation images")
+    val_every: int = setting(100, "Steps between validations (also at step 1, so a run shows where it starts within "
+                                  "seconds)", "Validate every")
+    checkpoint_every: int = setting(100, "Steps between checkpoints", "Checkpoint every")
+    log_every: int = setting(1, "Steps between progress reports")
+    sample_every: int = setting(0, "Also save a figure of fixed LR inputs and outputs every N steps; 0 = off")
+    log_tensorboard: bool = setting(False, "Also write TensorBoard event files to RUN/tensorboard (needs the "
+                                           "tensorboard package)")
 
     def __post_init__(self) -> None:
         # stored configs hold a dict (JSON, checkpoints), people a strength name: both become parameters
@@ -214,6 +240,19 @@ class TrainConfig:
     def init_source(self) -> str:
         """What init_generator names, with "bundled" turned into the bundled model of this scale."""
         return f"faithful-x{self.scale}" if self.init_generator == BUNDLED_INIT else self.init_generator
+
+
+SETTINGS: dict[str, dataclasses.Field[Any]] = {item.name: item for item in dataclasses.fields(TrainConfig)}
+
+
+def setting_help(name: str) -> str:
+    """What a setting does, in one line: the window's tooltip and `train --help` both read it."""
+    return SETTINGS[name].metadata["help"]
+
+
+def setting_label(name: str) -> str:
+    """A setting's name as the window's form shows it."""
+    return SETTINGS[name].metadata["label"] or name.replace("_", " ").capitalize()
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:

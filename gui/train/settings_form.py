@@ -3,7 +3,8 @@
 Each field gets one editor chosen by its type: choices -> combo box, bool -> check box, int -> spin
 box, paths -> a field with Browse…, the perceptual layers -> a small table, other floats and strings ->
 a line edit parsed like the command line's `--set name=value`. The main settings come first; the
-advanced ones are folded away, in columns aligned with the main ones.
+advanced ones are folded away, in columns aligned with the main ones. Each row's label and tooltip are
+the setting's own (TrainConfig's field metadata), as `train --help` prints them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
 
 from engine.archs.table import ARCHITECTURES
 from engine.training import config as cfg
-from engine.training.config import PRESETS, TrainConfig, preset
+from engine.training.config import PRESETS, TrainConfig, preset, setting_help, setting_label
 from engine.errors import ConfigError
 from engine.models.registry import weights_file_filter
 from gui.train.layers_editor import LayersEditor
@@ -48,37 +49,8 @@ PATHS: dict[str, tuple[str, bool, str, str]] = {
     "init_generator": ("Generator to start from", False, weights_file_filter("Models and checkpoints"),
                        "Empty: random weights"),
 }
-LABELS = {
-    "data_dir": "Training images", "lr_dir": "LR partners", "hr_patch": "HR patch size", "batch_size": "Batch size", "steps": "Total steps",
-    "pretrain_steps": "Pretrain steps", "lr_g": "Generator LR", "lr_d": "Discriminator LR",
-    "pixel_weight": "Pixel loss weight", "perceptual_weight": "Perceptual weight",
-    "adversarial_weight": "Adversarial weight", "adversarial_loss": "Adversarial loss",
-    "gen_features": "G features", "gen_blocks": "G blocks", "disc_features": "D features",
-    "ema_decay": "EMA decay", "grad_clip": "Gradient clip", "vgg_weights": "VGG weights file",
-    "val_dir": "Validation folder", "val_count": "Validation images", "val_every": "Validate every",
-    "checkpoint_every": "Checkpoint every", "minibatch_stddev": "Minibatch stddev", "spectral_norm": "Spectral norm",
-    "lr_schedule": "LR schedule", "gp_weight": "GP weight", "vgg_convention": "VGG convention",
-    "perceptual_net": "Perceptual network", "perceptual_layers": "Perceptual layers",
-    "init_generator": "Start G from", "perceptual_criterion": "Perceptual loss", "realistic": "Strength",
-}
-TOOLTIPS = {
-    "lr_dir": "Real low-resolution versions of the training images, named as they are, each exactly Scale "
-              "times smaller; empty = made from them by the degradation (a folder holding hr/ and lr/ "
-              "needs none)",
-    "batch_size": "0 = chosen for the device", "hr_patch": "0 = chosen for the device",
-    "init_generator": 'The generator\'s starting weights: "bundled" = the bundled pixel model of this scale; or a '
-                      'model file or checkpoint; empty = random',
-    "gen_features": "Generator features", "gen_blocks": "Generator blocks", "disc_features": "Discriminator features",
-    "gp_weight": "Gradient penalty weight (wgan-gp)", "perceptual_criterion": "How feature maps are compared",
-    "degradation": "How low-res inputs are made: bicubic = clean downscaling (benchmarks, PSNR); realistic = blur, "
-                   "resize, noise and JPEG as real photos have them",
-}
 HINTS = typing.get_type_hints(TrainConfig)
 AUTO_FIELDS = ("batch_size", "hr_patch")  # 0 means "chosen for the device"
-
-
-def label_for(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
 def _text_of(value: Any) -> str:
@@ -141,7 +113,7 @@ class SettingsForm(QWidget):
         self.set_config(TrainConfig())
 
     def _add_row(self, form: QFormLayout, name: str) -> None:
-        label = QLabel(label_for(name))
+        label = QLabel(setting_label(name))
         self._labels.append(label)
         form.addRow(label, self._make_editor(name))
 
@@ -182,7 +154,7 @@ class SettingsForm(QWidget):
             editor = QLineEdit()
             editor.textChanged.connect(self.changed)
         editor.setObjectName(name)
-        editor.setToolTip(TOOLTIPS.get(name, ""))
+        editor.setToolTip(setting_help(name))
         self._editors[name] = editor
         return editor
 
@@ -244,7 +216,7 @@ class SettingsForm(QWidget):
         if isinstance(editor, PathField):
             return editor.text().strip()
         assert isinstance(editor, QLineEdit)
-        return cfg.parse_value(HINTS[name], editor.text().strip(), label_for(name))
+        return cfg.parse_value(HINTS[name], editor.text().strip(), setting_label(name))
 
     def set_config(self, config: TrainConfig) -> None:
         for name in self._editors:
