@@ -65,23 +65,22 @@ class TrainConfig:
     val_dir: str = setting("", "Validation images; empty = hold out val_count images of the training folder",
                            "Validation folder")
     lr_dir: str = setting("", "Real low-resolution versions of the training images, named as they are, each exactly "
-                              "scale times smaller (engine/data/pairs.py); empty = made from them by the degradation "
+                              "scale times smaller; empty = made from them by the degradation "
                               "(a folder holding hr/ and lr/ needs none)", "LR partners")
     out_dir: str = setting("runs/default", "The run folder: checkpoint, exports and samples")
     scale: int = setting(4, "Upscaling factor")
     channels: int = setting(3, "3 = RGB, 1 = grayscale (the luma, Y)")
-    hr_patch: int = setting(0, "HR crop size in pixels (the LR crop is hr_patch / scale); 0 = chosen for the device "
-                               "(AUTO_SHAPES)", "HR patch size")
-    batch_size: int = setting(0, "Crops per step; 0 = chosen for the device (AUTO_SHAPES)", "Batch size")
+    hr_patch: int = setting(0, "HR crop size in pixels (the LR crop is hr_patch / scale); 0 = chosen for the device",
+                            "HR patch size")
+    batch_size: int = setting(0, "Crops per step; 0 = chosen for the device", "Batch size")
     augment: bool = setting(True, "Random flips and 90-degree rotations of the crops")
     antialias: bool = setting(True, "Antialiased bicubic LR (the article's recipe shrinks without antialiasing)")
     degradation: str = setting("bicubic", "How low-res inputs are made: bicubic = clean downscaling (benchmarks, PSNR "
-                                          "models); realistic = blur, resize, noise and JPEG as real photos have them "
-                                          "(engine/data/degradations.py)")
+                                          "models); realistic = blur, resize, noise and JPEG as real photos have them")
     realistic: RealisticDegradation = setting(MEDIUM, "The realistic degradation's strength (light, medium, strong) "
                                                       "or its parameters one by one (realistic.NAME=VALUE)", "Strength")
 
-    generator: str = setting("compact", "The generator's architecture (engine/archs/table.py)")
+    generator: str = setting("compact", "The generator's architecture")
     gen_features: int = setting(32, "The generator's width: " + "; ".join(
         f"{name}: {arch.features}" for name, arch in ARCHITECTURES.items()), "G features")
     gen_blocks: int = setting(12, "The generator's depth: " + "; ".join(

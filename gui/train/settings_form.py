@@ -10,6 +10,7 @@ the setting's own (TrainConfig's field metadata), as `train --help` prints them.
 from __future__ import annotations
 
 import dataclasses
+import html
 import typing
 from typing import Any
 
@@ -154,7 +155,7 @@ class SettingsForm(QWidget):
             editor = QLineEdit()
             editor.textChanged.connect(self.changed)
         editor.setObjectName(name)
-        editor.setToolTip(setting_help(name))
+        editor.setToolTip(f"<p>{html.escape(setting_help(name), quote=False)}</p>")  # rich text: Qt wraps it
         self._editors[name] = editor
         return editor
 
