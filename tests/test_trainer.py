@@ -82,7 +82,9 @@ def test_checkpoint_loads_without_pickle_and_gives_the_generator(config: TrainCo
     stored = config.replace(perceptual_weight=0, out_dir=".", data_dir=str(Path(config.data_dir).resolve()))
     assert state["progress"]["step"] == 4 and state["config"] == stored.to_dict()  # nothing names the folder
     assert {"generator", "ema", "discriminator", "opt_g", "opt_d"} <= set(state["gan"])
-    assert {"history", "best_psnr", "best_step", "lr_scale"} <= set(state["progress"]) and "rng" in state
+    assert set(state["progress"]) == {"step", "history"} and "rng" in state
+    assert set(state["components"]) == {"best", "rollback", "collapse", "frozen"}  # each part under its own name
+    assert state["components"]["best"]["step"] > 0 and state["components"]["rollback"]["lr_scale"] == 1.0
     ema, raw = load_model(path, which="ema"), load_model(path, which="generator")
     assert (ema.metadata["weights"], raw.metadata["weights"], ema.metadata["step"]) == ("ema", "generator", 4)
     assert not torch.equal(ema.module.body[0].weight, raw.module.body[0].weight)  # EMA lags the raw weights
