@@ -155,7 +155,7 @@ class TrainingData:
 # ----------------------------------------------------------------------------- tensors
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """HxWxC uint8 -> 1xCxHxW float in [0, 1]. A copy: a read-only array (Pillow's) cannot back a tensor."""
-    return torch.from_numpy(np.array(image, order="C")).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    return as_batch(np.array(image, order="C")[None])
 
 
 def to_uint8(batch: torch.Tensor) -> np.ndarray:
