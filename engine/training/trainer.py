@@ -54,8 +54,8 @@ STUCK_WINDOW = 100  # GAN steps over which a useless discriminator is detected
 def schedule_factor(config: TrainConfig, step: int) -> float:
     """The LR multiplier at `step`: the schedule restarts with each phase, since the GAN phase is a new
     optimisation problem rather than the tail of pretraining."""
-    start, end = (0, config.pretrain_steps) if config.phase_at(step) == "pretrain" else (config.pretrain_steps,
-                                                                                        config.steps)
+    pretraining = config.phase_at(step) == "pretrain"
+    start, end = (0, config.pretrain_steps) if pretraining else (config.pretrain_steps, config.steps)
     progress = (step - start) / max(1, end - start)
     if config.lr_schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * progress))
