@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from engine.archs.discriminators import discriminator_for
-from engine.archs.table import generator_for
+from engine.archs.discriminators import DISCRIMINATORS
+from engine.archs.table import ARCHITECTURES
 from engine.training.checkpoint import cpu_state
 from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig
@@ -100,11 +100,14 @@ class GANStep:
     def __init__(self, config: TrainConfig, device: torch.device, group: ProcessGroup = SINGLE,
                  feature_net: nn.Sequential | None = None, init_weights: bool = True) -> None:
         self.config, self.device, self.group = config, device, group
-        self.generator = generator_for(config)
+        self.generator = ARCHITECTURES[config.generator].build(config.channels, config.scale, config.gen_features,
+                                                               config.gen_blocks)
         if init_weights and config.init_source():
             load_initial_weights(self.generator, config.init_source())
         self.generator.to(device)
-        self.discriminator = discriminator_for(config).to(device)
+        self.discriminator = DISCRIMINATORS[config.discriminator](
+            config.channels, config.disc_features, spectral=config.spectral_norm,
+            minibatch_stddev=config.minibatch_stddev).to(device)
         self.value_range: tuple[float, float] = tuple(self.generator.value_range)  # type: ignore[assignment]
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 else None
         betas = (config.beta1, config.beta2)

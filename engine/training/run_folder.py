@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.training.checkpoint import load_checkpoint
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig
 
 try:  # POSIX; on Windows two processes in one folder are not prevented
@@ -69,6 +69,13 @@ class RunFolder:
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint.is_file()
+
+    def exported_model(self) -> Path:
+        """The model file that stands for the run (`export RUN`): its best-validation export, else its latest."""
+        for candidate in (self.best, self.generator):
+            if candidate.is_file():
+                return candidate
+        raise ModelLoadError(f"{self.root} holds no exported generator (no {BEST} or {GENERATOR})")
 
     def remove_stale_temps(self) -> list[Path]:
         """Delete temporary files a killed writer left behind (call only while holding the lock)."""
