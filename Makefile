@@ -27,6 +27,7 @@ run: install system-deps
 
 test: install-test
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 # The wheels scripts/gpu_check.sh installs on a GPU machine without internet (scripts/gpu_wheels.txt).

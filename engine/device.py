@@ -1,10 +1,12 @@
-"""One place that decides where tensors live: CUDA, then Apple MPS, then the CPU."""
+"""One place that decides where tensors live (CUDA, then Apple MPS, then the CPU) and names the number
+formats they are computed in."""
 
 from __future__ import annotations
 
 import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")  # training's and upscaling's choices; half precision is for GPUs
 
 
 def _mps_available() -> bool:

@@ -59,7 +59,7 @@ def train_as_rank(rank: int, world_size: int, init_file: str, data: str, out: st
                 finished = {"step": event.step, "reason": event.reason}
         record: dict[str, Any] = {
             "kinds": kinds, "first_losses": first_losses, "finished": finished,
-            "generator": state_digest(trainer.gan.generator), "ema": state_digest(trainer.gan.ema.model),
+            "generator": state_digest(trainer.gan.generator), "ema": state_digest(trainer.gan.ema.module),
             "discriminator": state_digest(trainer.gan.discriminator),
         }
         Path(results, f"{rank}.json").write_text(json.dumps(record))

@@ -14,7 +14,7 @@ from engine.errors import CheckpointError
 from engine.training.checkpoint import load_checkpoint
 from engine.cli.main import main
 from engine.training.config import TrainConfig
-from engine.training.run_folder import CHECKPOINT, RunFolder, config_to_resume
+from engine.training.run_folder import CHECKPOINT, RunBusyError, RunFolder, config_to_resume
 from engine.training.trainer import Trainer
 from tests.conftest import TINY_SETTINGS
 
@@ -140,3 +140,27 @@ def test_config_to_resume_is_the_one_rule(finished_run: Path) -> None:
     shorter = config_to_resume(finished_run, steps=1)
     assert shorter.pretrain_steps <= 1
     assert isinstance(stored, TrainConfig)
+
+
+def test_a_lock_that_is_a_link_is_refused_and_its_target_left_alone(image_folder: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"the user's own file\n")
+    out = tmp_path / "runs" / "linked"
+    out.mkdir(parents=True)
+    (out / ".lock").symlink_to(notes)
+    assert train("--data", str(image_folder), "--out", str(out), "--steps", "1") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and ".lock is not a plain file" in error
+    assert notes.read_bytes() == b"the user's own file\n"
+    assert (out / ".lock").is_symlink() and not (out / CHECKPOINT).exists()
+
+
+def test_the_lock_refuses_a_second_holder_and_a_folder_made_for_it_alone_goes_again(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "fresh")
+    with folder.locked():
+        with pytest.raises(RunBusyError, match="another process is training"):
+            with folder.locked():
+                pass
+        assert (folder.root / ".lock").is_file()
+    assert not folder.root.exists()

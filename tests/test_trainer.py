@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
 from engine.data.dataset import TrainingData
 from engine.models.export import load_generator
-from engine.training.gan_step import EMA
+from engine.training.gan_step import GANStep, averaged_generator, ema_decay_at, update_ema
 from engine.models.registry import load_model
 from engine.training.perceptual import vgg_feature_stack
 from engine.training.run_folder import RunExistsError, config_to_resume
@@ -215,7 +216,7 @@ def test_init_generator_starts_from_pretrained_weights(config: TrainConfig, tmp_
     gan = Trainer(config.replace(out_dir=str(tmp_path / "gan"), init_generator=export))
     for name, weights in source.state_dict().items():
         assert torch.equal(gan.gan.generator.state_dict()[name], weights), name
-        assert torch.equal(gan.gan.ema.model.state_dict()[name], weights), name
+        assert torch.equal(gan.gan.ema.module.state_dict()[name], weights), name
 
 
 def test_init_generator_of_another_size_sets_the_runs_size_and_says_so(config: TrainConfig, tmp_path: Path) -> None:
@@ -230,14 +231,48 @@ def test_init_generator_of_another_size_sets_the_runs_size_and_says_so(config: T
 
 def test_ema_warms_up_then_averages_at_the_configured_decay() -> None:
     model = torch.nn.Linear(2, 2)
-    ema = EMA(model, decay=0.999)
+    ema = averaged_generator(model, decay=0.999)
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.update(model, step=0)  # the first update follows the trained weights, not the random start
-    gap = (ema.model.weight - model.weight).abs().max().item()
+    update_ema(ema, model, step=0)  # the first update follows the trained weights, not the random start
+    gap = (ema.module.weight - model.weight).abs().max().item()
     assert gap == pytest.approx(0.1, abs=1e-5)
-    assert ema.decay_at(0) == pytest.approx(0.1)
-    assert ema.decay_at(100_000) == 0.999
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay_at(0.999, 100_000) == 0.999
+
+
+@torch.no_grad()
+def old_ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """The hand-written EMA that wrote the checkpoints of earlier versions, kept here as the reference."""
+    decay = min(decay, (1 + step) / (10 + step))
+    for ema_p, p in zip(ema.parameters(), model.parameters()):
+        ema_p.lerp_(p, 1.0 - decay)
+    for ema_b, b in zip(ema.buffers(), model.buffers()):
+        ema_b.copy_(b)
+
+
+def test_an_old_runs_ema_resumes_and_goes_on_bit_for_bit(config: TrainConfig) -> None:
+    """A checkpoint of the hand-written EMA ("ema": the averaged generator's own state dict) resumes into
+    torch's AveragedModel, which then averages exactly as the old code would have; and the state written
+    now has the old layout, so the old readers (registry, init_generator) still read it."""
+    config = config.replace(perceptual_weight=0.0, generator="classic")  # BatchNorm: buffers are copied
+    gan = GANStep(config, torch.device("cpu"), init_weights=False)
+    torch.manual_seed(3)
+    old_ema = copy.deepcopy(gan.generator)
+    with torch.no_grad():  # an old run's average, some way behind its raw weights
+        for parameter in old_ema.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.01)
+    state = gan.state_dict()
+    assert set(state["ema"]) == set(gan.generator.state_dict())  # the old layout: no wrapper keys
+    state["ema"] = copy.deepcopy(old_ema.state_dict())
+    gan.load_state_dict(state)
+    for step in (40, 41, 42):  # resumed at step 40 of a run whose decay is still warming up at 0.995
+        hr = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(step))
+        gan.step(hr, torch.nn.functional.interpolate(hr, scale_factor=0.25, mode="area"), "pretrain", step)
+        old_ema_update(old_ema, gan.generator, config.ema_decay, step)
+        for name, expected in old_ema.state_dict().items():
+            assert torch.equal(gan.ema.module.state_dict()[name], expected), (step, name)
+    assert ema_decay_at(config.ema_decay, 40) < config.ema_decay
 
 
 def test_realistic_degradation_trains_and_is_stored(config: TrainConfig, thin_vgg16: torch.nn.Sequential) -> None:

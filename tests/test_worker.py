@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gui.common.job_worker import DeferredJob, JobWorker
+from engine.jobs import DeferredJob
+from engine.qt.job_worker import JobWorker
 
 
 class CountingJob:

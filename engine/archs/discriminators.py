@@ -7,15 +7,10 @@ the table's names without an import cycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
-
-if TYPE_CHECKING:
-    from engine.training.config import TrainConfig
 
 
 class MinibatchStdDev(nn.Module):
@@ -136,9 +131,3 @@ class UNetDiscriminator(nn.Module):
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     "vgg": VGGStyleDiscriminator, "unet": UNetDiscriminator, "classic": ClassicDiscriminator,
 }
-
-
-def discriminator_for(config: TrainConfig) -> nn.Module:
-    """The discriminator a training config asks for."""
-    return DISCRIMINATORS[config.discriminator](config.channels, config.disc_features, spectral=config.spectral_norm,
-                                                minibatch_stddev=config.minibatch_stddev)

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
 from engine.archs.networks import ClassicGenerator, CompactGenerator, GeneratorSpec
-
-if TYPE_CHECKING:
-    from engine.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -84,9 +81,3 @@ def build_generator(spec: GeneratorSpec) -> nn.Module:
         return ARCHITECTURES[arch].rebuild(**spec)
     except TypeError as exc:
         raise ValueError(f"bad parameters for generator {arch!r}: {exc}") from None
-
-
-def generator_for(config: TrainConfig) -> nn.Module:
-    """The generator a training config asks for (its `.spec()` is what checkpoints and exports store)."""
-    return ARCHITECTURES[config.generator].build(config.channels, config.scale, config.gen_features,
-                                                 config.gen_blocks)

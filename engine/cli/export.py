@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from engine.models.export_formats import FORMATS, export_model_as
+from engine.training.run_folder import RunFolder
 
 EXIT_OK, EXIT_BAD_ARGS = 0, 2
 
@@ -28,9 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    source, name = Path(args.source), args.name
     try:
-        written = export_model_as(args.source, args.format, args.out, fp16=args.fp16, overwrite=args.overwrite,
-                                  name=args.name)
+        if source.is_dir():
+            source, name = RunFolder(source).exported_model(), name or source.resolve().name
+        written = export_model_as(source, args.format, args.out, fp16=args.fp16, overwrite=args.overwrite, name=name)
     except FileExistsError as exc:
         print(f"error: {exc} (pass --overwrite to replace it)", file=sys.stderr)
         return EXIT_BAD_ARGS

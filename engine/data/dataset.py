@@ -12,21 +12,39 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from engine.training.config import TrainConfig
 from engine.io.images import ImageReadError, has_image_extension, read_pixels
-from engine.data.degradations import degrade, downscale
+from engine.data.degradations import RealisticDegradation, degrade, downscale
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
 from engine.data.sizes import min_hr_side
 
 Item = TypeVar("Item")
+
+
+class DataSettings(Protocol):
+    """The training settings this module reads (engine.training.config.TrainConfig has them all): the data
+    layer sits below training, so it names what it needs instead of importing the config."""
+
+    data_dir: str
+    lr_dir: str
+    val_dir: str
+    val_count: int
+    scale: int
+    channels: int
+    hr_patch: int
+    batch_size: int
+    augment: bool
+    antialias: bool
+    degradation: str
+    realistic: RealisticDegradation
+    workers: int
 # An HR image file and its LR partner's (None: the LR is made from the HR image as the run trains).
 Source = tuple[Path, Path | None]
 
@@ -71,7 +89,7 @@ def find_sources(data_dir: str, lr_dir: str) -> list[Source]:
     return list(match_pairs(folders.hr, hr_paths, folders.lr, lr_paths))
 
 
-def data_split(config: TrainConfig) -> tuple[list[Source], list[Source]]:
+def data_split(config: DataSettings) -> tuple[list[Source], list[Source]]:
     """The run's (training, held-out) sources: val_dir's images, or val_count of data_dir's held out
     evenly. The trainer and the run list both ask this, so a run's samples are always its held-out
     images; with pairs, the held-out pairs."""
@@ -130,7 +148,7 @@ class TrainingData:
         return self.train.skipped + self.val.skipped
 
     @classmethod
-    def load(cls, config: TrainConfig) -> TrainingData:
+    def load(cls, config: DataSettings) -> TrainingData:
         """Split, decode and check the data; DataError when fewer than 2 images are usable."""
         folder = Path(config.data_dir)
         train_sources, val_sources = data_split(config)
@@ -238,7 +256,7 @@ def as_batch(crops: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
 
 
-def make_lr(hr: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+def make_lr(hr: torch.Tensor, config: DataSettings, generator: torch.Generator) -> torch.Tensor:
     """The degraded low-resolution input a model learns to undo, for a [0, 1] HR batch on any device.
     `generator` (CPU) draws any random degradation, so a batch is a function of its seed."""
     if config.degradation == "realistic":
@@ -252,7 +270,7 @@ def batch_seed(seed_key: tuple[int, ...], step: int) -> np.random.Generator:
     return np.random.default_rng([*seed_key, step])
 
 
-def batch_at(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], step: int,
+def batch_at(images: list[np.ndarray], config: DataSettings, seed_key: tuple[int, ...], step: int,
              degrade: bool = True, partners: list[np.ndarray] | None = None
              ) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """(hr, lr, degradation seed) of the batch for `step`; lr is None when `degrade` is off (the caller
@@ -272,7 +290,7 @@ class CropStream(IterableDataset):
     """The batches for steps first_step, first_step + 1, ...; with n DataLoader workers, worker w makes
     those of first_step + w + k*n, and the loader's round-robin puts them back in step order."""
 
-    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
+    def __init__(self, images: list[np.ndarray], config: DataSettings, seed_key: tuple[int, ...], first_step: int,
                  degrade: bool, partners: list[np.ndarray] | None = None) -> None:
         super().__init__()
         self.images, self.config, self.seed_key = images, config, seed_key
@@ -296,7 +314,7 @@ def auto_workers(requested: int, device: torch.device) -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
-def batch_stream(images: list[np.ndarray], config: TrainConfig, seed_key: tuple[int, ...], first_step: int,
+def batch_stream(images: list[np.ndarray], config: DataSettings, seed_key: tuple[int, ...], first_step: int,
                  device: torch.device, partners: list[np.ndarray] | None = None
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless (hr, lr) batches in [0, 1] for steps first_step, first_step + 1, ...; on a GPU the LR is

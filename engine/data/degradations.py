@@ -17,12 +17,11 @@ This module must not import engine.training.config (config imports it).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from torchvision.io import decode_jpeg, encode_jpeg
 from torchvision.transforms.v2.functional import rgb_to_grayscale
 
 from engine.data.blur_kernels import KERNEL_SHAPES, filter2d, shaped_kernel, sinc_kernel
+from engine.torch_threads import on_one_cpu_thread
 
 DEGRADATIONS = ("bicubic", "realistic")
 RESIZE_MODES = ("area", "bilinear", "bicubic")
@@ -375,22 +375,10 @@ def degrade(hr: torch.Tensor, params: RealisticDegradation, scale: int, generato
     quantised to 8 bits. Each sample's parameters come from its own seed, drawn from `generator` (CPU)."""
     lr_size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
     seeds = torch.randint(2**62, (hr.shape[0],), generator=generator).tolist()
-    with one_cpu_thread():
-        samples = [degrade_sample(hr[i:i + 1], params, lr_size, np.random.default_rng(seed))
-                   for i, seed in enumerate(seeds)]
+    # On one intra-op thread: each op here is too small to gain from more, and on a busy CPU every
+    # multi-threaded op waits for its slowest thread: with other work on this 2-core CPU, 8 x 64 px batches
+    # took 513 ms (median) with torch's 2 threads and 31 ms with one, interleaved in one run; on an idle
+    # CPU both took 22 ms.
+    samples = on_one_cpu_thread(lambda: [degrade_sample(hr[i:i + 1], params, lr_size, np.random.default_rng(seed))
+                                         for i, seed in enumerate(seeds)])
     return torch.cat(samples).clamp_(0, 1).mul_(255).round_().div_(255)
-
-
-@contextlib.contextmanager
-def one_cpu_thread() -> Iterator[None]:
-    """Run CPU ops on one thread. Each op here is too small to gain from more, and on a busy CPU every
-    multi-threaded op waits for its slowest thread: with other work on this 2-core CPU, 8 x 64 px batches
-    took 513 ms (median) with torch's 2 threads and 31 ms with one, interleaved in one run; on an idle
-    CPU both took 22 ms. Changing the count costs under a microsecond; it is process-wide, so another
-    thread's CPU ops run single-threaded meanwhile."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

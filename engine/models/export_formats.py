@@ -1,8 +1,8 @@
 """A generator exported for other programs: our `.safetensors`, ONNX (onnxruntime, chaiNNer) or an ncnn
 pair (Upscayl, realesrgan-ncnn-vulkan). One entry point that the CLI and the Runs tab share.
 
-The source is anything the upscaler loads (a run folder's best export, one of our exports, a training
-checkpoint, a third-party model spandrel knows). Every file is written atomically and never over an
+The source is anything the upscaler loads (one of our exports, a training checkpoint, a third-party model
+spandrel knows); the command line turns a run folder into its export first (RunFolder.exported_model). Every file is written atomically and never over an
 existing one unless asked. Inputs stay as the network takes them: RGB (or grey) in its value range,
 channels-first, [0, 1] for our current generators and spandrel's.
 """
@@ -18,7 +18,6 @@ from engine.io.atomic import TargetExistsError, atomic_write
 from engine.models.export import export_generator
 from engine.models.ncnn_export import export_ncnn
 from engine.models.registry import LoadedModel, load_model, resolve_model_source
-from engine.training.run_folder import RunFolder
 
 FORMATS = ("safetensors", "onnx", "ncnn")
 ONNX_OPSET = 17  # read by onnxruntime >= 1.12 and by chaiNNer's ONNX nodes
@@ -28,19 +27,6 @@ OWN_KEYS = ("format", "format_version", "arch", "scale", "in_channels", "value_r
 
 class ExportError(ValueError):
     """The model cannot be exported in the asked format; the one-line message says why."""
-
-
-def resolve_source(source: str | Path) -> Path:
-    """A run folder means its best-validation export, else its latest; anything else is what the upscaler
-    accepts ('default', a bundled model's name, a file)."""
-    path = Path(source)
-    if path.is_dir():
-        run = RunFolder(path)
-        for candidate in (run.best, run.generator):
-            if candidate.is_file():
-                return candidate
-        raise ExportError(f"{path} holds no exported generator (no {run.best.name} or {run.generator.name})")
-    return resolve_model_source(path)
 
 
 def _safetensors(model: LoadedModel, source: Path, out: Path, fp16: bool, overwrite: bool) -> list[Path]:
@@ -89,12 +75,11 @@ def export_model_as(source: str | Path, fmt: str, out: str | Path, fp16: bool = 
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
-    path = resolve_source(source)
+    path = resolve_model_source(source)
     model = load_model(path)
     out = Path(out)
     if fmt == "ncnn":
-        stem = name or (Path(source).resolve().name if Path(source).is_dir() else path.stem)
-        return list(export_ncnn(model.module, out, stem, model.scale, fp16=fp16, overwrite=overwrite))
+        return list(export_ncnn(model.module, out, name or path.stem, model.scale, fp16=fp16, overwrite=overwrite))
     if not out.parent.is_dir():
         raise ExportError(f"the folder {out.parent} does not exist")
     if out.exists() and not overwrite:

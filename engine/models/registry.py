@@ -20,7 +20,7 @@ from torch import nn
 
 from engine.models import export
 from engine.errors import CheckpointError, ModelLoadError
-from engine.training.checkpoint import WHICH_WEIGHTS, generator_from_state
+from engine.models.checkpoint_file import WHICH_WEIGHTS, generator_from_state
 from engine.device import resolve_device
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file

@@ -20,11 +20,10 @@ from engine.archs.table import ARCHITECTURES, GENERATORS, SCALES
 from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                       realistic_from)
 from engine.data.sizes import min_hr_side
-from engine.device import DEVICE_CHOICES
+from engine.device import DEVICE_CHOICES, PRECISIONS
 from engine.errors import ConfigError
 from engine.training import losses, perceptual
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine", "step")
 # Each setting with a fixed set of values, and the values: the names of the tables that implement them
 # where there is one. Validation, the command line's help and the window's combo boxes all read this.

@@ -11,17 +11,17 @@ trainer can roll back. Saving composes: `state_dict()` is everything needed to c
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.profiler import record_function
 
-from engine.archs.discriminators import discriminator_for
-from engine.archs.table import generator_for
+from engine.archs.discriminators import DISCRIMINATORS
+from engine.archs.table import ARCHITECTURES
 from engine.training.checkpoint import cpu_state
 from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
@@ -38,27 +38,31 @@ class StopRequested(Exception):
     """A stop was asked for between the discriminator's and the generator's update."""
 
 
-class EMA:
-    """An exponential moving average of the generator's weights: smoother results than the raw weights
-    of an oscillating GAN, at the cost of one extra copy."""
+def ema_decay_at(decay: float, step: int) -> float:
+    """The full decay from the start would keep the random initial weights in the average for
+    thousands of steps (0.999**1000 = 37%), and early validation would show a model worse than the
+    one being trained; warming the decay up lets the average follow the first steps closely."""
+    return min(decay, (1 + step) / (10 + step))
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay = decay
 
-    def decay_at(self, step: int) -> float:
-        """The full decay from the start would keep the random initial weights in the average for
-        thousands of steps (0.999**1000 = 37%), and early validation would show a model worse than the
-        one being trained; warming the decay up lets the average follow the first steps closely."""
-        return min(self.decay, (1 + step) / (10 + step))
+def averaged_generator(generator: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of the generator's weights (buffers copied): smoother results than
+    the raw weights of an oscillating GAN, at the cost of one extra copy. torch's EMA, its decay warmed up
+    by step: update with `update_ema`. The averaged network is `.module`, which checkpoints store as "ema"."""
 
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        decay = self.decay_at(step)
-        for ema_p, p in zip(self.model.parameters(), model.parameters()):
-            ema_p.lerp_(p, 1.0 - decay)
-        for ema_b, b in zip(self.model.buffers(), model.buffers()):
-            ema_b.copy_(b)
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor | int) -> None:
+        get_ema_multi_avg_fn(ema_decay_at(decay, int(updates) - 1))(averaged, current, updates)
+
+    ema = AveragedModel(generator, multi_avg_fn=average)
+    ema.module.eval().requires_grad_(False)
+    return ema
+
+
+def update_ema(ema: AveragedModel, generator: nn.Module, step: int) -> None:
+    """Average in the weights after `step` (0-based). The count of averaged models is the step's, so the
+    warm-up goes on where a resumed run left it; it is never 0, which would copy instead of average."""
+    ema.n_averaged.fill_(step + 1)
+    ema.update_parameters(generator)
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,16 @@ class GANStep:
     def __init__(self, config: TrainConfig, device: torch.device, group: ProcessGroup = SINGLE,
                  feature_net: nn.Sequential | None = None, init: InitModel | None = None) -> None:
         self.config, self.device, self.group = config, device, group
-        self.generator = generator_for(config)
+        self.generator = ARCHITECTURES[config.generator].build(config.channels, config.scale, config.gen_features,
+                                                               config.gen_blocks)
         if init is not None:  # the starting weights (init_generator), read once by the trainer
             init.load_into(self.generator)
         self.generator.to(device)
-        self.discriminator = discriminator_for(config).to(device)
+        self.discriminator = DISCRIMINATORS[config.discriminator](
+            config.channels, config.disc_features, spectral=config.spectral_norm,
+            minibatch_stddev=config.minibatch_stddev).to(device)
         self.value_range: tuple[float, float] = tuple(self.generator.value_range)  # type: ignore[assignment]
-        self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay > 0 else None
+        self.ema = averaged_generator(self.generator, config.ema_decay) if config.ema_decay > 0 else None
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
@@ -148,7 +155,7 @@ class GANStep:
         with record_function("G backward + update"):
             self._optimise(self.opt_g, self.scaler_g, losses["g_loss"], self.generator, "generator")
         if self.ema is not None:
-            self.ema.update(self.generator, step)
+            update_ema(self.ema, self.generator, step)
         values = {name: float(value.detach()) for name, value in losses.items()}
         return StepResult(values, d_real, d_fake)
 
@@ -216,7 +223,7 @@ class GANStep:
     @property
     def eval_generator(self) -> nn.Module:
         """The weights validation, samples and exports use: the EMA when the run keeps one."""
-        return self.ema.model if self.ema is not None else self.generator
+        return self.ema.module if self.ema is not None else self.generator
 
     @torch.inference_mode()
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
@@ -238,7 +245,7 @@ class GANStep:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """CPU copies of everything the step needs to continue exactly."""
-        return {"generator": cpu_state(self.generator), "ema": cpu_state(self.ema.model) if self.ema else None,
+        return {"generator": cpu_state(self.generator), "ema": cpu_state(self.ema.module) if self.ema else None,
                 "discriminator": cpu_state(self.discriminator), "opt_g": cpu_state(self.opt_g),
                 "opt_d": cpu_state(self.opt_d), "scaler_g": self.scaler_g.state_dict(),
                 "scaler_d": self.scaler_d.state_dict()}
@@ -246,7 +253,7 @@ class GANStep:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
         if self.ema is not None and state["ema"] is not None:
-            self.ema.model.load_state_dict(state["ema"])
+            self.ema.module.load_state_dict(state["ema"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,9 +24,6 @@ from torchvision.models.vgg import cfgs, make_layers
 from engine.errors import ConfigError
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
-
-if TYPE_CHECKING:
-    from engine.training.config import TrainConfig
 
 VGG_CONFIGS = {"vgg16": cfgs["D"], "vgg19": cfgs["E"]}
 HUB_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
@@ -43,6 +40,18 @@ _LAYER_NAME = re.compile(r"^(conv|relu)(\d+)_(\d+)$")
 BUNDLED_VGG = resource_path("perceptual", "vgg16-imagenet.safetensors")
 # VGG19's extra fourth conv of blocks 3-5 has no VGG16 twin: the block's last conv stands in for it.
 VGG19_TO_VGG16 = {f"{kind}{block}_4": f"{kind}{block}_3" for kind in ("conv", "relu") for block in (3, 4, 5)}
+
+
+class PerceptualSettings(Protocol):
+    """The settings this module reads (TrainConfig has them): named here, not imported, because the config
+    reads this module's tables for its choices."""
+
+    perceptual_net: str
+    perceptual_layers: dict[str, float]
+    perceptual_weight: float
+    perceptual_criterion: str
+    vgg_weights: str
+    vgg_convention: str
 
 
 class VGGWeightsError(ConfigError):
@@ -176,7 +185,7 @@ def map_to_vgg16(layers: dict[str, float]) -> dict[str, float]:
     return mapped
 
 
-def find_vgg_weights(config: TrainConfig) -> VGGSource | None:
+def find_vgg_weights(config: PerceptualSettings) -> VGGSource | None:
     """Which weights the perceptual loss uses: the user's file, else torchvision's cache, else the bundled
     VGG16 (VGG19 layer names mapped onto it); None only when the bundled file was deleted."""
     net, layers = config.perceptual_net, dict(config.perceptual_layers)
@@ -229,7 +238,7 @@ def load_vgg_weights(features: nn.Sequential, path: Path) -> str | None:
     return convention
 
 
-def build_perceptual_loss(config: TrainConfig, value_range: tuple[float, float],
+def build_perceptual_loss(config: PerceptualSettings, value_range: tuple[float, float],
                           feature_net: nn.Sequential | None = None) -> tuple[PerceptualLoss | None, str]:
     """The configured perceptual loss (None when it is off or no VGG weights are on this machine) and a
     note on what it uses when that differs from the settings.
@@ -253,7 +262,7 @@ def build_perceptual_loss(config: TrainConfig, value_range: tuple[float, float],
     return PerceptualLoss(features, weights, config.perceptual_criterion, convention, value_range), note
 
 
-def missing_weights_message(config: TrainConfig) -> str:
+def missing_weights_message(config: PerceptualSettings) -> str:
     return (f"perceptual loss off: the bundled VGG16 features ({BUNDLED_VGG}) are missing and no "
             f"{config.perceptual_net} weights are in torch's cache ({hub_cache_path(config.perceptual_net)}); "
             f"reinstall the app or set vgg_weights to a weights file")

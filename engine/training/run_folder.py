@@ -4,24 +4,23 @@ The folder is the run. Nothing in it names the folder itself, so a run can be co
 resumed where it now is; copying a run and resuming the copy never touches the original. The
 checkpoint is the source of truth: the exports beside it (best and latest generator) are derived
 from it and re-derived when a crash or a full disk left them behind. One process at a time trains in
-a folder (an OS lock), and temporary files of a killed writer are removed when the next run starts.
+a folder (an OS lock on `.lock`, which is never a link: locking one would truncate the file it points
+to), and temporary files of a killed writer are removed when the next run starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.training.checkpoint import load_checkpoint
-from engine.errors import ConfigError
-from engine.training.config import TrainConfig
+from filelock import FileLock, Timeout
 
-try:  # POSIX; on Windows two processes in one folder are not prevented
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from engine.training.checkpoint import load_checkpoint
+from engine.errors import ConfigError, ModelLoadError
+from engine.training.config import TrainConfig
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.safetensors"
@@ -70,6 +69,13 @@ class RunFolder:
     def has_checkpoint(self) -> bool:
         return self.checkpoint.is_file()
 
+    def exported_model(self) -> Path:
+        """The model file that stands for the run (`export RUN`): its best-validation export, else its latest."""
+        for candidate in (self.best, self.generator):
+            if candidate.is_file():
+                return candidate
+        raise ModelLoadError(f"{self.root} holds no exported generator (no {BEST} or {GENERATOR})")
+
     def remove_stale_temps(self) -> list[Path]:
         """Delete temporary files a killed writer left behind (call only while holding the lock)."""
         removed = []
@@ -83,19 +89,25 @@ class RunFolder:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the folder's lock for the body; RunBusyError if another process holds it. A folder made
-        for the lock alone (the run never wrote anything) is removed again."""
+        """Hold the folder's lock for the body; RunBusyError if another process holds it, ConfigError if
+        `.lock` is a link or a folder. A folder made for the lock alone (the run never wrote anything) is
+        removed again."""
         created = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         lock = self.root / LOCK
         try:
-            with open(lock, "w", encoding="utf-8") as handle:
-                if fcntl is not None:
-                    try:
-                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        raise RunBusyError(f"another process is training in {self.root}; stop it first") from None
+            with contextlib.suppress(FileNotFoundError):
+                if not stat.S_ISREG(os.lstat(lock).st_mode):  # a link (to a file of the user's) or a folder
+                    raise ConfigError(f"{lock} is not a plain file (a link or a folder): remove it, then train again")
+            file_lock = FileLock(lock, thread_local=False)  # the Trainer may be built and closed on two threads
+            try:
+                file_lock.acquire(timeout=0)
+            except Timeout:
+                raise RunBusyError(f"another process is training in {self.root}; stop it first") from None
+            try:
                 yield
+            finally:
+                file_lock.release()
         finally:
             if created and [path.name for path in self.root.iterdir()] == [LOCK]:
                 lock.unlink()

@@ -9,20 +9,16 @@ its own tile keeps both busy without any barrier.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import torch
 
+from engine.torch_threads import single_threaded_pool
+
 # Apply fn to each item, yielding the results in order (the builtin `map` runs them inline).
 TileMap = Callable[[Callable[[torch.Tensor], torch.Tensor], Iterable[torch.Tensor]], Iterator[torch.Tensor]]
-
-
-def _one_intra_op_thread() -> None:
-    torch.get_num_threads()  # torch sets a thread's count on its first use: let that happen now, not later
-    torch.set_num_threads(1)
 
 
 class TileThreads:
@@ -30,16 +26,7 @@ class TileThreads:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        wanted = torch.get_num_threads()
-        self._pool = ThreadPoolExecutor(count, thread_name_prefix="tile", initializer=_one_intra_op_thread)
-        # Start every thread now, then restore the count that torch hands to threads created later (the
-        # initializer's set_num_threads changed it for the whole process; our threads keep their own).
-        started = threading.Barrier(count + 1)
-        waits = [self._pool.submit(started.wait) for _ in range(count)]
-        started.wait()
-        for wait in waits:
-            wait.result()
-        torch.set_num_threads(wanted)
+        self._pool = single_threaded_pool(count, "tile")
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor], items: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """fn over items, results in order. Closing the iterator early cancels what has not started and

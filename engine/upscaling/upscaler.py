@@ -19,8 +19,7 @@ from PIL import Image
 from torch import nn
 
 from engine.archs.networks import ClassicGenerator, CompactGenerator
-from engine.training.config import PRECISIONS
-from engine.device import resolve_device
+from engine.device import PRECISIONS, resolve_device
 from engine.upscaling.heap import FreedMemoryKept
 from engine.io.images import quantize, resize, to_float
 from engine.models.registry import LoadedModel

@@ -1,1 +1,1 @@
-"""What both tabs use: the app's theme, images, background jobs, the engine job adapter, dialogs."""
+"""What both tabs use: the app's theme, images, background jobs, dialogs (the engine job adapter is engine.qt)."""

@@ -23,7 +23,8 @@ from engine.training.config import TrainConfig
 from engine.resources import resource_path
 from engine.training.run_folder import config_to_resume
 from engine.training.trainer import Trainer
-from gui.common.job_worker import DeferredJob, JobWorker
+from engine.jobs import DeferredJob
+from engine.qt.job_worker import JobWorker
 from gui.train.action_bar import ActionBar
 from gui.train.data_check import DataCheck
 from gui.train.run_folders import default_runs_dir, has_checkpoint, new_run_dir

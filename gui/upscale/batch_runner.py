@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import events as ev
 from engine.upscaling.batch import OptionsError, UpscaleOptions
-from gui.common.job_worker import JobWorker
+from engine.qt.job_worker import JobWorker
 from gui.common.images import to_qimage
 from gui.upscale.queue_entry import Entry, RunSpec, State
 from gui.upscale.result_store import ResultStore

@@ -19,7 +19,7 @@ from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model
 from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
 from gui.common.background import Background
-from gui.common.job_worker import JobWorker
+from engine.qt.job_worker import JobWorker
 
 OPEN_FILE = "open-file"
 BUNDLED = "Bundled: "

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine import events as ev
-from gui.common.job_worker import JobWorker
+from engine.qt.job_worker import JobWorker
 from gui.upscale.queue_entry import Entry
 from gui.upscale.result_saving import Conflict, SaveJob, SaveRequest, conflicting, resolve
 

@@ -1,47 +1,15 @@
 """Runs an engine job (Trainer, BatchUpscaler) on a QThread and re-emits its events as Qt signals.
 
 This is the only engine module that imports Qt; the rest of the engine stays usable headless.
-A job is anything with `run()` (a generator of plain-data events) and a thread-safe `request_stop()`.
+A job (`engine.jobs.Job`) is anything with `run()` (a generator of plain-data events) and a thread-safe
+`request_stop()`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
-
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-
-class Job(Protocol):
-    def run(self) -> Iterator[Any]: ...
-
-    def request_stop(self) -> None: ...
-
-
-class DeferredJob:
-    """Builds the real job on the worker thread: a Trainer's constructor loads data and networks,
-    which would freeze the window if done on the GUI thread. Its errors surface as `failed`."""
-
-    def __init__(self, build: Callable[[], Job]) -> None:
-        self._build = build
-        self._job: Job | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-
-    def run(self) -> Iterator[Any]:
-        job = self._build()
-        with self._lock:
-            self._job = job
-        if self._stop.is_set():
-            job.request_stop()
-        yield from job.run()
-
-    def request_stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            if self._job is not None:
-                self._job.request_stop()
+from engine.jobs import Job
 
 
 class _JobLoop(QObject):
