@@ -256,7 +256,7 @@ def test_an_old_runs_ema_resumes_and_goes_on_bit_for_bit(config: TrainConfig) ->
     torch's AveragedModel, which then averages exactly as the old code would have; and the state written
     now has the old layout, so the old readers (registry, init_generator) still read it."""
     config = config.replace(perceptual_weight=0.0, generator="classic")  # BatchNorm: buffers are copied
-    gan = GANStep(config, torch.device("cpu"), init_weights=False)
+    gan = GANStep(config, torch.device("cpu"))
     torch.manual_seed(3)
     old_ema = copy.deepcopy(gan.generator)
     with torch.no_grad():  # an old run's average, some way behind its raw weights
