@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.training.config import TrainConfig
-from engine.io.images import has_image_extension
+from engine.io.images import has_image_extension, open_image
 from engine.data.degradations import degrade
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, match_pairs, resolve_folders
@@ -52,7 +52,7 @@ def list_images(folder: str | os.PathLike[str], role: str = "data folder") -> li
 
 def load_image(path: str | os.PathLike[str], channels: int) -> np.ndarray:
     """HxWxC uint8; grayscale is the luma (Y) of the picture. Raises OSError/ValueError if unreadable."""
-    with Image.open(path) as img:
+    with open_image(path) as img:
         img.load()
         return np.array(img.convert("L" if channels == 1 else "RGB")).reshape(img.height, img.width, channels)
 

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from engine.data.dataset import find_sources
 from engine.errors import DataError
 from engine.data.pairs import check_sizes, resolve_folders
+from engine.io.images import open_image
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def survey(data_dir: str, lr_dir: str, scale: int) -> Survey:
 def _sizes(hr: Path, lr: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """The two images' (width, height), or None when either is unreadable (training skips it, saying so)."""
     try:
-        with Image.open(hr) as high, Image.open(lr) as low:
+        with open_image(hr) as high, open_image(lr) as low:
             return high.size, low.size
     except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
         return None

@@ -9,7 +9,9 @@ twice, once for the high bytes and once for the low ones. PNGs are written by `e
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,10 @@ FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}  # output choice -> Pill
 QUALITY_FORMATS = ("jpg", "webp")  # the formats whose quality setting means something
 EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 _PILLOW_TO_CHOICE = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# The formats read: plain raster data that Pillow decodes itself. Never EPS (Ghostscript runs the file as a
+# program), nor formats that hand the file to another program or library stub (WMF, GRIB, BUFR, HDF5, MPEG).
+DECODED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "PCX", "SGI", "QOI",
+                   "PSD", "JPEG2000", "AVIF", "DDS", "ICNS")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # Raw modes of 16-bit colour that Pillow reduces to their high bytes, and the one that yields the low bytes
 # instead; grey + alpha ("LA;16B", opened as RGBA) is read whole as four 8-bit channels.
@@ -71,16 +77,43 @@ def describe_bomb(exc: Image.DecompressionBombError) -> str:
     return _bomb_message(int(found.group(1))) if found else str(exc)
 
 
+def _file_kind(mode: int) -> str:
+    return "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
+def check_regular(path: Path) -> None:
+    """ImageReadError unless `path` is a regular file with content: a FIFO, device or socket would block
+    the reader forever, so it is refused from its stat() alone, before it is opened."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path} does not exist") from None
+    except PermissionError:
+        raise ImageReadError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{path} is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageReadError(f"{path.name} is {_file_kind(info.st_mode)}, not an image file: not read")
+    if info.st_size == 0:
+        raise ImageReadError(f"{path.name} is empty (0 bytes)")
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Pillow's lazy open of a regular file, in a format of DECODED_FORMATS only (anything else is
+    UnidentifiedImageError). Every reader of image files opens them here."""
+    check_regular(Path(path))
+    return Image.open(path, formats=DECODED_FORMATS)
+
+
 def _open(path: Path, max_pixels: int) -> Image.Image:
     """Open and fully decode, turning every Pillow failure into one clear ImageReadError."""
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a folder, not an image")
-    if path.is_file() and path.stat().st_size == 0:
-        raise ImageReadError(f"{path.name} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides below
-            image = Image.open(path)
+            image = open_image(path)
         width, height = image.size
         if width * height > max_pixels:
             raise ImageReadError(_bomb_message(width * height))
@@ -107,7 +140,7 @@ def _sixteen_bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
 
     Decodes the file a second time with the raw mode that gives the low bytes (`image` has the high ones).
     """
-    with warnings.catch_warnings(), Image.open(path) as second:  # `image` is decoded: its tiles are gone
+    with warnings.catch_warnings(), open_image(path) as second:  # `image` is decoded: its tiles are gone
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         rawmodes = {tile[3] if isinstance(tile[3], str) else tile[3][0] for tile in second.tile}
         if len(rawmodes) != 1 or (rawmode := rawmodes.pop()) not in _LOW_BYTES:
@@ -203,18 +236,19 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
 
 
 def is_image_file(path: str | Path) -> bool:
-    """Sniff the content (not the extension): does Pillow recognise this file's header?"""
+    """Sniff the content (not the extension): is this a regular file in one of DECODED_FORMATS?"""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path):
+            with open_image(path):
                 return True
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
 
 
 def has_image_extension(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in Image.registered_extensions()
+    """Is the suffix one of a format this app reads (.png, .jpg, ...; not .eps)?"""
+    return Image.registered_extensions().get(Path(path).suffix.lower()) in DECODED_FORMATS
 
 
 def to_float(pixels: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from engine.data.dataset import center_crop, downscale, to_tensor, to_uint8
 from engine.data.degradations import STRENGTHS, add_gaussian_noise, degrade, jpeg
 from engine.scoring.evaluation import make_pair
 from engine.data.sizes import min_hr_side
-from engine.io.images import has_image_extension
+from engine.io.images import has_image_extension, open_image
 
 
 class BenchError(ValueError):
@@ -60,9 +60,9 @@ DEGRADE_CHOICES = ("realistic", *FIXED)
 
 def load_rgb(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             return np.asarray(image.convert("RGB"))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise BenchError(f"cannot read {path}: {exc}") from None
 
 
