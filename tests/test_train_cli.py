@@ -104,20 +104,28 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "run").exists()
 
 
-def test_ctrl_c_stops_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_kill_and_hang_up_stop_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              name: str) -> None:
+    """A checkpoint and an export however the run is told to stop; the exit status is the shell's 128 + N."""
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} here")
+    signum = getattr(signal, name)
     original_run = Trainer.run
 
     def interrupted_run(self: Trainer) -> Iterator[Any]:
         for event in original_run(self):
             yield event
             if isinstance(event, ev.StepMetrics) and event.step == 1:
-                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signum)
 
     monkeypatch.setattr(Trainer, "run", interrupted_run)
     out = tmp_path / "run"
-    assert train(image_folder, out, "--steps", "50") == 130
+    handler = signal.getsignal(signum)
+    assert train(image_folder, out, "--steps", "50") == 128 + signum
     assert load_checkpoint(out / "checkpoint.pt")["progress"]["step"] == 1
     assert (out / "generator.safetensors").is_file()
+    assert signal.getsignal(signum) == handler
 
 
 def test_eval_reports_model_and_bicubic(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,6 @@ from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_
 from engine.training.run_folder import config_to_resume
 from engine.training.trainer import Trainer
 
-EXIT_INTERRUPTED = 130
 # Every setup failure of ours (ConfigError, DataError, CheckpointError, ModelFileError, ...) is a ValueError.
 SETUP_ERRORS = (ValueError, OSError)
 
@@ -89,29 +88,37 @@ def run_train(args: argparse.Namespace) -> int:
         leave(group)
 
 
+# Signals that end a run as Ctrl-C does: a checkpoint and an export first (`kill`, a closed terminal or ssh
+# session, a job scheduler's stop); the exit status is 128 + the signal's number, as the shell reports it.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def drive(trainer: Trainer) -> int:
-    """Run to the end; the first Ctrl-C stops cleanly (checkpoint + export), a second one aborts at once."""
-    interrupted = False
-    previous = signal.getsignal(signal.SIGINT)
+    """Run to the end; the first Ctrl-C (or SIGTERM, SIGHUP) stops cleanly (checkpoint + export), a second
+    one aborts at once."""
+    received: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = True
+    def on_stop_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         trainer.request_stop()
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
         if trainer.group.is_main:
-            print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+            again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"\nstopping after this step ({again} again to abort without saving)", file=sys.stderr)
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_stop_signal)
     try:
         finished = report_progress(trainer) if trainer.group.is_main else run_quietly(trainer)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if trainer.group.is_main or finished.reason == "failed":
         where = f"; generator: {finished.export_path}" if finished.export_path else ""
         print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if received:
+        return 128 + received[0]
     return 0 if finished.reason in ("completed", "stopped") else 1
 
 
