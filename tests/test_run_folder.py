@@ -12,6 +12,7 @@ import torch
 
 from engine.errors import CheckpointError
 from engine.training.checkpoint import load_checkpoint
+from engine.models.export import load_generator
 from engine.cli.main import main
 from engine.training.config import TrainConfig
 from engine.io.atomic import TEMP_PREFIX
@@ -140,6 +141,17 @@ def test_best_export_left_behind_by_a_crash_is_rederived(finished_run: Path) -> 
     trainer = Trainer(config_to_resume(finished_run, steps=2), resume=True)  # nothing to train; startup repairs
     list(trainer.run())
     assert best.is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_best_export_is_rebuilt_from_the_checkpoint(finished_run: Path, damage: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    best = RunFolder(finished_run).best
+    whole = best.read_bytes()
+    best.write_bytes(whole[:len(whole) // 2] if damage == "truncated" else b"\x00" * 64)
+    assert train("--out", str(finished_run), "--resume", "--steps", "3") == 0
+    assert "warning [best-export-rebuilt]: best.safetensors: not a readable" in capsys.readouterr().err
+    assert 1 <= load_generator(best)[1]["steps"] <= 3  # whole again, and the weights of a validated step
 
 
 def test_a_failed_start_leaves_no_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,7 @@ from engine.training.config import TrainConfig
 from engine.data.dataset import TrainingData, batch_stream, to_uint8
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, ProcessGroup
-from engine.models.export import export_generator, read_metadata
+from engine.models.export import ModelFileError, export_generator, read_metadata
 from engine.training.best_score import BestScore
 from engine.training.failures import BadUpdate
 from engine.training.gan_step import GANStep, StopRequested
@@ -165,12 +165,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _startup_events(self) -> Iterator[ev.TrainEvent]:
+        damaged = ""
         if self.group.is_main:
             self.folder.remove_stale_temps()
-            self._repair_best_export()
+            damaged = self._repair_best_export()
         if self.step > 0:
             yield ev.Resumed(step=self.step, path=str(self.folder.checkpoint),
                              history=tuple(self.history))
+        if damaged:
+            yield ev.TrainWarning(step=self.step, code="best-export-rebuilt", message=f"{damaged}; rebuilt from "
+                                  f"the checkpoint's best weights (step {self.best.step})")
         if self.init_note:
             yield ev.TrainWarning(step=self.step, code="init-architecture", message=self.init_note)
         for message in self.data.skipped:
@@ -335,15 +339,20 @@ class Trainer:
                  "best_psnr": self.best.finite_psnr, "last_validation": self.best.last_validation, "data": Path(self.config.data_dir).name}
         return export_generator(path, state, self.gan.generator.spec(), self.gan.value_range, extra=extra)
 
-    def _repair_best_export(self) -> None:
+    def _repair_best_export(self) -> str:
         """Make best.safetensors the best weights the checkpoint records (a crash or a full disk may have
-        stopped it from being written after its checkpoint)."""
+        stopped it from being written after its checkpoint, or left it damaged); returns what was wrong with
+        the file it replaced, "" when there was none or it was only out of date."""
         if self.best.generator is None:
-            return
-        best = self.folder.best
-        if best.is_file() and read_metadata(best).get("steps") == str(self.best.step):
-            return
+            return ""
+        best, damaged = self.folder.best, ""
+        try:
+            if best.is_file() and read_metadata(best).get("steps") == str(self.best.step):
+                return ""
+        except ModelFileError as exc:
+            damaged = str(exc)
         self._export(best, self.best.generator, self.best.step)
+        return damaged
 
     def _finish(self, reason: str, message: str, save_reason: str | None) -> Iterator[ev.TrainEvent]:
         """Final checkpoint (unless `save_reason` is None) and export (once any step was trained), then
