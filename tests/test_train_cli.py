@@ -88,6 +88,8 @@ def test_steps_keep_the_default_presets_pretraining_share() -> None:
     (["--data", "{images}", "--set", "realistic.noise_prob=2"], "realistic.noise_prob must be a probability"),
     ([], "--data is required"),
     (["--resume"], "no checkpoint at"),
+    (["--resume", "--scale", "2"], "--resume continues the run with its own settings, so --scale cannot"),
+    (["--resume", "--preset", "classic", "--set", "lr_g=1"], "so --preset and --set cannot change them"),
 ])
 def test_bad_settings_exit_with_one_line(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv_tail: list[str], message: str) -> None:

@@ -30,11 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--data", help="folder of training images, searched recursively, or one holding hr/ and lr/ "
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
-    train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
+    train.add_argument("--preset", choices=tuple(PRESETS), help="(default: default) " + "; ".join(
         f"{item.name}: {item.description}" for item in PRESETS.values()))
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
     train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made, "
+                       "with its own settings (only --steps and --data may be given)")
     train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
                        help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
@@ -56,7 +57,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     pretrain_steps is set explicitly."""
     if not args.data:
         raise ConfigError("--data is required to start a run (only --resume can do without it)")
-    base = preset(args.preset)
+    base = preset(args.preset or "default")
     overrides = parse_assignments([item for group in args.overrides for item in group])
     changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
     if args.scale:
@@ -68,11 +69,23 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def refuse_new_settings(args: argparse.Namespace) -> None:
+    """--resume with --scale, --preset or --set is refused rather than ignored: the checkpoint's weights and
+    optimiser state belong to its own settings, and a resumed run trains exactly what the uninterrupted one
+    would (the window resumes the same way)."""
+    given = [flag for flag, value in (("--scale", args.scale), ("--preset", args.preset),
+                                      ("--set", args.overrides)) if value]
+    if given:
+        raise ConfigError(f"--resume continues the run with its own settings, so {' and '.join(given)} cannot "
+                          f"change them (only --steps and --data can); start a new run in another --out instead")
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train in this process, or as one of torchrun's processes (only rank 0 reports)."""
     group = SINGLE
     try:
         if args.resume:  # the stored run's settings win; --steps trains longer, --data finds moved images
+            refuse_new_settings(args)
             config = config_to_resume(args.out, args.steps, args.data)
         else:
             config = build_config(args)
