@@ -99,6 +99,31 @@ def test_bad_settings_exit_with_one_line(image_folder: Path, tmp_path: Path, cap
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("where", ["the training folder", "a folder inside it"])
+def test_validating_on_training_images_warns(image_folder: Path, tmp_path: Path, where: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    val_dir = image_folder
+    if where == "a folder inside it":
+        val_dir = image_folder / "val"
+        val_dir.mkdir()
+        for path in sorted(image_folder.glob("*"))[:2]:
+            path.rename(val_dir / path.name)
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", f"val_dir={val_dir}") == 0
+    count = len([p for p in val_dir.iterdir() if p.is_file()])
+    assert (f"warning [validation-is-training-data]: {count} of the validation images in {val_dir} are training "
+            "images too" in capsys.readouterr().err)
+
+
+def test_a_separate_validation_folder_does_not_warn(image_folder: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    val_dir = tmp_path / "val"
+    val_dir.mkdir()
+    for path in sorted(image_folder.glob("*"))[:2]:
+        path.rename(val_dir / path.name)
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", f"val_dir={val_dir}") == 0
+    assert "validation-is-training-data" not in capsys.readouterr().err
+
+
 def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     assert train(tmp_path / "empty", tmp_path / "run") == 2

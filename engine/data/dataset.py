@@ -132,6 +132,7 @@ class TrainingData:
     train: ImageSet
     val: ImageSet
     val_is_training_image: bool = False  # every held-out file was unusable; numbers will be optimistic
+    val_also_trained: int = 0  # validation files that are training files too (val_dir is, or is in, data_dir)
 
     @property
     def skipped(self) -> list[str]:
@@ -157,7 +158,8 @@ class TrainingData:
         if not val.images:  # validate on a training image rather than on nothing
             fallback = ImageSet(train.images[:1], train.names[:1], val.skipped, train.lr[:1])
             return cls(train=train, val=fallback, val_is_training_image=True)
-        return cls(train=train, val=val)
+        shared = {path.resolve() for path, _ in train_sources} & {path.resolve() for path, _ in val_sources}
+        return cls(train=train, val=val, val_also_trained=len(shared))
 
 
 # ----------------------------------------------------------------------------- tensors

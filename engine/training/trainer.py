@@ -182,6 +182,11 @@ class Trainer:
         if self.data.val_is_training_image:
             yield ev.TrainWarning(step=self.step, code="no-validation-images", message="no held-out image was "
                                   "usable, so validation uses a training image: its numbers will be optimistic")
+        if self.data.val_also_trained:
+            yield ev.TrainWarning(step=self.step, code="validation-is-training-data",
+                                  message=f"{self.data.val_also_trained} of the validation images in "
+                                  f"{self.config.val_dir} are training images too: validation numbers will be "
+                                  "optimistic; give val_dir a folder of other images")
         if self.gan.perceptual is None and self.config.perceptual_weight > 0:
             yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
         if self.gan.perceptual_note:
