@@ -77,3 +77,25 @@ def test_training_folders_skip_postscript_and_fifos(tmp_path: Path) -> None:
     data = TrainingData.load(config)
     assert len(data.train.images) + len(data.val.images) == 5
     assert [message.split(": ")[0] for message in data.skipped] == [f"skipped {folder / 'renamed.png'}"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"scale": 0}, "the stored compact architecture upscales x0; it can only be x2 or x3 or x4"),
+    ({"in_channels": 2}, "takes 2 input channels; it can only take 1 or 3"),
+    ({"num_conv": 10**7}, "has num_conv=10000000; it must be 0 to 256"),
+    ({"num_feat": 10**9}, "has num_feat=1000000000; it must be 1 to 1024"),
+    ({"num_feat": "wide"}, "has num_feat='wide', not a whole number"),
+])
+def test_a_model_file_whose_stored_architecture_cannot_be_built_is_refused(
+        tmp_path: Path, change: dict, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked before anything is allocated: upscale and eval exit 2 with one line, no traceback."""
+    from engine.cli.main import main
+
+    net = CompactGenerator(3, 8, 2, 4)
+    model = export_generator(tmp_path / "odd.safetensors", net.state_dict(), {**net.spec(), **change},
+                             net.value_range)
+    write_test_images(tmp_path / "in", count=1)
+    assert main(["upscale", str(tmp_path / "in"), "--model", str(model), "--out", str(tmp_path / "out")]) == 2
+    assert main(["eval", "--model", str(model), "--data", str(tmp_path / "in")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") and message in line for line in lines)

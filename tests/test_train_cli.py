@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from dataclasses import replace
 from collections.abc import Iterator
@@ -122,6 +123,27 @@ def test_a_separate_validation_folder_does_not_warn(image_folder: Path, tmp_path
         path.rename(val_dir / path.name)
     assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", f"val_dir={val_dir}") == 0
     assert "validation-is-training-data" not in capsys.readouterr().err
+
+
+def test_networks_too_large_for_memory_are_a_one_line_error(image_folder: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def no_memory(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr("engine.training.trainer.GANStep", no_memory)
+    assert train(image_folder, tmp_path / "run", "--steps", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: not enough memory for the networks (compact generator, gen_features=8")
+    assert err.count("\n") == 1
+
+
+def test_more_workers_than_cores_are_capped_with_a_warning(image_folder: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", "workers=1000") == 0
+    cores = os.cpu_count() or 1
+    assert f"warning [workers-capped]: workers=1000 is more than this machine's {cores} cores: using {cores}" in \
+        capsys.readouterr().err
 
 
 def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

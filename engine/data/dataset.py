@@ -306,9 +306,10 @@ class CropStream(IterableDataset):
 
 
 def auto_workers(requested: int, device: torch.device) -> int:
-    """Workers only pay off when the model runs elsewhere (a GPU); on a CPU they steal its cores."""
+    """Workers only pay off when the model runs elsewhere (a GPU); on a CPU they steal its cores. More
+    workers than cores only cost memory (each is a process with its own copy of the images): capped."""
     if requested >= 0:
-        return requested
+        return min(requested, os.cpu_count() or 1)
     if device.type == "cpu":
         return 0
     return max(0, min(4, (os.cpu_count() or 1) - 1))

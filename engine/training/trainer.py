@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import threading
 from collections import deque
@@ -29,9 +30,10 @@ from torch import nn
 
 from engine import events as ev
 from engine.training.checkpoint import capture_rng, cpu_state, load_checkpoint, restore_rng, save_checkpoint
+from engine.errors import ConfigError
 from engine.training.config import TrainConfig
-from engine.data.dataset import TrainingData, batch_stream, to_uint8
-from engine.device import resolve_device
+from engine.data.dataset import TrainingData, auto_workers, batch_stream, to_uint8
+from engine.device import is_out_of_memory, resolve_device
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.models.export import ModelFileError, export_generator, read_metadata
 from engine.training.best_score import BestScore
@@ -99,7 +101,14 @@ class Trainer:
         torch.manual_seed(config.seed)
 
         self.data = TrainingData.load(config)
-        self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
+        try:
+            self.gan = GANStep(config, self.device, group, feature_net, init_weights=state is None)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise ConfigError(f"not enough memory for the networks ({config.generator} generator, gen_features="
+                              f"{config.gen_features}, gen_blocks={config.gen_blocks}; disc_features="
+                              f"{config.disc_features}): choose smaller ones") from None
         self.validation = ValidationSet(self.data.val.images, config, self.data.val.lr)
         self.step = 0
         self.history: list[ev.HistoryRecord] = []
@@ -182,6 +191,10 @@ class Trainer:
         if self.data.val_is_training_image:
             yield ev.TrainWarning(step=self.step, code="no-validation-images", message="no held-out image was "
                                   "usable, so validation uses a training image: its numbers will be optimistic")
+        if self.config.workers > (os.cpu_count() or 1):
+            yield ev.TrainWarning(step=self.step, code="workers-capped", message=f"workers={self.config.workers}"
+                                  f" is more than this machine's {os.cpu_count() or 1} cores: using "
+                                  f"{auto_workers(self.config.workers, self.device)}")
         if self.data.val_also_trained:
             yield ev.TrainWarning(step=self.step, code="validation-is-training-data",
                                   message=f"{self.data.val_also_trained} of the validation images in "
