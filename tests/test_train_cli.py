@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,3 +211,18 @@ def test_eval_crops_score_the_same_as_the_shared_protocol(image_folder: Path, tm
                                                          max_side=32)
                            if isinstance(s, ImageScore)])
     assert lines[-1] == format_row(expected)
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names there are always valid Unicode")
+def test_paths_that_are_not_valid_utf8(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Data folder, run folder and image names with bytes that are not UTF-8 (Python's \\udcXX): training
+    exports, eval prints the names (escaped), nothing raises."""
+    data = tmp_path / os.fsdecode(b"photos\xff")
+    image_folder.rename(data)
+    (data / "image_00.png").rename(data / os.fsdecode(b"caf\xe9.png"))
+    out = tmp_path / os.fsdecode(b"run\xfe")
+    assert train(data, out, "--steps", "1") == 0
+    assert load_generator(out / "generator.safetensors")[1]["data"] == "photos\\udcff"
+    assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    assert "caf\\udce9.png" in captured.out and "Traceback" not in captured.err
