@@ -18,7 +18,7 @@ from engine.data.sizes import min_hr_side
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
 from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
-from engine.training.run_folder import config_to_resume
+from engine.training.run_folder import absolute_paths, config_to_resume
 from engine.training.trainer import Trainer
 
 # Every setup failure of ours (ConfigError, DataError, CheckpointError, ModelFileError, ...) is a ValueError.
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
     train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made, "
-                       "with its own settings (only --steps and --data may be given)")
+                       "with its own settings (a different --scale, --preset or --set is refused)")
     train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
                        help="any training setting, e.g. --set batch_size=8 lr_g=1e-4")
@@ -69,15 +69,18 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
-def refuse_new_settings(args: argparse.Namespace) -> None:
-    """--resume with --scale, --preset or --set is refused rather than ignored: the checkpoint's weights and
-    optimiser state belong to its own settings, and a resumed run trains exactly what the uninterrupted one
-    would (the window resumes the same way)."""
-    given = [flag for flag, value in (("--scale", args.scale), ("--preset", args.preset),
-                                      ("--set", args.overrides)) if value]
-    if given:
-        raise ConfigError(f"--resume continues the run with its own settings, so {' and '.join(given)} cannot "
-                          f"change them (only --steps and --data can); start a new run in another --out instead")
+def refuse_new_settings(args: argparse.Namespace, config: TrainConfig) -> None:
+    """--resume with a --scale, --preset or --set that differs from the run's own is refused rather than
+    ignored: the checkpoint's weights and optimiser state belong to its settings, and a resumed run trains
+    exactly what the uninterrupted one would (the window resumes the same way). Repeating them is fine."""
+    asked = parse_assignments([item for group in args.overrides for item in group])
+    asked.update({name: value for name, value in (("scale", args.scale), ("preset", args.preset)) if value})
+    wanted = absolute_paths(config.replace(**asked))
+    changed = [f"{name}={getattr(config, name)!r} (asked: {getattr(wanted, name)!r})" for name in asked
+               if getattr(wanted, name) != getattr(config, name)]
+    if changed:
+        raise ConfigError(f"--resume continues the run with its own settings, and it has {', '.join(changed)}; "
+                          f"only --steps and --data can change: start a new run in another --out instead")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -85,8 +88,8 @@ def run_train(args: argparse.Namespace) -> int:
     group = SINGLE
     try:
         if args.resume:  # the stored run's settings win; --steps trains longer, --data finds moved images
-            refuse_new_settings(args)
             config = config_to_resume(args.out, args.steps, args.data)
+            refuse_new_settings(args, config)
         else:
             config = build_config(args)
         group = join_from_environment(resolve_device(config.device))
