@@ -18,20 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from engine.io.atomic import atomic_path
+from engine.io.jpeg import JpegStream
 from engine.io.png import PngStream
 
 ORIENTATION_TAG = 0x0112
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}  # output choice -> Pillow format
 QUALITY_FORMATS = ("jpg", "webp")  # the formats whose quality setting means something
 EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+MAX_SIDES = {"jpg": 65535, "webp": 16383}  # what each format can store (PNG: 2^31 - 1)
 _PILLOW_TO_CHOICE = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 # The formats read: plain raster data that Pillow decodes itself. Never EPS (Ghostscript runs the file as a
 # program), nor formats that hand the file to another program or library stub (WMF, GRIB, BUFR, HDF5, MPEG).
 DECODED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "PCX", "SGI", "QOI",
                    "PSD", "JPEG2000", "AVIF", "DDS", "ICNS")
+# Pillow refuses a PNG whose ICC profile or text chunk decompresses to more than 1 MiB; colour profiles of
+# a few MiB are legal and real (printer and camera profiles), so the limit is 16 MiB a chunk (its total for
+# all text, MAX_TEXT_MEMORY, stays 64 MiB).
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 << 20)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # Raw modes of 16-bit colour that Pillow reduces to their high bytes, and the one that yields the low bytes
 # instead; grey + alpha ("LA;16B", opened as RGBA) is read whole as four 8-bit channels.
@@ -342,10 +348,31 @@ def png_rows(path: str | Path, width: int, height: int, channels: int, dtype: ty
         yield stream.write_rows
 
 
+@contextlib.contextmanager
+def jpeg_rows(path: str | Path, width: int, height: int, channels: int, quality: int = 95, icc: bytes | None = None,
+              exif: bytes | None = None, overwrite: bool = False) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write a JPEG (grey or RGB; uint8, uint16 or float rows) band of rows by band of rows, top to bottom,
+    through the function this yields (engine.io.jpeg); atomic as png_rows."""
+    path = Path(path)
+    check_output_size("jpg", width, height)
+    _prepare_output(path, overwrite)
+    with _atomic_output(path, overwrite) as tmp, tmp.open("wb") as file, \
+            JpegStream(file, width, height, channels, quality, icc, exif) as stream:
+        yield lambda rows: stream.write_rows(quantize(rows, np.uint8))
+
+
+def check_output_size(choice: str, width: int, height: int) -> None:
+    """ImageWriteError when `choice` cannot store a width x height image (JPEG: 65535 a side, WebP 16383)."""
+    most = MAX_SIDES.get(choice)
+    if most is not None and max(width, height) > most:
+        raise ImageWriteError(f"a {FORMATS[choice]} image can be at most {most} pixels wide and high, and this "
+                              f"result would be {width}x{height}: choose png, or a smaller size")
+
+
 def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, quality: int = 95,
                icc: bytes | None = None, exif: bytes | None = None, overwrite: bool = False) -> Path:
     """Write HxWxC (C = 1 to 4) pixels atomically, creating the folder; an existing file is kept unless
-    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit."""
+    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit (JPEG flattens alpha onto white)."""
     path = Path(path)
     choice = output_format(path, format)
     pixels = pixels[..., None] if pixels.ndim == 2 else pixels
@@ -355,9 +382,17 @@ def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, 
                       overwrite) as write:
             write(pixels)
         return path
+    if choice == "jpg":
+        if pixels.shape[2] in (2, 4):
+            pixels = np.asarray(_flatten_alpha(to_pil(quantize(pixels, np.uint8))))
+        with jpeg_rows(path, pixels.shape[1], pixels.shape[0], 1 if pixels.ndim == 2 else pixels.shape[2],
+                       quality, icc, exif, overwrite) as write:
+            write(pixels)
+        return path
+    check_output_size(choice, pixels.shape[1], pixels.shape[0])
     _prepare_output(path, overwrite)
     image = to_pil(quantize(pixels, np.uint8))
-    image = _flatten_alpha(image) if choice == "jpg" else image.convert("RGBA") if image.mode == "LA" else image
+    image = image.convert("RGBA") if image.mode == "LA" else image
     params: dict[str, object] = {"format": FORMATS[choice], "quality": quality}
     if icc:
         params["icc_profile"] = icc
