@@ -70,3 +70,11 @@ def backend_status() -> dict[str, str]:
         mps = "not built into this torch (macOS builds only)"
     return {"PyTorch": torch.__version__, "CUDA": cuda, "Apple MPS": mps,
             "Default device": describe_device(resolve_device("auto"))}
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Did the device (or the CPU's allocator) run out of memory? torch says so in several ways."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)

@@ -2,9 +2,9 @@
 
     python scripts/train_matrix.py [--only SUBSTRING]
 
-A case holds when the command ends with the expected exit status, at most one `error:` line, no traceback,
-no advice to load unsafely, no code run from a hostile file, and (for a killed or resumed run) the run
-carries on. The upscale command's matrix is scripts/upscale_matrix.py. The full-disk case mounts a 1 MB
+A case holds when the command ends in time with the expected exit status, at most one `error:` line, no
+traceback, no advice to load unsafely, no code run from a hostile file, no file of the user's removed or
+truncated, and (for a killed, stopped or resumed run) the run carries on. The upscale command's matrix is scripts/upscale_matrix.py. The full-disk case mounts a 1 MB
 tmpfs and needs root; it is skipped without it.
 """
 
@@ -48,6 +48,7 @@ class Case:
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> Outcome:
+    """The command's outcome; one that runs past `timeout` raises TimeoutExpired (a hang: the case fails)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([PYTHON, "-m", "engine", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
@@ -157,6 +158,122 @@ def eval_with_a_bomb(tmp: Path) -> Outcome:
     return cli("eval", "--model", "faithful-x4", "--data", str(write_images(tmp / "in", bomb=True)), cwd=tmp)
 
 
+LOOPING_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\nshowpage\n%%EOF\n"
+
+
+def expecting(run: Callable[[Path], Outcome], text: str) -> Callable[[Path], Outcome | str | None]:
+    """`run`, and `text` must be in its messages."""
+    def check(tmp: Path) -> Outcome | str | None:
+        outcome = run(tmp)
+        return outcome if text in outcome.err else f"no '{text}' in: {outcome.err.strip()[-300:]}"
+    return check
+
+
+def stop_by_signal(signum: int) -> Callable[[Path], Outcome | str | None]:
+    """SIGTERM / SIGHUP mid-run: the run must end with a checkpoint past where it started and an export."""
+    def run(tmp: Path) -> Outcome | str | None:
+        out = fresh_run(tmp)
+        exported = (out / "generator.safetensors").stat().st_mtime_ns
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen([PYTHON, "-m", "engine", "train", "--out", str(out), "--resume", "--steps",
+                                    "100000"], cwd=tmp, env=env, stderr=subprocess.PIPE, text=True)
+        time.sleep(10)
+        process.send_signal(signum)
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return "did not stop within 60 s of the signal"
+        step = torch.load(out / "checkpoint.pt", weights_only=True)["progress"]["step"]
+        if step <= 2 or (out / "generator.safetensors").stat().st_mtime_ns == exported:
+            return f"no new checkpoint or export (checkpoint at step {step})"
+        return Outcome(process.returncode, "", err)
+    return run
+
+
+def truncated_best(tmp: Path) -> Outcome:
+    out = fresh_run(tmp)
+    best = out / "best.safetensors"
+    best.write_bytes(best.read_bytes()[:1000])
+    return cli("train", "--out", str(out), "--resume", "--steps", "4", cwd=tmp)
+
+
+def resume_with(*flags: str) -> Callable[[Path], Outcome]:
+    def run(tmp: Path) -> Outcome:
+        return cli("train", "--out", str(fresh_run(tmp)), "--resume", "--steps", "4", *flags, cwd=tmp)
+    return run
+
+
+def train_with(*settings: str, data: Callable[[Path], Path] | None = None, out: str = "run") -> Callable[[Path], Outcome]:
+    def run(tmp: Path) -> Outcome:
+        folder = (data or (lambda t: write_images(t / "data")))(tmp)
+        given = [item.format(data=folder) for item in settings]
+        return cli("train", "--data", str(folder), "--out", str(tmp / out), "--steps", "2", "--set", *TINY, *given,
+                   cwd=tmp, timeout=120)
+    return run
+
+
+def hostile_folder(tmp: Path) -> Path:
+    folder = write_images(tmp / "data")
+    (folder / "loop.eps").write_bytes(LOOPING_EPS)
+    (folder / "ps.png").write_bytes(LOOPING_EPS)
+    os.mkfifo(folder / "pipe.png")
+    os.mkfifo(folder / "pipe")
+    return folder
+
+
+def non_utf8_folder(tmp: Path) -> Path:
+    folder = write_images(tmp / os.fsdecode(b"data\xff"))
+    (folder / "img0.png").rename(folder / os.fsdecode(b"caf\xe9.png"))
+    return folder
+
+
+def odd_init_model(change: dict[str, object]) -> Callable[[Path], Outcome]:
+    def run(tmp: Path) -> Outcome:
+        from engine.archs.networks import CompactGenerator
+        from engine.models.export import export_generator
+
+        net = CompactGenerator(3, 8, 2, 4)
+        model = export_generator(tmp / "odd.safetensors", net.state_dict(), {**net.spec(), **change}, (0.0, 1.0))
+        settings = [item for item in TINY if not item.startswith("init_generator")]
+        return cli("train", "--data", str(write_images(tmp / "data")), "--out", str(tmp / "run"), "--steps", "2",
+                   "--set", *settings, f"init_generator={model}", cwd=tmp, timeout=120)
+    return run
+
+
+def eval_non_utf8(tmp: Path) -> Outcome:
+    return cli("eval", "--model", "faithful-x4", "--data", str(non_utf8_folder(tmp)), cwd=tmp)
+
+
+USER_TEMPS = (".checkpoint.pt.abc123.tmp", ".tmpXYZ12", ".notes.tmp")
+
+
+def user_files_in_run(tmp: Path) -> Outcome | str | None:
+    """A user's temporary-looking files in the run folder, and the samples folder a link to a user's folder:
+    a resume must remove none of them."""
+    out = fresh_run(tmp)
+    mine = tmp / "mine"
+    mine.mkdir()
+    for name in USER_TEMPS:
+        (out / name).write_text("the user's")
+        (mine / name).write_text("the user's")
+    shutil.rmtree(out / "samples", ignore_errors=True)
+    (out / "samples").symlink_to(mine)
+    outcome = cli("train", "--out", str(out), "--resume", "--steps", "4", cwd=tmp)
+    lost = [str(folder / name) for folder in (out, mine) for name in USER_TEMPS if not (folder / name).is_file()]
+    return f"removed: {', '.join(lost)}" if lost else outcome
+
+
+def symlinked_lock(tmp: Path) -> Outcome | str | None:
+    """The run folder's .lock is a link to a user's file: training must not truncate it."""
+    precious = tmp / "precious.txt"
+    precious.write_text("keep me")
+    (tmp / "run").mkdir()
+    (tmp / "run" / ".lock").symlink_to(precious)
+    outcome = train_with()(tmp)
+    return outcome if precious.read_text() == "keep me" else "the file the .lock link points to was truncated"
+
+
 def cases() -> list[Case]:
     return [
         train_case("train: a 1-byte checkpoint", with_checkpoint(lambda p: p.write_bytes(b"\x80")), (2,)),
@@ -171,6 +288,31 @@ def cases() -> list[Case]:
         Case("train: kill -9 mid-run, then resume", kill_during_training, (0,)),
         Case("train: disk full (1 MB tmpfs)", disk_full_training, (1,), needs_root=True),
         Case("eval: a folder with a 50000x50000 bomb", eval_with_a_bomb, (0,)),
+        # second round
+        Case("train: SIGTERM mid-run", stop_by_signal(signal.SIGTERM), (128 + signal.SIGTERM,)),
+        Case("train: SIGHUP mid-run", stop_by_signal(signal.SIGHUP), (128 + signal.SIGHUP,)),
+        Case("train: truncated best.safetensors, resume", expecting(truncated_best, "best-export-rebuilt"), (0,)),
+        Case("train: --resume --scale 2", expecting(resume_with("--scale", "2"), "it has scale=4"), (2,)),
+        Case("train: --resume --preset classic", expecting(resume_with("--preset", "classic"), "asked: 'classic'"), (2,)),
+        Case("train: --resume --set lr_g=0.5", expecting(resume_with("--set", "lr_g=0.5"), "asked: 0.5"), (2,)),
+        Case("train: val_dir = data folder", expecting(train_with("val_dir={data}"), "validation-is-training-data"),
+             (0,)),
+        Case("train: gen_features=10^7", train_with("gen_features=10000000"), (2,)),
+        Case("train: disc_features=10^8", train_with("disc_features=100000000"), (2,)),
+        Case("train: gen_blocks=10^7", train_with("gen_blocks=10000000"), (2,)),
+        Case("train: batch_size=10^6", train_with("batch_size=1000000"), (2,)),
+        Case("train: hr_patch=10^6", train_with("hr_patch=1000000"), (2,)),
+        Case("train: workers=1000", expecting(train_with("workers=1000"), "workers-capped"), (0,)),
+        Case("train: EPS, PostScript .png and FIFOs in the folder", expecting(train_with(data=hostile_folder),
+                                                                           "skipped"), (0,)),
+        Case("train: data and run folders not UTF-8", train_with(data=non_utf8_folder, out=os.fsdecode(b"run\xfe")),
+             (0,)),
+        Case("eval: file names not UTF-8", eval_non_utf8, (0,)),
+        Case("train: init model with stored scale 0", expecting(odd_init_model({"scale": 0}), "x0"), (2,)),
+        Case("train: init model with 2 input channels", odd_init_model({"in_channels": 2}), (2,)),
+        Case("train: init model asking for 10^7 layers", odd_init_model({"num_conv": 10**7}), (2,)),
+        Case("train: a user's .tmp files and a linked samples folder", user_files_in_run, (0,)),
+        Case("train: .lock is a link to a user's file", symlinked_lock, (0,)),  # issue 31, house-a's run lock
     ]
 
 

@@ -3,9 +3,10 @@
     python scripts/upscale_matrix.py               # this checkout
     python scripts/upscale_matrix.py --root DIR    # another checkout (e.g. an older commit), same cases
 
-A case holds when the command ends with the expected exit status and messages, no traceback, every input
-byte-identical, no temporary file left, and the output as the case expects (16 bits kept, alpha kept,
-turned upright, ...). The unreadable-input and read-only-folder cases run as user `nobody` when this
+A case holds when the command ends within its time limit (a hang fails) with the expected exit status and
+messages, no traceback, every file that was there before byte-identical (inputs, and a user's own
+temporary-looking files), no temporary file of ours left, and the output as the case expects (16 bits kept,
+alpha kept, turned upright, ...). The unreadable-input and read-only-folder cases run as user `nobody` when this
 runs as root (root reads and writes through file permissions); the full-disk case mounts a 1 MB tmpfs and
 is skipped without root. Prints one line per case and the counts.
 """
@@ -18,6 +19,7 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +41,7 @@ from engine.models.export import export_generator  # noqa: E402
 
 ORIENTATION = 0x0112
 Image.MAX_IMAGE_PIXELS = None  # the results checked here are ours, some larger than Pillow's default limit
+PngImagePlugin.MAX_TEXT_CHUNK = 16 << 20  # and some carry a colour profile above Pillow's default 1 MiB
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Case:
     before: Callable[[list[str], Path, dict[str, str]], list[str]] | None = None  # runs first; problems found
     needs_root: bool = False
     cleanup: Callable[[Path], None] = lambda folder: None
+    timeout: float = 300
 
 
 class Hostile:
@@ -105,7 +109,7 @@ def output_is(check: Callable[[Image.Image, Path], bool], what: str) -> Callable
         try:
             with only_output(folder) as image:
                 return [] if check(image, folder) else [f"output is not {what}"]
-        except (AssertionError, OSError) as exc:
+        except (AssertionError, OSError, ValueError) as exc:
             return [str(exc)]
     return expect
 
@@ -135,14 +139,85 @@ def kill_while_writing(command: list[str], folder: Path, env: dict[str, str]) ->
     """Start the same command, kill -9 it once its result is being written: no result may appear."""
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list((folder / "out").glob(".*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+    while not list((folder / "out").glob(".srgan-*.tmp")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if process.poll() is not None:
         return ["the first run ended before it wrote anything to kill"]
     process.send_signal(signal.SIGKILL)
     process.wait()
-    problems = [] if list((folder / "out").glob(".*.tmp")) else ["kill -9 left no temporary file to test with"]
+    problems = [] if list((folder / "out").glob(".srgan-*.tmp")) else ["kill -9 left no temporary file to test with"]
     return problems + [f"killed run left {p.name}" for p in (folder / "out").iterdir() if not p.name.startswith(".")]
+
+
+LOOPING_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\nshowpage\n%%EOF\n"
+USER_TEMPS = (".photo.png.abc123.tmp", ".tmpXYZ12", ".notes.tmp")  # a user's own files that look temporary
+
+
+def small(folder: Path, name: str = "a.png") -> list[str]:
+    return save(folder, name, Image.fromarray(noise(8, 8)))
+
+
+def postscript_folder(folder: Path) -> list[str]:
+    """A folder with a good image, a looping EPS and the same PostScript named .png."""
+    (folder / "in").mkdir()
+    small(folder / "in")
+    (folder / "in" / "loop.eps").write_bytes(LOOPING_EPS)
+    (folder / "in" / "ps.png").write_bytes(LOOPING_EPS)
+    return [str(folder / "in")]
+
+
+def fifo_folder(folder: Path) -> list[str]:
+    """A folder with a good image, FIFOs with and without an image name, a socket and a link to a FIFO."""
+    (folder / "in").mkdir()
+    small(folder / "in")
+    os.mkfifo(folder / "in" / "pipe.png")
+    os.mkfifo(folder / "in" / "pipe")
+    (folder / "in" / "link.jpg").symlink_to(folder / "in" / "pipe")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "in" / "sock.png"))
+    server.close()
+    return [str(folder / "in")]
+
+
+def user_temps_in_output(folder: Path) -> list[str]:
+    """The output folder already holds a user's files whose names look temporary: they must survive."""
+    (folder / "out").mkdir()
+    for name in USER_TEMPS:
+        (folder / "out" / name).write_text("the user's own")
+    return small(folder)
+
+
+def odd_model(change: dict[str, object]) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        net = CompactGenerator(3, num_feat=8, num_conv=2, scale=4)
+        return export_generator(folder / "odd.safetensors", net.state_dict(), {**net.spec(), **change}, (0.0, 1.0))
+    return make
+
+
+def non_utf8_names(folder: Path) -> list[str]:
+    """An input folder, a file and (by the case's `out`) an output folder whose names are not UTF-8."""
+    inner = folder / os.fsdecode(b"fotos\xff")
+    inner.mkdir()
+    return small(inner, os.fsdecode(b"caf\xe9.png"))
+
+
+def big_profile(folder: Path) -> list[str]:
+    return save(folder, "icc.png", Image.fromarray(noise(8, 8)), icc_profile=os.urandom(2 << 20))
+
+
+def user_files_kept(folder: Path, err: str) -> list[str]:
+    return [f"{name} was removed" for name in USER_TEMPS if not (folder / "out" / name).is_file()]
+
+
+def n_outputs(count: int, out: str = "out") -> Callable[[Path, str], list[str]]:
+    def expect(folder: Path, err: str) -> list[str]:
+        found = [p for p in (folder / out).rglob("*") if p.is_file() and not p.name.startswith(".")]
+        return [] if len(found) == count else [f"{len(found)} outputs, expected {count}"]
+    return expect
+
+
+def all_of(*checks: Callable[[Path, str], list[str]]) -> Callable[[Path, str], list[str]]:
+    return lambda folder, err: [problem for check in checks for problem in check(folder, err)]
 
 
 def make_cases() -> list[Case]:
@@ -254,6 +329,41 @@ def make_cases() -> list[Case]:
         Case("hostile pickled model", lambda f: save(f, "a.png", Image.fromarray(noise(8, 8))), 2,
              lambda folder, err: (["the model file ran code"] if (folder / "pwned").exists() else [])
              + count_files(2)(folder, err), model=hostile_model),
+        # second round: things that are not plain image data, limits, names, a user's files
+        Case("looping EPS given", lambda f: write(f, "loop.eps", LOOPING_EPS), 1,
+             message("not an image file, or in a format this app cannot open"), timeout=60),
+        Case("PostScript named .png given", lambda f: write(f, "ps.png", LOOPING_EPS), 1,
+             message("not an image file"), timeout=60),
+        Case("folder with EPS and PostScript .png", postscript_folder, 1,
+             all_of(message("upscaled 1 image(s), 1 failed"), n_outputs(1)), timeout=60),
+        Case("FIFO given", lambda f: os.mkfifo(f / "pipe.png") or [str(f / "pipe.png")], 1,
+             message("is a named pipe (FIFO), not an image file"), timeout=60),
+        Case("/dev/zero given", lambda f: ["/dev/zero"], 1, message("is a device, not an image file"), timeout=60),
+        Case("folder with FIFOs, a socket, a link to a FIFO", fifo_folder, 1,
+             all_of(message("upscaled 1 image(s), 3 failed"), n_outputs(1)), timeout=60),
+        Case("a user's .x.tmp / .tmp* files in the output folder", user_temps_in_output, 0,
+             all_of(user_files_kept, n_outputs(1))),
+        Case("JPEG result wider than 65535", lambda f: gradient(f, "wide.png", 16400, 2), 1,
+             message("a JPEG image can be at most 65535 pixels wide and high"), extra=["--format", "jpg"]),
+        Case("WebP result wider than 16383", lambda f: gradient(f, "wide.png", 4100, 2), 1,
+             message("a WEBP image can be at most 16383 pixels wide and high"), extra=["--format", "webp"]),
+        Case("--width 1000000", small, 1, message("GB of memory to make"), extra=["--width", "1000000"]),
+        Case("--scale 16 on a 4000x3000 (3 GP)", lambda f: gradient(f, "big.png", 4000, 3000), 1,
+             message("GB of memory to make"), extra=["--scale", "16"]),
+        Case("JPEG at the model's scale (streamed)", lambda f: gradient(f, "g.jpg", 300, 200), 0,
+             output_is(lambda image, _: image.format == "JPEG" and image.size == (1200, 800), "a 1200x800 JPEG")),
+        Case("PNG with a 2 MiB colour profile", big_profile, 0,
+             output_is(lambda image, _: len(image.info.get("icc_profile", b"")) == 2 << 20, "with the profile")),
+        Case("250-character result name", lambda f: small(f, "n" * 238 + ".png"), 0, n_outputs(1)),
+        Case("names that are not UTF-8", non_utf8_names, 0, n_outputs(1, os.fsdecode(b"out\xfe")),
+             out=os.fsdecode(b"out\xfe")),
+        Case("model: stored scale 0", small, 2, message("upscales x0"), model=odd_model({"scale": 0})),
+        Case("model: stored 2 input channels", small, 2, message("takes 2 input channels"),
+             model=odd_model({"in_channels": 2})),
+        Case("model: stored 10^7 layers", small, 2, message("num_conv=10000000"), model=odd_model({"num_conv": 10**7}),
+             timeout=60),
+        Case("model: stored 10^9 features", small, 2, message("num_feat=1000000000"),
+             model=odd_model({"num_feat": 10**9})),
     ]
 
 
@@ -274,7 +384,10 @@ def run_case(case: Case, folder: Path, model: Path, root: Path) -> list[str]:
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     env = {**os.environ, "PYTHONPATH": str(root)}
     earlier = case.before(command, folder, env) if case.before else []
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env)
+    try:
+        result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env, timeout=case.timeout)
+    except subprocess.TimeoutExpired:
+        return earlier + [f"hung: no end within {case.timeout} s"]
     text = result.stdout + result.stderr
     problems = []
     if result.returncode != case.code:
@@ -284,7 +397,7 @@ def run_case(case: Case, folder: Path, model: Path, root: Path) -> list[str]:
     after = digests(folder)
     if any(after.get(path) != digest for path, digest in before.items()):
         problems.append("an input changed")
-    if any(p.name.endswith(".tmp") for p in folder.rglob("*")):
+    if any(p.name.startswith(".srgan-") and p.name.endswith(".tmp") for p in folder.rglob("*")):
         problems.append("temporary file left")
     return earlier + problems + case.expect(folder, text)
 
@@ -292,6 +405,7 @@ def run_case(case: Case, folder: Path, model: Path, root: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose engine runs (default: this one)")
+    parser.add_argument("--only", help="run the cases whose name contains this")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="upscale-matrix-"))
     base.chmod(0o755)
@@ -300,7 +414,7 @@ def main() -> int:
         model = export_generator(base / "tiny.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
         model.chmod(0o644)
         held = 0
-        cases = make_cases()
+        cases = [case for case in make_cases() if not args.only or args.only in case.name]
         skipped = 0
         for index, case in enumerate(cases):
             if case.needs_root and os.geteuid() != 0:

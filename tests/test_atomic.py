@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.archs.networks import CompactGenerator
-from engine.io.atomic import atomic_write
+from engine.io.atomic import TEMP_PREFIX, _temp_prefix, atomic_write, remove_temps
 from engine.models.export import export_generator
 
 
@@ -83,15 +83,41 @@ def test_exported_generator_gets_umask_permissions(tmp_path: Path) -> None:
 
 
 def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path: Path) -> None:
-    killed = tmp_path / ".out.png.k1ll3d.tmp"
+    target = tmp_path / "out.png"
+    prefix = _temp_prefix(target)
+    killed = tmp_path / f"{prefix}k1ll3d.tmp"
     killed.write_bytes(b"half an image")
-    other = tmp_path / ".other.png.k1ll3d.tmp"
+    other = tmp_path / f"{_temp_prefix(tmp_path / 'other.png')}k1ll3d.tmp"
     other.write_bytes(b"another file's")
-    live = tmp_path / ".out.png.l1v3.tmp"
+    live = tmp_path / f"{prefix}l1v3.tmp"
     live.write_bytes(b"being written")
     past = time.time() - 60
     for path in (killed, other):
         os.utime(path, (past, past))
     os.utime(live, (time.time() + 60, time.time() + 60))  # touched while this write runs
-    atomic_write(tmp_path / "out.png", lambda tmp: tmp.write_bytes(b"whole"))
-    assert sorted(os.listdir(tmp_path)) == [".other.png.k1ll3d.tmp", ".out.png.l1v3.tmp", "out.png"]
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"whole"))
+    assert sorted(os.listdir(tmp_path)) == sorted([other.name, live.name, "out.png"])
+
+
+def test_clean_up_removes_only_files_this_app_made(tmp_path: Path) -> None:
+    """A user's own temporary-looking files, and whatever a link named like ours points to, are kept."""
+    mine = [".out.png.k1ll3d.tmp", ".tmpXYZ12", ".notes.tmp", "srgan-a.tmp"]
+    for name in mine:
+        (tmp_path / name).write_text("the user's")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "photo.jpg").write_text("keep")
+    (tmp_path / f"{TEMP_PREFIX}link.tmp").symlink_to(elsewhere / "photo.jpg")
+    (tmp_path / f"{TEMP_PREFIX}dir.tmp").mkdir()
+    ours = tmp_path / f"{TEMP_PREFIX}0badc0de-x1.tmp"
+    ours.write_bytes(b"half")
+    assert remove_temps(tmp_path) == [ours]
+    assert all((tmp_path / name).read_text() == "the user's" for name in mine)
+    assert (elsewhere / "photo.jpg").read_text() == "keep" and (tmp_path / f"{TEMP_PREFIX}link.tmp").is_symlink()
+
+
+def test_a_legal_name_of_250_characters_is_written(tmp_path: Path) -> None:
+    """The temporary name stays short whatever the target's length (a file name may have 255 bytes)."""
+    target = tmp_path / ("a" * 246 + ".png")
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"x"))
+    assert target.read_bytes() == b"x"

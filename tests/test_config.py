@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
+import torch
 
 from engine.errors import ConfigError
 from engine.training.config import AUTO_SHAPES, TrainConfig, classic_preset, parse_assignments, preset
+from engine.data.dataset import auto_workers
 from engine.data.degradations import LIGHT, STRONG, strength_of
 
 
@@ -121,3 +124,15 @@ def test_degradation_round_trips_through_checkpoint_dicts_and_json() -> None:
     assert TrainConfig(realistic="light").realistic == LIGHT  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="realistic"):
         TrainConfig(realistic=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "value"), [("gen_features", 10**7), ("disc_features", 10**8),
+                                             ("gen_blocks", 10**7), ("batch_size", 10**6), ("hr_patch", 10**6)])
+def test_sizes_that_would_exhaust_memory_are_refused(name: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be at most"):
+        preset("default", **{name: value})
+
+
+def test_more_workers_than_cores_are_capped() -> None:
+    assert auto_workers(1000, torch.device("cpu")) == (os.cpu_count() or 1)
+    assert auto_workers(0, torch.device("cpu")) == 0

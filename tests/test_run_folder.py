@@ -12,9 +12,11 @@ import torch
 
 from engine.errors import CheckpointError
 from engine.training.checkpoint import load_checkpoint
+from engine.models.export import load_generator
 from engine.cli.main import main
 from engine.training.config import TrainConfig
-from engine.training.run_folder import CHECKPOINT, RunBusyError, RunFolder, config_to_resume
+from engine.io.atomic import TEMP_PREFIX
+from engine.training.run_folder import CHECKPOINT, SAMPLES, RunBusyError, RunFolder, config_to_resume
 from engine.training.trainer import Trainer
 from tests.conftest import TINY_SETTINGS
 
@@ -109,13 +111,28 @@ def test_a_flipped_byte_inside_the_tensors_fails_the_checksum(finished_run: Path
 
 
 def test_stale_temporary_files_of_a_killed_run_are_removed(finished_run: Path) -> None:
-    stale = [finished_run / name for name in (".checkpoint.pt.abc123.tmp", ".tmpXYZ12", ".best.safetensors.q.tmp")]
+    (finished_run / SAMPLES).mkdir(exist_ok=True)
+    stale = [finished_run / f"{TEMP_PREFIX}0badc0de-abc123.tmp", finished_run / SAMPLES / f"{TEMP_PREFIX}1-q.tmp"]
     for path in stale:
         path.write_bytes(b"half written")
-    keep = finished_run / "notes.txt"
-    keep.write_text("mine")
+    keep = [finished_run / name for name in ("notes.txt", ".notes.tmp", ".tmpXYZ12", ".checkpoint.pt.abc123.tmp")]
+    for path in keep:
+        path.write_text("mine")
     assert train("--out", str(finished_run), "--resume", "--steps", "3") == 0
-    assert not any(path.exists() for path in stale) and keep.read_text() == "mine"
+    assert not any(path.exists() for path in stale) and all(path.read_text() == "mine" for path in keep)
+
+
+def test_a_symlinked_samples_folder_is_not_cleaned(finished_run: Path, tmp_path: Path) -> None:
+    """The samples folder linked to a folder of the user's: nothing in it is removed, ours-looking or not."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    theirs = [photos / name for name in (".a.tmp", ".tmp1", f"{TEMP_PREFIX}x.tmp")]
+    for path in theirs:
+        path.write_text("mine")
+    shutil.rmtree(finished_run / SAMPLES, ignore_errors=True)
+    (finished_run / SAMPLES).symlink_to(photos)
+    RunFolder(finished_run).remove_stale_temps()
+    assert all(path.read_text() == "mine" for path in theirs)
 
 
 def test_best_export_left_behind_by_a_crash_is_rederived(finished_run: Path) -> None:
@@ -124,6 +141,17 @@ def test_best_export_left_behind_by_a_crash_is_rederived(finished_run: Path) -> 
     trainer = Trainer(config_to_resume(finished_run, steps=2), resume=True)  # nothing to train; startup repairs
     list(trainer.run())
     assert best.is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_best_export_is_rebuilt_from_the_checkpoint(finished_run: Path, damage: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    best = RunFolder(finished_run).best
+    whole = best.read_bytes()
+    best.write_bytes(whole[:len(whole) // 2] if damage == "truncated" else b"\x00" * 64)
+    assert train("--out", str(finished_run), "--resume", "--steps", "3") == 0
+    assert "warning [best-export-rebuilt]: best.safetensors: not a readable" in capsys.readouterr().err
+    assert 1 <= load_generator(best)[1]["steps"] <= 3  # whole again, and the weights of a validated step
 
 
 def test_a_failed_start_leaves_no_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +65,22 @@ def test_resume_trains_longer(image_folder: Path, tmp_path: Path) -> None:
     assert state["progress"]["step"] == 4 and state["config"]["gen_features"] == 8  # the stored settings won
 
 
+def test_resume_refuses_settings_other_than_the_runs(image_folder: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert train(image_folder, out, "--steps", "2") == 0
+    capsys.readouterr()
+    for extra, message in ((["--scale", "2"], "it has scale=4 (asked: 2)"),
+                           (["--preset", "classic"], "preset='default' (asked: 'classic')"),
+                           (["--set", "lr_g=0.5", "gen_features=16"], "lr_g=0.0001 (asked: 0.5), gen_features=8")):
+        assert main(["train", "--out", str(out), "--resume", "--steps", "3", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --resume continues the run with its own settings") and message in err
+        assert err.count("\n") == 1
+    assert load_checkpoint(out / "checkpoint.pt")["progress"]["step"] == 2
+    assert main(["train", "--out", str(out), "--resume", "--steps", "3", "--scale", "4", "--set", *TINY]) == 0
+
+
 def test_steps_keep_the_default_presets_pretraining_share() -> None:
     def config(*argv: str) -> Any:
         parser = argparse.ArgumentParser()
@@ -97,6 +115,52 @@ def test_bad_settings_exit_with_one_line(image_folder: Path, tmp_path: Path, cap
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("where", ["the training folder", "a folder inside it"])
+def test_validating_on_training_images_warns(image_folder: Path, tmp_path: Path, where: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    val_dir = image_folder
+    if where == "a folder inside it":
+        val_dir = image_folder / "val"
+        val_dir.mkdir()
+        for path in sorted(image_folder.glob("*"))[:2]:
+            path.rename(val_dir / path.name)
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", f"val_dir={val_dir}") == 0
+    count = len([p for p in val_dir.iterdir() if p.is_file()])
+    assert (f"warning [validation-is-training-data]: {count} of the validation images in {val_dir} are training "
+            "images too" in capsys.readouterr().err)
+
+
+def test_a_separate_validation_folder_does_not_warn(image_folder: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    val_dir = tmp_path / "val"
+    val_dir.mkdir()
+    for path in sorted(image_folder.glob("*"))[:2]:
+        path.rename(val_dir / path.name)
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", f"val_dir={val_dir}") == 0
+    assert "validation-is-training-data" not in capsys.readouterr().err
+
+
+def test_networks_too_large_for_memory_are_a_one_line_error(image_folder: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def no_memory(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr("engine.training.trainer.GANStep", no_memory)
+    assert train(image_folder, tmp_path / "run", "--steps", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: not enough memory for the networks (compact generator, gen_features=8")
+    assert err.count("\n") == 1
+
+
+def test_more_workers_than_cores_are_capped_with_a_warning(image_folder: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(image_folder, tmp_path / "run", "--steps", "1", "--set", "workers=1000") == 0
+    cores = os.cpu_count() or 1
+    assert f"warning [workers-capped]: workers=1000 is more than this machine's {cores} cores: using {cores}" in \
+        capsys.readouterr().err
+
+
 def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     assert train(tmp_path / "empty", tmp_path / "run") == 2
@@ -104,20 +168,28 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "run").exists()
 
 
-def test_ctrl_c_stops_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_kill_and_hang_up_stop_cleanly(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              name: str) -> None:
+    """A checkpoint and an export however the run is told to stop; the exit status is the shell's 128 + N."""
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} here")
+    signum = getattr(signal, name)
     original_run = Trainer.run
 
     def interrupted_run(self: Trainer) -> Iterator[Any]:
         for event in original_run(self):
             yield event
             if isinstance(event, ev.StepMetrics) and event.step == 1:
-                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signum)
 
     monkeypatch.setattr(Trainer, "run", interrupted_run)
     out = tmp_path / "run"
-    assert train(image_folder, out, "--steps", "50") == 130
+    handler = signal.getsignal(signum)
+    assert train(image_folder, out, "--steps", "50") == 128 + signum
     assert load_checkpoint(out / "checkpoint.pt")["progress"]["step"] == 1
     assert (out / "generator.safetensors").is_file()
+    assert signal.getsignal(signum) == handler
 
 
 def test_eval_reports_model_and_bicubic(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,3 +234,18 @@ def test_help_describes_every_setting_as_the_window_does(capsys: pytest.CaptureF
     for name in SETTINGS:
         assert f"{name} (default " in text and setting_help(name) in text, name
     assert "adversarial_loss (default relativistic): The GAN's loss. One of: bce, lsgan" in text
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names there are always valid Unicode")
+def test_paths_that_are_not_valid_utf8(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Data folder, run folder and image names with bytes that are not UTF-8 (Python's \\udcXX): training
+    exports, eval prints the names (escaped), nothing raises."""
+    data = tmp_path / os.fsdecode(b"photos\xff")
+    image_folder.rename(data)
+    (data / "image_00.png").rename(data / os.fsdecode(b"caf\xe9.png"))
+    out = tmp_path / os.fsdecode(b"run\xfe")
+    assert train(data, out, "--steps", "1") == 0
+    assert load_generator(out / "generator.safetensors")[1]["data"] == "photos\\udcff"
+    assert main(["eval", "--model", str(out / "generator.safetensors"), "--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    assert "caf\\udce9.png" in captured.out and "Traceback" not in captured.err

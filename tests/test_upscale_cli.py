@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,62 @@ def test_an_animation_warns_first_frame_only_on_the_command_line(tmp_path: Path,
     code = main(["upscale", str(tmp_path / "anim.gif"), "--model", str(model_path), "--out", str(tmp_path / "out")])
     assert code == 0
     assert f"warning: {tmp_path / 'anim.gif'}: animated (3 frames): first frame only" in capsys.readouterr().err
+
+
+def test_jpeg_results_are_written_as_they_are_made(tmp_path: Path, model_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the model's scale a JPEG streams like a PNG (the whole result is never held), and decodes as
+    Pillow's whole-image encoding of the same result does."""
+    import engine.upscaling.batch
+
+    image = write_image(tmp_path / "a.png", (40, 70))
+    assert main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "png"), "--tile",
+                 "16"]) == 0
+
+    def whole_image_save(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the JPEG was held whole")
+
+    monkeypatch.setattr(engine.upscaling.batch, "save_image", whole_image_save)
+    assert main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "jpg"), "--format",
+                 "jpg", "--tile", "16"]) == 0
+    whole = io.BytesIO()
+    Image.open(tmp_path / "png" / "a_tiny_x4.png").save(whole, "JPEG", quality=95)  # Pillow, whole, as before
+    with Image.open(tmp_path / "jpg" / "a_tiny_x4.jpg") as jpeg:
+        assert jpeg.size == (160, 280) and np.array_equal(np.asarray(jpeg), np.asarray(Image.open(whole)))
+
+
+@pytest.mark.parametrize(("fmt", "most"), [("jpg", 65535), ("webp", 16383)])
+def test_a_result_too_large_for_its_format_says_the_limit(tmp_path: Path, model_path: Path, fmt: str, most: int,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    image = write_image(tmp_path / "wide.png", (most // 4 + 1, 1))
+    assert main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out"),
+                 "--format", fmt]) == 1
+    assert (f"can be at most {most} pixels wide and high, and this result would be {(most // 4 + 1) * 4}x4: "
+            "choose png" in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_size_beyond_the_memory_says_what_it_would_need(tmp_path: Path, model_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    image = write_image(tmp_path / "a.png", (100, 100))
+    assert main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out"),
+                 "--width", "1000000"]) == 1
+    err = capsys.readouterr().err
+    assert "the result would be 1000000x1000000 pixels (1,000,000 megapixels) and needs about" in err
+    assert "GB of memory to make, with" in err and "MemoryError" not in err
+
+
+def test_a_large_colour_profile_is_kept(tmp_path: Path, model_path: Path) -> None:
+    """A 2 MiB ICC profile is legal (Pillow's own limit is 1 MiB): read, and carried to the result."""
+    icc = np.random.default_rng(0).integers(0, 256, 2 << 20, dtype=np.uint8).tobytes()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png", icc_profile=icc)
+    assert main(["upscale", str(tmp_path / "a.png"), "--model", str(model_path), "--out", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "a_tiny_x4.png") as result:
+        assert result.info["icc_profile"] == icc
+
+
+def test_a_legal_long_result_name_is_written(tmp_path: Path, model_path: Path) -> None:
+    """A 250-byte result name (the longest a file system takes is 255): temporary names stay short."""
+    image = write_image(tmp_path / ("p" * 235 + ".png"))
+    assert main(["upscale", str(image), "--model", str(model_path), "--out", str(tmp_path / "out")]) == 0
+    assert [len(path.name) for path in (tmp_path / "out").iterdir()] == [235 + len("_tiny_x4.png")]

@@ -69,6 +69,32 @@ ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
 )}
 GENERATORS = tuple(ARCHITECTURES)
 SCALES = tuple(sorted({scale for arch in ARCHITECTURES.values() for scale in arch.scales}))
+# Widths and depths a network may have: well above any published model's (x4plus: 64 x 23 RRDB blocks;
+# Compact: 64 x 32), and small enough that a bad number is refused here rather than by the allocator
+# (10^7 features asks for petabytes; 10^7 layers builds for hours, then std::bad_alloc).
+MAX_FEATURES = 1024
+MAX_BLOCKS = 256
+# The spec entries that give a width or a depth, and their (least, most) values.
+_SPEC_RANGES = {"num_feat": (1, MAX_FEATURES), "feature_channels": (1, MAX_FEATURES),
+                "num_conv": (0, MAX_BLOCKS), "num_block": (0, MAX_BLOCKS)}
+
+
+def check_spec(arch: Architecture, spec: dict[str, Any]) -> None:
+    """ValueError naming the first entry of a stored spec (a model file's, a checkpoint's) outside what
+    `arch` can build: scale, channels, widths and depths are checked before anything is allocated."""
+    for name, value in spec.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"the stored {arch.name} architecture has {name}={value!r}, not a whole number")
+    if spec.get("scale", arch.scales[0]) not in arch.scales:
+        raise ValueError(f"the stored {arch.name} architecture upscales x{spec['scale']}; it can only be "
+                         f"x{' or x'.join(map(str, arch.scales))}")
+    if spec.get("in_channels", arch.channels[0]) not in arch.channels:
+        raise ValueError(f"the stored {arch.name} architecture takes {spec['in_channels']} input channels; it "
+                         f"can only take {' or '.join(map(str, arch.channels))}")
+    for name, (least, most) in _SPEC_RANGES.items():
+        if name in spec and not least <= spec[name] <= most:
+            raise ValueError(f"the stored {arch.name} architecture has {name}={spec[name]}; it must be "
+                             f"{least} to {most}")
 
 
 def build_generator(spec: GeneratorSpec) -> nn.Module:
@@ -77,6 +103,7 @@ def build_generator(spec: GeneratorSpec) -> nn.Module:
     arch = spec.pop("arch", None)
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown generator architecture {arch!r}; known: {', '.join(GENERATORS)}")
+    check_spec(ARCHITECTURES[arch], spec)
     try:
         return ARCHITECTURES[arch].rebuild(**spec)
     except TypeError as exc:

@@ -20,10 +20,9 @@ from engine.data.sizes import min_hr_side
 from engine.device import resolve_device
 from engine.training.distributed import SINGLE, join_from_environment, leave
 from engine.scoring.evaluation import ImageScore, describe, load_upscaler, mean_score, score_folder
-from engine.training.run_folder import config_to_resume
+from engine.training.run_folder import absolute_paths, config_to_resume
 from engine.training.trainer import Trainer
 
-EXIT_INTERRUPTED = 130
 # Every setup failure of ours (ConfigError, DataError, CheckpointError, ModelFileError, ...) is a ValueError.
 SETUP_ERRORS = (ValueError, OSError)
 
@@ -34,11 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--data", help="folder of training images, searched recursively, or one holding hr/ and lr/ "
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
-    train.add_argument("--preset", default="default", choices=tuple(PRESETS), help="; ".join(
+    train.add_argument("--preset", choices=tuple(PRESETS), help="(default: default) " + "; ".join(
         f"{item.name}: {item.description}" for item in PRESETS.values()))
     train.add_argument("--out", required=True, help="the run folder (checkpoint, exports, samples)")
     train.add_argument("--scale", type=int, choices=SCALES, help="upscaling factor (default: the preset's)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out, wherever it was made, "
+                       "with its own settings (a different --scale, --preset or --set is refused)")
     train.add_argument("--steps", type=int, help="total steps; the default preset keeps its pretraining share")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", nargs="+",
                        help="any training setting, e.g. --set batch_size=8 lr_g=1e-4 (all of them below)")
@@ -73,7 +73,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     pretrain_steps is set explicitly."""
     if not args.data:
         raise ConfigError("--data is required to start a run (only --resume can do without it)")
-    base = preset(args.preset)
+    base = preset(args.preset or "default")
     overrides = parse_assignments([item for group in args.overrides for item in group])
     changes: dict[str, Any] = {"data_dir": args.data, "out_dir": args.out}
     if args.scale:
@@ -85,12 +85,27 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def refuse_new_settings(args: argparse.Namespace, config: TrainConfig) -> None:
+    """--resume with a --scale, --preset or --set that differs from the run's own is refused rather than
+    ignored: the checkpoint's weights and optimiser state belong to its settings, and a resumed run trains
+    exactly what the uninterrupted one would (the window resumes the same way). Repeating them is fine."""
+    asked = parse_assignments([item for group in args.overrides for item in group])
+    asked.update({name: value for name, value in (("scale", args.scale), ("preset", args.preset)) if value})
+    wanted = absolute_paths(config.replace(**asked))
+    changed = [f"{name}={getattr(config, name)!r} (asked: {getattr(wanted, name)!r})" for name in asked
+               if getattr(wanted, name) != getattr(config, name)]
+    if changed:
+        raise ConfigError(f"--resume continues the run with its own settings, and it has {', '.join(changed)}; "
+                          f"only --steps and --data can change: start a new run in another --out instead")
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train in this process, or as one of torchrun's processes (only rank 0 reports)."""
     group = SINGLE
     try:
         if args.resume:  # the stored run's settings win; --steps trains longer, --data finds moved images
             config = config_to_resume(args.out, args.steps, args.data)
+            refuse_new_settings(args, config)
         else:
             config = build_config(args)
         group = join_from_environment(resolve_device(config.device))
@@ -105,29 +120,37 @@ def run_train(args: argparse.Namespace) -> int:
         leave(group)
 
 
+# Signals that end a run as Ctrl-C does: a checkpoint and an export first (`kill`, a closed terminal or ssh
+# session, a job scheduler's stop); the exit status is 128 + the signal's number, as the shell reports it.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def drive(trainer: Trainer) -> int:
-    """Run to the end; the first Ctrl-C stops cleanly (checkpoint + export), a second one aborts at once."""
-    interrupted = False
-    previous = signal.getsignal(signal.SIGINT)
+    """Run to the end; the first Ctrl-C (or SIGTERM, SIGHUP) stops cleanly (checkpoint + export), a second
+    one aborts at once."""
+    received: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupted
-        interrupted = True
+    def on_stop_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         trainer.request_stop()
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
         if trainer.group.is_main:
-            print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+            again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"\nstopping after this step ({again} again to abort without saving)", file=sys.stderr)
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_stop_signal)
     try:
         finished = report_progress(trainer) if trainer.group.is_main else run_quietly(trainer)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if trainer.group.is_main or finished.reason == "failed":
         where = f"; generator: {finished.export_path}" if finished.export_path else ""
         print(f"{finished.reason}: {finished.message}{where}", file=sys.stderr)
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if received:
+        return 128 + received[0]
     return 0 if finished.reason in ("completed", "stopped") else 1
 
 

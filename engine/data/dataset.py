@@ -142,6 +142,7 @@ class TrainingData:
     train: ImageSet
     val: ImageSet
     val_is_training_image: bool = False  # every held-out file was unusable; numbers will be optimistic
+    val_also_trained: int = 0  # validation files that are training files too (val_dir is, or is in, data_dir)
 
     @property
     def skipped(self) -> list[str]:
@@ -167,7 +168,8 @@ class TrainingData:
         if not val.images:  # validate on a training image rather than on nothing
             fallback = ImageSet(train.images[:1], train.names[:1], val.skipped, train.lr[:1])
             return cls(train=train, val=fallback, val_is_training_image=True)
-        return cls(train=train, val=val)
+        shared = {path.resolve() for path, _ in train_sources} & {path.resolve() for path, _ in val_sources}
+        return cls(train=train, val=val, val_also_trained=len(shared))
 
 
 # ----------------------------------------------------------------------------- tensors
@@ -306,9 +308,10 @@ class CropStream(IterableDataset):
 
 
 def auto_workers(requested: int, device: torch.device) -> int:
-    """Workers only pay off when the model runs elsewhere (a GPU); on a CPU they steal its cores."""
+    """Workers only pay off when the model runs elsewhere (a GPU); on a CPU they steal its cores. More
+    workers than cores only cost memory (each is a process with its own copy of the images): capped."""
     if requested >= 0:
-        return requested
+        return min(requested, os.cpu_count() or 1)
     if device.type == "cpu":
         return 0
     return max(0, min(4, (os.cpu_count() or 1) - 1))

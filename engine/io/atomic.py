@@ -1,14 +1,19 @@
-"""Atomic file writes: a crash or a full disk never leaves a half-written output or checkpoint."""
+"""Atomic file writes: a crash or a full disk never leaves a half-written output or checkpoint.
+
+Temporary files are named `.srgan-HASH-RANDOM.tmp` (HASH: the target's name, CRC-32): short, whatever the
+target's length, and marked as ours, so clean-up removes only files this app made, never a user's `.x.tmp`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
 import shutil
+import stat
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +21,8 @@ from pathlib import Path
 # Less free space than this after a failed write means the write failed for want of space: torch.save, for
 # one, reports a full disk as "RuntimeError: [enforce fail at inline_container.cc] unexpected pos".
 FULL_DISK_BYTES = 1 << 20
+TEMP_PREFIX = ".srgan-"
+TEMP_SUFFIX = ".tmp"
 
 
 class DiskFullError(OSError):
@@ -60,7 +67,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     if not overwrite and target.exists():
         raise TargetExistsError(target)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=TEMP_SUFFIX, dir=target.parent)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(target) from exc
@@ -88,13 +95,32 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Itera
     _remove_leftovers(target, started)
 
 
+def _temp_prefix(target: Path) -> str:
+    return f"{TEMP_PREFIX}{zlib.crc32(target.name.encode('utf-8', 'surrogateescape')):08x}-"
+
+
 def _remove_leftovers(target: Path, started: float) -> None:
     """Temporary files of `target` untouched since before this write began: a killed writer's (a live writer
     of the same file keeps touching its own; two live writers of one file race whatever we do)."""
-    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    remove_temps(target.parent, _temp_prefix(target), started)
+
+
+def remove_temps(folder: Path, prefix: str = TEMP_PREFIX, older_than: float | None = None) -> list[Path]:
+    """Delete this app's temporary files directly in `folder` (not below it): regular files named
+    PREFIX...TEMP_SUFFIX, optionally only those last modified before `older_than`. A symlink is never
+    followed: a link named like our files is kept, and nothing outside `folder` is touched."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if not (path.name.startswith(prefix) and path.name.endswith(TEMP_SUFFIX)):
+            continue
         with contextlib.suppress(OSError):
-            if path.stat().st_mtime < started:
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and (older_than is None or info.st_mtime < older_than):
                 path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _umask() -> int:

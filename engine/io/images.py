@@ -11,23 +11,35 @@ twice, once for the high bytes and once for the low ones. PNGs are written by `e
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from engine.io.atomic import atomic_path
+from engine.io.jpeg import JpegStream
 from engine.io.png import PngStream
 
 ORIENTATION_TAG = 0x0112
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}  # output choice -> Pillow format
 QUALITY_FORMATS = ("jpg", "webp")  # the formats whose quality setting means something
 EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+MAX_SIDES = {"jpg": 65535, "webp": 16383}  # what each format can store (PNG: 2^31 - 1)
 _PILLOW_TO_CHOICE = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# The formats read: plain raster data that Pillow decodes itself. Never EPS (Ghostscript runs the file as a
+# program), nor formats that hand the file to another program or library stub (WMF, GRIB, BUFR, HDF5, MPEG).
+DECODED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP", "DIB", "PPM", "TGA", "ICO", "PCX", "SGI", "QOI",
+                   "PSD", "JPEG2000", "AVIF", "DDS", "ICNS")
+# Pillow refuses a PNG whose ICC profile or text chunk decompresses to more than 1 MiB; colour profiles of
+# a few MiB are legal and real (printer and camera profiles), so the limit is 16 MiB a chunk (its total for
+# all text, MAX_TEXT_MEMORY, stays 64 MiB).
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 << 20)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # Raw modes of 16-bit colour that Pillow reduces to their high bytes, and the one that yields the low bytes
 # instead; grey + alpha ("LA;16B", opened as RGBA) is read whole as four 8-bit channels.
@@ -73,16 +85,43 @@ def describe_bomb(exc: Image.DecompressionBombError) -> str:
     return _bomb_message(int(found.group(1))) if found else str(exc)
 
 
+def _file_kind(mode: int) -> str:
+    return "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
+def check_regular(path: Path) -> None:
+    """ImageReadError unless `path` is a regular file with content: a FIFO, device or socket would block
+    the reader forever, so it is refused from its stat() alone, before it is opened."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path} does not exist") from None
+    except PermissionError:
+        raise ImageReadError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{path} is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageReadError(f"{path.name} is {_file_kind(info.st_mode)}, not an image file: not read")
+    if info.st_size == 0:
+        raise ImageReadError(f"{path.name} is empty (0 bytes)")
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Pillow's lazy open of a regular file, in a format of DECODED_FORMATS only (anything else is
+    UnidentifiedImageError). Every reader of image files opens them here."""
+    check_regular(Path(path))
+    return Image.open(path, formats=DECODED_FORMATS)
+
+
 def _open(path: Path, max_pixels: int) -> Image.Image:
     """Open and fully decode, turning every Pillow failure into one clear ImageReadError."""
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a folder, not an image")
-    if path.is_file() and path.stat().st_size == 0:
-        raise ImageReadError(f"{path.name} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides below
-            image = Image.open(path)
+            image = open_image(path)
         width, height = image.size
         if width * height > max_pixels:
             raise ImageReadError(_bomb_message(width * height))
@@ -109,7 +148,7 @@ def _sixteen_bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
 
     Decodes the file a second time with the raw mode that gives the low bytes (`image` has the high ones).
     """
-    with warnings.catch_warnings(), Image.open(path) as second:  # `image` is decoded: its tiles are gone
+    with warnings.catch_warnings(), open_image(path) as second:  # `image` is decoded: its tiles are gone
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         rawmodes = {tile[3] if isinstance(tile[3], str) else tile[3][0] for tile in second.tile}
         if len(rawmodes) != 1 or (rawmode := rawmodes.pop()) not in _LOW_BYTES:
@@ -221,7 +260,7 @@ def upright_size(path: str | Path) -> tuple[int, int]:
     Raises ImageReadError."""
     path = Path(path)
     try:
-        with warnings.catch_warnings(), Image.open(path) as image:
+        with warnings.catch_warnings(), open_image(path) as image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             width, height = image.size
             turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
@@ -231,18 +270,19 @@ def upright_size(path: str | Path) -> tuple[int, int]:
 
 
 def is_image_file(path: str | Path) -> bool:
-    """Sniff the content (not the extension): does Pillow recognise this file's header?"""
+    """Sniff the content (not the extension): is this a regular file in one of DECODED_FORMATS?"""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path):
+            with open_image(path):
                 return True
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
 
 
 def has_image_extension(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in Image.registered_extensions()
+    """Is the suffix one of a format this app reads (.png, .jpg, ...; not .eps)?"""
+    return Image.registered_extensions().get(Path(path).suffix.lower()) in DECODED_FORMATS
 
 
 def to_float(pixels: np.ndarray) -> np.ndarray:
@@ -336,10 +376,31 @@ def png_rows(path: str | Path, width: int, height: int, channels: int, dtype: ty
         yield stream.write_rows
 
 
+@contextlib.contextmanager
+def jpeg_rows(path: str | Path, width: int, height: int, channels: int, quality: int = 95, icc: bytes | None = None,
+              exif: bytes | None = None, overwrite: bool = False) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write a JPEG (grey or RGB; uint8, uint16 or float rows) band of rows by band of rows, top to bottom,
+    through the function this yields (engine.io.jpeg); atomic as png_rows."""
+    path = Path(path)
+    check_output_size("jpg", width, height)
+    _prepare_output(path, overwrite)
+    with _atomic_output(path, overwrite) as tmp, tmp.open("wb") as file, \
+            JpegStream(file, width, height, channels, quality, icc, exif) as stream:
+        yield lambda rows: stream.write_rows(quantize(rows, np.uint8))
+
+
+def check_output_size(choice: str, width: int, height: int) -> None:
+    """ImageWriteError when `choice` cannot store a width x height image (JPEG: 65535 a side, WebP 16383)."""
+    most = MAX_SIDES.get(choice)
+    if most is not None and max(width, height) > most:
+        raise ImageWriteError(f"a {FORMATS[choice]} image can be at most {most} pixels wide and high, and this "
+                              f"result would be {width}x{height}: choose png, or a smaller size")
+
+
 def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, quality: int = 95,
                icc: bytes | None = None, exif: bytes | None = None, overwrite: bool = False) -> Path:
     """Write HxWxC (C = 1 to 4) pixels atomically, creating the folder; an existing file is kept unless
-    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit."""
+    `overwrite`. uint16 pixels make a 16-bit PNG; JPEG and WebP are 8-bit (JPEG flattens alpha onto white)."""
     path = Path(path)
     choice = output_format(path, format)
     pixels = pixels[..., None] if pixels.ndim == 2 else pixels
@@ -349,9 +410,17 @@ def save_image(pixels: np.ndarray, path: str | Path, format: str | None = None, 
                       overwrite) as write:
             write(pixels)
         return path
+    if choice == "jpg":
+        if pixels.shape[2] in (2, 4):
+            pixels = np.asarray(_flatten_alpha(to_pil(quantize(pixels, np.uint8))))
+        with jpeg_rows(path, pixels.shape[1], pixels.shape[0], 1 if pixels.ndim == 2 else pixels.shape[2],
+                       quality, icc, exif, overwrite) as write:
+            write(pixels)
+        return path
+    check_output_size(choice, pixels.shape[1], pixels.shape[0])
     _prepare_output(path, overwrite)
     image = to_pil(quantize(pixels, np.uint8))
-    image = _flatten_alpha(image) if choice == "jpg" else image.convert("RGBA") if image.mode == "LA" else image
+    image = image.convert("RGBA") if image.mode == "LA" else image
     params: dict[str, object] = {"format": FORMATS[choice], "quality": quality}
     if icc:
         params["icc_profile"] = icc

@@ -6,7 +6,10 @@ it: architecture spec, scale, channels, value range, and the training config tha
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +40,33 @@ def export_generator(path: str | Path, state_dict: dict[str, torch.Tensor], spec
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": json.dumps(spec),
                 "scale": str(spec["scale"]), "in_channels": str(spec["in_channels"]),
                 "value_range": json.dumps(list(value_range))}
-    for key, value in (extra or {}).items():
-        metadata[key] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in (extra or {}).items():  # a name from a non-UTF-8 path keeps its bytes as \udcXX text
+        metadata[key] = value.encode("utf-8", "backslashreplace").decode() if isinstance(value, str) else \
+            json.dumps(value)
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def native_path(path: str | Path) -> Iterator[str]:
+    """`path` as safetensors' Rust code can take it: only valid UTF-8. A name that is not (Python keeps its
+    bytes as surrogates) is opened here and handed over as /dev/fd/N, the same file."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield f"/dev/fd/{fd}"
+        finally:
+            os.close(fd)
+    else:
+        yield text
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of a `.safetensors` file (empty dict if it has none)."""
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with native_path(path) as readable, safe_open(readable, framework="pt") as handle:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{Path(path).name}: not a readable .safetensors file ({exc})") from None
@@ -81,7 +102,8 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild and load one of our exports from a file."""
     raw = read_metadata(path)
     try:
-        tensors = load_file(str(path))
+        with native_path(path) as readable:
+            tensors = load_file(readable)
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{Path(path).name}: not a readable .safetensors file ({exc})") from None
     return generator_from_content(tensors, raw, Path(path).name)

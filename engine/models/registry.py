@@ -80,7 +80,9 @@ def read_model_file(path: Path) -> ModelFile:
     """Read tensors without unpickling arbitrary objects; refuse code-carrying pickles."""
     if path.stat().st_size and _is_safetensors(path):
         try:
-            return ModelFile(path, load_file(str(path)), export.read_metadata(path))
+            with export.native_path(path) as readable:
+                tensors = load_file(readable)
+            return ModelFile(path, tensors, export.read_metadata(path))
         except (SafetensorError, export.ModelFileError, OSError) as exc:
             raise ModelLoadError(f"{path.name} is a damaged .safetensors file ({exc})") from None
     return ModelFile(path, load_torch_file(path, "model file", ModelLoadError), {})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.archs import discriminators
-from engine.archs.table import ARCHITECTURES, GENERATORS, SCALES
+from engine.archs.table import ARCHITECTURES, GENERATORS, MAX_BLOCKS, MAX_FEATURES, SCALES
 from engine.data.degradations import (DEGRADATIONS, MEDIUM, DegradationError, RealisticDegradation, parse_parameter,
                                       realistic_from)
 from engine.data.sizes import min_hr_side
@@ -34,6 +34,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "perceptual_net": tuple(perceptual.VGG_CONFIGS), "vgg_convention": perceptual.VGG_CONVENTIONS,
     "device": DEVICE_CHOICES, "degradation": DEGRADATIONS,
 }
+MAX_BATCH, MAX_PATCH = 1024, 2048  # sanity bounds: far above what fits a GPU, far below an allocator's refusal
 # The GAN phase's (batch size, HR patch) when left on auto (0), by device type, chosen by measurement
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
 # and Stop answers at once; GPUs are fed larger crops.
@@ -198,6 +199,10 @@ class TrainConfig:
             raise ConfigError("perceptual_layers is empty but perceptual_weight is above 0")
         if self.workers < -1:
             raise ConfigError("workers must be -1 (auto) or a count")
+        for name, most in (("gen_features", MAX_FEATURES), ("disc_features", MAX_FEATURES),
+                           ("gen_blocks", MAX_BLOCKS), ("batch_size", MAX_BATCH), ("hr_patch", MAX_PATCH)):
+            if getattr(self, name) > most:
+                raise ConfigError(f"{name} must be at most {most}, not {getattr(self, name)}")
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from engine.errors import ConfigError
 from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
+from engine.models.export import native_path
 
 VGG_CONFIGS = {"vgg16": cfgs["D"], "vgg19": cfgs["E"]}
 HUB_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
@@ -210,9 +211,10 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str | None]:
     """The tensors of a weights file and the convention its metadata declares, if any."""
     if path.suffix == ".safetensors":
         try:
-            with safe_open(str(path), framework="pt") as handle:
-                convention = (handle.metadata() or {}).get("convention")
-            return load_file(str(path)), convention
+            with native_path(path) as readable:
+                with safe_open(readable, framework="pt") as handle:
+                    convention = (handle.metadata() or {}).get("convention")
+                return load_file(readable), convention
         except (OSError, SafetensorError, ValueError) as exc:
             raise VGGWeightsError(f"vgg_weights: {path.name} is not a readable .safetensors file ({exc})") from None
     state = load_torch_file(path, "VGG weights file", VGGWeightsError)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from engine.io.atomic import remove_temps
 from engine.training.checkpoint import load_checkpoint
 from engine.errors import ConfigError, ModelLoadError
 from engine.training.config import TrainConfig
@@ -27,8 +28,6 @@ BEST = "best.safetensors"
 GENERATOR = "generator.safetensors"
 SAMPLES = "samples"
 LOCK = ".lock"
-# Temporary names of engine/io/atomic.py (".NAME.random.tmp") and of libraries that write beside a target.
-STALE_PATTERNS = (".*.tmp", ".tmp*")
 # Config fields that hold paths: stored absolute, so a resumed run finds them from any working directory.
 PATH_FIELDS = ("data_dir", "lr_dir", "val_dir", "vgg_weights")
 
@@ -77,15 +76,9 @@ class RunFolder:
         raise ModelLoadError(f"{self.root} holds no exported generator (no {BEST} or {GENERATOR})")
 
     def remove_stale_temps(self) -> list[Path]:
-        """Delete temporary files a killed writer left behind (call only while holding the lock)."""
-        removed = []
-        for folder in (self.root, self.samples):
-            for pattern in STALE_PATTERNS:
-                for path in folder.glob(pattern) if folder.is_dir() else ():
-                    if path.is_file():
-                        path.unlink(missing_ok=True)
-                        removed.append(path)
-        return removed
+        """Delete the temporary files a killed writer of ours left behind (call only while holding the lock):
+        engine.io.atomic's own names only, and not through a samples folder that is a link to elsewhere."""
+        return remove_temps(self.root) + ([] if self.samples.is_symlink() else remove_temps(self.samples))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import threading
 from collections import deque
@@ -30,11 +31,12 @@ from torch import nn
 from engine import events as ev
 from engine.training.checkpoint import (capture_rng, component_states, cpu_state, load_checkpoint, restore_rng,
                                         save_checkpoint)
+from engine.errors import ConfigError
 from engine.training.config import TrainConfig
-from engine.data.dataset import TrainingData, batch_stream, to_uint8
-from engine.device import resolve_device
+from engine.data.dataset import TrainingData, auto_workers, batch_stream, to_uint8
+from engine.device import is_out_of_memory, resolve_device
 from engine.training.distributed import SINGLE, ProcessGroup
-from engine.models.export import export_generator, read_metadata
+from engine.models.export import ModelFileError, export_generator, read_metadata
 from engine.training.best_score import BestScore
 from engine.training.failures import BadUpdate
 from engine.training.gan_step import GANStep, StopRequested
@@ -102,7 +104,14 @@ class Trainer:
         torch.manual_seed(config.seed)
 
         self.data = TrainingData.load(config)
-        self.gan = GANStep(config, self.device, group, feature_net, init)
+        try:
+            self.gan = GANStep(config, self.device, group, feature_net, init)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise ConfigError(f"not enough memory for the networks ({config.generator} generator, gen_features="
+                              f"{config.gen_features}, gen_blocks={config.gen_blocks}; disc_features="
+                              f"{config.disc_features}): choose smaller ones") from None
         self.validation = ValidationSet(self.data.val.images, config, self.data.val.lr)
         self.step = 0
         self.history: list[ev.HistoryRecord] = []
@@ -168,12 +177,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _startup_events(self) -> Iterator[ev.TrainEvent]:
+        damaged = ""
         if self.group.is_main:
             self.folder.remove_stale_temps()
-            self._repair_best_export()
+            damaged = self._repair_best_export()
         if self.step > 0:
             yield ev.Resumed(step=self.step, path=str(self.folder.checkpoint),
                              history=tuple(self.history))
+        if damaged:
+            yield ev.TrainWarning(step=self.step, code="best-export-rebuilt", message=f"{damaged}; rebuilt from "
+                                  f"the checkpoint's best weights (step {self.best.step})")
         if self.init_note:
             yield ev.TrainWarning(step=self.step, code="init-architecture", message=self.init_note)
         for message in self.data.skipped:
@@ -181,6 +194,15 @@ class Trainer:
         if self.data.val_is_training_image:
             yield ev.TrainWarning(step=self.step, code="no-validation-images", message="no held-out image was "
                                   "usable, so validation uses a training image: its numbers will be optimistic")
+        if self.config.workers > (os.cpu_count() or 1):
+            yield ev.TrainWarning(step=self.step, code="workers-capped", message=f"workers={self.config.workers}"
+                                  f" is more than this machine's {os.cpu_count() or 1} cores: using "
+                                  f"{auto_workers(self.config.workers, self.device)}")
+        if self.data.val_also_trained:
+            yield ev.TrainWarning(step=self.step, code="validation-is-training-data",
+                                  message=f"{self.data.val_also_trained} of the validation images in "
+                                  f"{self.config.val_dir} are training images too: validation numbers will be "
+                                  "optimistic; give val_dir a folder of other images")
         if self.gan.perceptual is None and self.config.perceptual_weight > 0:
             yield ev.TrainWarning(step=self.step, code="no-vgg-weights", message=missing_weights_message(self.config))
         if self.gan.perceptual_note:
@@ -336,15 +358,20 @@ class Trainer:
                  "best_psnr": self.best.finite_psnr, "last_validation": self.best.last_validation, "data": Path(self.config.data_dir).name}
         return export_generator(path, state, self.gan.generator.spec(), self.gan.value_range, extra=extra)
 
-    def _repair_best_export(self) -> None:
+    def _repair_best_export(self) -> str:
         """Make best.safetensors the best weights the checkpoint records (a crash or a full disk may have
-        stopped it from being written after its checkpoint)."""
+        stopped it from being written after its checkpoint, or left it damaged); returns what was wrong with
+        the file it replaced, "" when there was none or it was only out of date."""
         if self.best.generator is None:
-            return
-        best = self.folder.best
-        if best.is_file() and read_metadata(best).get("steps") == str(self.best.step):
-            return
+            return ""
+        best, damaged = self.folder.best, ""
+        try:
+            if best.is_file() and read_metadata(best).get("steps") == str(self.best.step):
+                return ""
+        except ModelFileError as exc:
+            damaged = str(exc)
         self._export(best, self.best.generator, self.best.step)
+        return damaged
 
     def _finish(self, reason: str, message: str, save_reason: str | None) -> Iterator[ev.TrainEvent]:
         """Final checkpoint (unless `save_reason` is None) and export (once any step was trained), then

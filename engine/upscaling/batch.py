@@ -21,11 +21,12 @@ from PIL import Image
 from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
 from engine.upscaling.heap import FreedMemoryKept
-from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
-                            is_image_file, png_rows, read_image, resize, save_image)
+from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, check_output_size,
+                            has_image_extension, is_image_file, jpeg_rows, output_format, png_rows, read_image,
+                            resize, save_image)
 from engine.upscaling.upscaler import UPSCALE_PRECISIONS, OptionsError, Upscaler
 from engine.models.registry import DEFAULT_MODEL, WHICH_WEIGHTS, LoadedModel, load_model
-from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, map_progress
+from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, available_ram_bytes, map_progress
 
 BatchEvent = ItemStarted | ItemRead | TileProgress | ItemDone | ItemFailed | BatchDone
 
@@ -37,6 +38,25 @@ def target_size(width: int, height: int, native_scale: int, scale: float | None 
         return target_width, max(1, round(height * target_width / width))
     factor = native_scale if scale is None else scale
     return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def check_memory(native: tuple[int, int], size: tuple[int, int], dtype: np.dtype) -> None:
+    """MemoryError, saying what it would take, when a result that is held whole (not streamed: another size
+    than the model's, alpha, WebP, or kept for the window) would not fit the memory available now. A
+    generous estimate: the model-scale result and the resized one each in Pillow's 4 bytes a pixel (8 for
+    16 bits), the resized one twice more (array and encoder)."""
+    per_pixel = 4 * np.dtype(dtype).itemsize
+    needed = (native[0] * native[1] + 3 * size[0] * size[1]) * per_pixel
+    available = available_ram_bytes()
+    if needed > available:
+        raise MemoryError(f"the result would be {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:,.0f} "
+                          f"megapixels) and needs about {_gigabytes(needed)} of memory to make, with "
+                          f"{_gigabytes(available)} available: choose a smaller size (PNG or JPEG at the model's "
+                          f"own scale is written as it is made)")
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB"
 
 
 def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -221,14 +241,24 @@ class BatchUpscaler:
                 raise ImageWriteError(f"{out_path} already exists (use overwrite to replace it)")
         pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
         out_format = options.format or image.format
+        if out_path is not None:
+            check_output_size(output_format(out_path, options.format), *size)
+        streams = out_path is not None and not options.return_image and self._streams(upscaler, pixels, size, out_path)
+        if not streams:
+            check_memory((width * upscaler.model.scale, height * upscaler.model.scale), size, pixels.dtype)
 
         def progress(done: int, total: int) -> TileProgress:
             return TileProgress(index, str(item.path), done, total)
 
-        if out_path is not None and not options.return_image and self._streams(upscaler, pixels, size, out_path):
-            # Rows go to the PNG as they are finished: the whole result is never held.
-            dtype = np.uint8 if pixels.dtype == np.uint8 else np.uint16
-            with png_rows(out_path, *size, pixels.shape[2], dtype, image.icc, image.exif, options.overwrite) as rows:
+        if streams:
+            # Rows go to the PNG or JPEG as they are finished: the whole result is never held.
+            if out_path.suffix == EXTENSIONS["png"]:
+                dtype = np.uint8 if pixels.dtype == np.uint8 else np.uint16
+                sink = png_rows(out_path, *size, pixels.shape[2], dtype, image.icc, image.exif, options.overwrite)
+            else:
+                sink = jpeg_rows(out_path, *size, pixels.shape[2], options.quality, image.icc, image.exif,
+                                 options.overwrite)
+            with sink as rows:
                 yield from map_progress(upscaler.iter_upscale(pixels, self._stop, rows), progress)
             return ItemDone(index, str(item.path), str(out_path), None, time.perf_counter() - started, image.warnings)
         upscaled = yield from map_progress(upscaler.iter_upscale(pixels, self._stop), progress)
@@ -240,9 +270,9 @@ class BatchUpscaler:
                         result if keep_image else None, time.perf_counter() - started, image.warnings)
 
     def _streams(self, upscaler: Upscaler, pixels: np.ndarray, size: tuple[int, int], out_path: Path) -> bool:
-        """A PNG at the model's own scale from the model's output as it is can be written as it is made."""
+        """A PNG or JPEG at the model's own scale from the model's output as it is can be written as it is made."""
         native = (pixels.shape[1] * upscaler.model.scale, pixels.shape[0] * upscaler.model.scale)
-        return out_path.suffix == EXTENSIONS["png"] and size == native and upscaler.streams(pixels)
+        return out_path.suffix in (EXTENSIONS["png"], EXTENSIONS["jpg"]) and size == native and upscaler.streams(pixels)
 
     def run(self) -> Iterator[BatchEvent]:
         """Yield ItemStarted / TileProgress / ItemDone or ItemFailed per image, then BatchDone.

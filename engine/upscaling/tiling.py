@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.device import is_out_of_memory
 from engine.io.images import to_float
 from engine.upscaling.tile_threads import TileMap
 
@@ -200,13 +201,6 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     finally:
         getattr(results, "close", lambda: None)()
     return output
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
