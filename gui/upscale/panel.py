@@ -327,6 +327,10 @@ class UpscalePanel(QWidget):
         return [entry for entry in self.queue.with_state(State.DONE)
                 if entry.saved_to is None and not entry.saving]
 
+    def unsaved_count(self) -> int:
+        """Results done and not saved (nor being saved): what closing the window would lose."""
+        return len(self._unsaved())
+
     def save_all(self) -> None:
         """Every result not saved yet into the output folder; taken names are asked about once."""
         fmt = self.settings.file_format()
