@@ -205,3 +205,20 @@ def test_a_start_that_fails_leaves_the_shown_run_and_resume_as_they_were(qtbot, 
     qtbot.waitUntil(lambda: panel.previews.shown_step() == 3, timeout=30_000)
     qtbot.waitUntil(lambda: panel.runs.tree.topLevelItemCount() == 2, timeout=30_000)  # no row for the failed one
     assert panel.runs.selected_path() == runs / "stopped"
+
+
+def test_the_weights_a_run_started_from_are_not_offered_as_its_best(qtbot, tmp_path: Path, monkeypatch) -> None:
+    data = write_images(tmp_path / "data", 6)[0].parent
+    tiny = {**TINY_TRAINING, "pretrain_steps": 0, "perceptual_weight": 0.0, "val_every": 2}
+    train(preset("default", data_dir=str(data), out_dir=str(tmp_path / "runs" / "first"), steps=8, **tiny),
+          stop_at=1)  # validated at step 1 only: where it started
+    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs", speed_probe=None)
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.left_tabs.setCurrentWidget(widget.runs)
+    qtbot.waitUntil(lambda: widget.runs.tree.topLevelItemCount() == 1, timeout=30_000)
+    click_row(qtbot, widget, "first")
+    assert row(widget, "first")[3] == "–" and not RunFolder(tmp_path / "runs" / "first").best.exists()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: ("", ""))  # then cancelled
+    export_with_menu(qtbot, widget, 0)
+    assert [action.text() for action in widget.runs.export_menu.actions()] == ["Weights at the last stop (step 1)"]

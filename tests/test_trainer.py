@@ -40,7 +40,7 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     assert gan.steps_per_s > 0 and steps[0].eta_s >= gan.eta_s == 0
 
     validations = of_type(events, ev.Validation)
-    assert [v.step for v in validations] == [1, 2, 4] and validations[0].is_best
+    assert [v.step for v in validations] == [1, 2, 4] and not validations[0].is_best and validations[1].is_best
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
     previews = of_type(events, ev.Previews)
     assert [s.step for s in previews] == [1, 2, 4] and len(previews[0].crops) == 2  # one per validation image
