@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -234,3 +235,18 @@ def test_realistic_degradation_trains_and_is_stored(config: TrainConfig, thin_vg
     degraded_bicubic = of_type(events, ev.Validation)[0].bicubic_psnr
     assert degraded_bicubic == pytest.approx(ValidationSet(images, realistic).bicubic.psnr)
     assert degraded_bicubic < ValidationSet(images, config).bicubic.psnr - 0.5
+
+
+def test_validation_also_comes_by_time_with_a_growing_wait(config: TrainConfig, monkeypatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr("engine.training.step_clock.time", SimpleNamespace(perf_counter=lambda: now[0]))
+    trainer = Trainer(config.replace(steps=8, pretrain_steps=0, val_every=1000, val_seconds=20, perceptual_weight=0))
+    validated = []
+    for event in trainer.run():
+        if isinstance(event, ev.StepMetrics):
+            now[0] += 15.0  # each step takes 15 s
+        elif isinstance(event, ev.Validation):
+            validated.append(event.step)
+    # step 1 (t=15), then 30 s after it (step 3, t=45; the wait doubles to 40 s), 45 s after that (step 6), the end
+    assert validated == [1, 3, 6, 8]
+    assert len(of_type(trainer.history, ev.ValidationRecord)) == 4

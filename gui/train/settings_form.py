@@ -55,7 +55,7 @@ LABELS = {
     "adversarial_weight": "Adversarial weight", "adversarial_loss": "Adversarial loss",
     "gen_features": "G features", "gen_blocks": "G blocks", "disc_features": "D features",
     "ema_decay": "EMA decay", "grad_clip": "Gradient clip", "vgg_weights": "VGG weights file",
-    "val_dir": "Validation folder", "val_count": "Validation images", "val_every": "Validate every",
+    "val_dir": "Validation folder", "val_count": "Validation images", "val_every": "Validate every", "val_seconds": "Also after (s)",
     "checkpoint_every": "Checkpoint every", "minibatch_stddev": "Minibatch stddev", "spectral_norm": "Spectral norm",
     "lr_schedule": "LR schedule", "gp_weight": "GP weight", "vgg_convention": "VGG convention",
     "perceptual_net": "Perceptual network", "perceptual_layers": "Perceptual layers",
@@ -69,6 +69,8 @@ TOOLTIPS = {
     "init_generator": 'The generator\'s starting weights: "bundled" = the bundled pixel model of this scale; or a '
                       'model file or checkpoint; empty = random',
     "gen_features": "Generator features", "gen_blocks": "Generator blocks", "disc_features": "Discriminator features",
+    "val_seconds": "Also validate when this many seconds have passed since the last validation, the wait doubling "
+                   "each time, so a slow run's curves and previews move early; 0 = every N steps only",
     "gp_weight": "Gradient penalty weight (wgan-gp)", "perceptual_criterion": "How feature maps are compared",
     "degradation": "How low-res inputs are made: bicubic = clean downscaling (benchmarks, PSNR); realistic = blur, "
                    "resize, noise and JPEG as real photos have them",

@@ -35,7 +35,7 @@ CODE_ROOT = str(Path(engine.__file__).resolve().parents[1])  # where the child i
 DEBOUNCE_MS = 800
 # Settings that do not change what one step costs (the phases a run has are part of the key instead).
 NOT_SHAPING = ("preset", "data_dir", "lr_dir", "val_dir", "out_dir", "steps", "pretrain_steps", "seed", "val_count",
-               "val_every", "checkpoint_every", "log_every", "sample_every", "lr_g", "lr_d", "lr_schedule", "beta1",
+               "val_every", "val_seconds", "checkpoint_every", "log_every", "sample_every", "lr_g", "lr_d", "lr_schedule", "beta1",
                "beta2", "workers", "device", "init_generator", "vgg_weights")
 SLOW_ON_CPU = ("classic", "classic-init")
 CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolution, which is slow on a CPU, and "
