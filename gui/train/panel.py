@@ -9,10 +9,12 @@ without resuming it. The trainer runs on a worker thread; its events only update
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
@@ -35,6 +37,10 @@ from gui.train.speed_estimate import Probe, SpeedEstimate, measure
 REPO_SAMPLES = resource_path("samples")
 SPLITTERS = ("train/splitter", "train/right_splitter")
 LEFT_WIDTH, LEFT_MIN_WIDTH = 370, 300  # the settings column; the plots take the rest
+# torch's CPU ops for the run, leaving a core to the window: an op waits for its slowest thread, and with the
+# window drawing beside them two threads on a 2-core CPU made a default step 3-16x slower than one
+# (bench/train_feedback.py; 0.04-0.20 vs 0.64-0.68 steps/s, interleaved on a shared CPU).
+TRAINING_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
 
 class TrainJob(Protocol):
@@ -245,6 +251,7 @@ class TrainPanel(QWidget):
     def _build_job(self, config: TrainConfig, resume: bool) -> TrainJob:
         """On the worker thread: once no speed measurement runs, build the trainer (loads data and nets)."""
         self.estimate.wait_idle()
+        torch.set_num_threads(TRAINING_THREADS)
         job = self._job_factory(config, resume)
         self._trainer = job
         if self._checkpoint_wanted:
