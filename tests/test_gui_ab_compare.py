@@ -136,6 +136,7 @@ def test_run_again_selects_the_new_result_with_its_source_and_keeps_ab_on(qtbot,
     third = panel.queue.entries[-1]
     assert panel.queue.selected_entries() == [img0, third]
     assert panel.ab_button.isChecked() and panel.compare.labels() == ("A: tiny", "B: third")
+    assert not panel.smooth.isEnabled()
 
 
 def test_an_ab_refusal_is_cleared_by_the_next_action(qtbot, tmp_path: Path) -> None:

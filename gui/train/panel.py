@@ -293,6 +293,7 @@ class TrainPanel(QWidget):
         shown, self.last_run, self._last_reason = self._before_start
         self._remember("train/last_run", self.last_run)
         self.view.reset(None)
+        self.bar.clear_progress()
         self.runs.select(shown, quiet=True)
         self._on_run_selected(shown)
         self.status.setText("Could not start")
