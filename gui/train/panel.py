@@ -9,7 +9,6 @@ without resuming it. The trainer runs on a worker thread; its events only update
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,15 +31,11 @@ from gui.train.run_folders import default_runs_dir, has_checkpoint, new_run_dir
 from gui.train.run_list import RunList
 from gui.train.run_view import PHASE_NAMES, RunView
 from gui.train.settings_form import SettingsForm
-from gui.train.speed_estimate import Probe, SpeedEstimate, measure
+from gui.train.speed_estimate import TRAINING_THREADS, Probe, SpeedEstimate, measure
 
 REPO_SAMPLES = resource_path("samples")
 SPLITTERS = ("train/splitter", "train/right_splitter")
 LEFT_WIDTH, LEFT_MIN_WIDTH = 370, 300  # the settings column; the plots take the rest
-# torch's CPU ops for the run, leaving a core to the window: an op waits for its slowest thread, and with the
-# window drawing beside them two threads on a 2-core CPU made a default step 3-16x slower than one
-# (bench/train_feedback.py; 0.04-0.20 vs 0.64-0.68 steps/s, interleaved on a shared CPU).
-TRAINING_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
 
 class TrainJob(Protocol):
