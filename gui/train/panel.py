@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
+from engine.device import THREADS_BESIDE_A_WINDOW, set_cpu_threads
 from engine.errors import ConfigError
 from engine.training.config import TrainConfig
 from engine.resources import resource_path
@@ -31,7 +31,7 @@ from gui.train.run_folders import default_runs_dir, has_checkpoint, new_run_dir
 from gui.train.run_list import RunList
 from gui.train.run_view import PHASE_NAMES, RunView
 from gui.train.settings_form import SettingsForm
-from gui.train.speed_estimate import TRAINING_THREADS, Probe, SpeedEstimate, measure
+from gui.train.speed_estimate import Probe, SpeedEstimate, measure
 
 REPO_SAMPLES = resource_path("samples")
 SPLITTERS = ("train/splitter", "train/right_splitter")
@@ -246,7 +246,7 @@ class TrainPanel(QWidget):
     def _build_job(self, config: TrainConfig, resume: bool) -> TrainJob:
         """On the worker thread: once no speed measurement runs, build the trainer (loads data and nets)."""
         self.estimate.wait_idle()
-        torch.set_num_threads(TRAINING_THREADS)
+        set_cpu_threads(THREADS_BESIDE_A_WINDOW)
         job = self._job_factory(config, resume)
         self._trainer = job
         if self._checkpoint_wanted:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QWidget
 import engine
 from engine.archs.table import ARCHITECTURES
 from engine.training.config import TrainConfig
-from engine.device import describe_device, resolve_device
+from engine.device import THREADS_BESIDE_A_WINDOW, describe_device, resolve_device
 from engine.training.speed_probe import StepTimes, phases_of
 from gui.common.background import Background
 from gui.train.run_folders import format_duration
@@ -43,17 +43,13 @@ CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolutio
 
 Probe = Callable[[TrainConfig, threading.Event], "StepTimes | None"]
 PROBE_CODE = ("import json, sys\n"
-              "import torch\n"
-              "torch.set_num_threads(int(sys.argv[3]))\n"
+              "from engine.device import set_cpu_threads\n"
+              "set_cpu_threads(int(sys.argv[3]))  # as the window's run will have\n"
               "from engine.training.config import TrainConfig\n"
               "from engine.training.speed_probe import measure_step_times\n"
               "times = measure_step_times(TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))\n"
               "print(json.dumps(times.seconds))\n")
 POLL_S = 0.05
-# torch's CPU threads for a run in the window (and so for its estimate), leaving a core to the window: an op
-# waits for its slowest thread, and with the window drawing beside them two threads on a 2-core CPU made a
-# default step 3-16x slower than one (0.04-0.20 vs 0.64-0.68 steps/s, interleaved on a shared CPU).
-TRAINING_THREADS = max(1, (os.cpu_count() or 1) - 1)
 
 
 def cpu_note(config: TrainConfig, device_type: str) -> str:
@@ -70,7 +66,7 @@ def measure(config: TrainConfig, cancel: threading.Event) -> StepTimes | None:
     """engine.training.speed_probe.measure_step_times in a child process; None as soon as `cancel` is set."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (CODE_ROOT, os.environ.get("PYTHONPATH"))))}
     child = subprocess.Popen([sys.executable, "-c", PROBE_CODE, json.dumps(config.to_dict()), str(PROBE_STEPS),
-                              str(TRAINING_THREADS)],
+                              str(THREADS_BESIDE_A_WINDOW)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while True:
         try:
