@@ -3,6 +3,7 @@ formats they are computed in."""
 
 from __future__ import annotations
 
+
 import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")

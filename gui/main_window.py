@@ -1,6 +1,6 @@
 """The main window: Train and Upscale tabs, a View menu for the theme, and a close that never
-abandons a running job (it asks the run to stop, waits for its checkpoint, then closes). Its size and
-place persist between sessions."""
+abandons a running job (it asks the run to stop, waits for its checkpoint, then closes) nor an upscaled
+result that is not saved yet without asking. Its size and place persist between sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from engine.training.trainer import Trainer
 from gui.common import theme
@@ -77,6 +77,9 @@ class MainWindow(QMainWindow):
         self.train.save_settings()
         self._settings.setValue("window/geometry", self.saveGeometry())
         if not self.is_busy():
+            if self._unsaved_results_kept():
+                event.ignore()
+                return
             self.train.shutdown()
             event.accept()
             return
@@ -86,6 +89,32 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping: saving the checkpoint before closing…")
             self.train.stop()
             self.upscale.cancel()
+
+    def _unsaved_results_kept(self) -> bool:
+        """Upscaled results wait, unsaved, in a temporary folder that goes with the window: ask whether to save
+        them (the window closes once they are written), discard them, or not close. True: the window stays."""
+        count = self.upscale.unsaved_count()
+        if not count:
+            return False
+        self.tabs.setCurrentWidget(self.upscale)
+        box = QMessageBox(QMessageBox.Icon.Question, "Results not saved",
+                          f"{count} upscaled result{'s are' if count != 1 else ' is'} done but not saved yet.",
+                          parent=self)
+        box.setInformativeText(f"Save {'them' if count != 1 else 'it'} into {self.upscale.settings.folder()} "
+                               "before closing, or discard?")
+        save = box.addButton("Save all", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        self._closing = False  # no close from a job's end while the question is open
+        box.exec()
+        if box.clickedButton() is discard:
+            return False
+        self.statusBar().clearMessage()
+        if box.clickedButton() is save:
+            self.upscale.save_all()
+            self._closing = self.upscale.is_running()  # closes once written; a cancelled name question stays
+        return True
 
     def _on_busy_changed(self, busy: bool) -> None:
         if self._closing and not busy and not self.is_busy():

@@ -22,6 +22,7 @@ from engine.training.perceptual import vgg_feature_stack  # noqa: E402
 TINY_SETTINGS: dict[str, Any] = {
     "hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
     "val_count": 2, "val_every": 2, "checkpoint_every": 2, "workers": 0, "device": "cpu", "init_generator": "",
+    "val_seconds": 0,  # validations by steps only, however slow the machine
 }
 
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings, Qt
 from engine import events as ev
 
 TINY_TRAINING = {"hr_patch": 32, "batch_size": 2, "gen_features": 8, "gen_blocks": 2, "disc_features": 8,
-                 "pretrain_steps": 2, "val_every": 3, "val_count": 2, "vgg_weights": "", "checkpoint_every": 1000,
+                 "pretrain_steps": 2, "val_every": 3, "val_seconds": 0, "val_count": 2, "vgg_weights": "", "checkpoint_every": 1000,
                  "workers": 0, "device": "cpu", "discriminator": "vgg", "init_generator": ""}
 
 

@@ -19,11 +19,19 @@ from engine.data.degradations import LIGHT, STRONG, strength_of
     ("scale", 5), ("channels", 2), ("hr_patch", 30), ("batch_size", -1), ("lr_g", 0.0), ("beta2", 1.0),
     ("adversarial_loss", "wgan"), ("generator", "edsr"), ("gen_blocks", -1), ("workers", -2),
     ("pixel_weight", float("nan")), ("adversarial_weight", float("inf")), ("perceptual_weight", float("-inf")),
-    ("perceptual_layers", {"conv1_2": float("nan")}),
+    ("perceptual_layers", {"conv1_2": float("nan")}), ("val_seconds", 0.5), ("val_seconds", -20.0),
+    ("val_seconds", 3601.0), ("val_seconds", float("inf")),
 ])
 def test_bad_value_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(**{field: value})
+
+
+def test_timed_validation_is_off_or_between_a_second_and_an_hour() -> None:
+    assert TrainConfig().val_seconds == 20
+    assert [TrainConfig(val_seconds=value).val_seconds for value in (0, 1, 3600)] == [0, 1, 3600]
+    with pytest.raises(ConfigError, match=r"val_seconds must be 0 \(validate by steps only\) or between 1 and 3600"):
+        TrainConfig(val_seconds=0.5)
 
 
 def test_pretrain_longer_than_the_run_is_refused() -> None:

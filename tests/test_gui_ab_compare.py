@@ -117,3 +117,45 @@ def test_ab_needs_both_rows_finished(qtbot, tmp_path: Path) -> None:
     assert len(panel.queue.selected_entries()) == 2 and not panel.ab_button.isEnabled()
     qtbot.mouseClick(panel.ab_button, LEFT)  # a click on the disabled button does nothing
     assert not panel.ab_button.isChecked() and panel.compare.labels() == ("Before", "After")
+
+
+def test_run_again_selects_the_new_result_with_its_source_and_keeps_ab_on(qtbot, tmp_path: Path) -> None:
+    panel = make_panel(qtbot, tmp_path, tiny_model(tmp_path / "tiny.safetensors"))
+    upscale(qtbot, panel, write_images(tmp_path / "in", 2, size=24))
+    rerun_first_row_with(qtbot, panel, tiny_model(tmp_path / "other.safetensors"))
+    img0, img1, img0_other = panel.queue.entries
+    assert panel.queue.selected_entries() == [img0, img0_other]  # not added to what was selected before
+    click_ab(qtbot, panel)
+    assert panel.ab_button.isChecked() and panel.compare.labels() == ("A: tiny", "B: other")
+
+    panel.model.add_model_file(tiny_model(tmp_path / "third.safetensors"))
+    with qtbot.waitSignal(panel.runner.entry_done, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.rerun_button, LEFT)  # both selected rows are one image: one new row
+    wait_idle(qtbot, panel)
+    assert len(panel.queue.entries) == 4
+    third = panel.queue.entries[-1]
+    assert panel.queue.selected_entries() == [img0, third]
+    assert panel.ab_button.isChecked() and panel.compare.labels() == ("A: tiny", "B: third")
+    assert not panel.smooth.isEnabled()
+
+
+def test_an_ab_refusal_is_cleared_by_the_next_action(qtbot, tmp_path: Path) -> None:
+    panel = make_panel(qtbot, tmp_path, tiny_model(tmp_path / "tiny.safetensors"))
+    upscale(qtbot, panel, write_images(tmp_path / "in", 2, size=24))
+    img0, img1 = panel.queue.entries
+
+    def refuse() -> None:
+        click_row(qtbot, panel, img0)
+        click_row(qtbot, panel, img1, CTRL)
+        click_ab(qtbot, panel)
+        assert panel.message.isVisible() and "different inputs" in panel.message.text()
+
+    refuse()
+    click_row(qtbot, panel, img1)  # another selection
+    assert not panel.message.isVisible()
+    refuse()
+    qtbot.mouseClick(panel.fit_button, LEFT)  # any other action
+    assert not panel.message.isVisible()
+    refuse()
+    qtbot.mouseClick(panel.ab_button, LEFT)  # A/B again on the same rows says it again
+    assert panel.message.isVisible() and not panel.ab_button.isChecked()

@@ -59,3 +59,23 @@ def test_the_data_line_says_what_the_folders_hold(qtbot, panel: TrainPanel, tmp_
     assert summary.property("role") == "muted"
     panel.data_dir.setText(str(tmp_path / "nowhere"))
     qtbot.waitUntil(lambda: shows(panel, "does not exist"), timeout=5000)
+
+
+def test_the_data_line_counts_only_readable_images(qtbot, panel: TrainPanel, tmp_path: Path) -> None:
+    folder = tmp_path / "unreadable"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg"):
+        (folder / name).write_bytes(b"not a picture")
+    panel.data_dir.line.clear()
+    qtbot.keyClicks(panel.data_dir.line, str(folder))
+    qtbot.waitUntil(lambda: shows(panel, "no readable images"), timeout=5000)
+    assert "2 unreadable files (a.png, b.jpg)" in panel.form.data_summary.text()
+    assert panel.form.data_summary.property("role") == "error"
+    write_pairs(folder, 2)  # two readable images beside them, in hr/
+    qtbot.keyClicks(panel.data_dir.line, "/hr")
+    qtbot.waitUntil(lambda: shows(panel, "2 images (HR only"), timeout=5000)
+    (folder / "hr" / "c.png").write_bytes(b"")
+    panel.data_dir.setText(str(folder))  # the surveys of both folders are of what they hold now
+    panel.data_dir.setText(str(folder / "hr"))
+    qtbot.waitUntil(lambda: shows(panel, "1 unreadable file (c.png) skipped"), timeout=5000)
+    assert panel.form.data_summary.text().startswith("2 images") and panel.form.data_summary.property("role") == "muted"

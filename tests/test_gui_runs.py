@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from engine.errors import DataError
 from engine.training.config import preset
 from engine.training.run_folder import RunFolder
 from engine.training.trainer import Trainer
@@ -180,3 +181,44 @@ def test_a_run_picked_while_another_trains_is_shown_once_that_one_stops(qtbot, p
     qtbot.waitUntil(lambda: panel.view.shown == runs / "stopped", timeout=30_000)
     panel.plots.redraw_all()
     assert list(panel.plots.curve("g_loss").getData()[0]) == [1, 2, 3]
+
+
+def test_a_start_that_fails_leaves_the_shown_run_and_resume_as_they_were(qtbot, panel, runs: Path) -> None:
+    panel, jobs = panel
+    click_row(qtbot, panel, "stopped")
+    qtbot.waitUntil(lambda: panel.previews.shown_step() == 3, timeout=30_000)
+    assert panel.resume_button.isEnabled()
+
+    def refuse(config, resume):
+        raise DataError(f"no readable images in {config.data_dir}")
+
+    jobs.script = refuse
+    panel.data_dir.setText(str(runs.parent / "data"))
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running())
+    assert panel.error.isVisible() and "no readable images" in panel.error.text()
+    assert panel.status.text() == "Could not start"
+    assert panel.view.shown == runs / "stopped" and panel.runs.selected_path() == runs / "stopped"
+    assert panel.last_run == str(runs / "stopped") and panel.resume_button.isEnabled()
+    panel.plots.redraw_all()
+    assert list(panel.plots.curve("g_loss").getData()[0]) == [1, 2, 3]
+    qtbot.waitUntil(lambda: panel.previews.shown_step() == 3, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.runs.tree.topLevelItemCount() == 2, timeout=30_000)  # no row for the failed one
+    assert panel.runs.selected_path() == runs / "stopped"
+
+
+def test_the_weights_a_run_started_from_are_not_offered_as_its_best(qtbot, tmp_path: Path, monkeypatch) -> None:
+    data = write_images(tmp_path / "data", 6)[0].parent
+    tiny = {**TINY_TRAINING, "pretrain_steps": 0, "perceptual_weight": 0.0, "val_every": 2}
+    train(preset("default", data_dir=str(data), out_dir=str(tmp_path / "runs" / "first"), steps=8, **tiny),
+          stop_at=1)  # validated at step 1 only: where it started
+    widget = TrainPanel(isolated_settings(tmp_path), runs_dir=tmp_path / "runs", speed_probe=None)
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.left_tabs.setCurrentWidget(widget.runs)
+    qtbot.waitUntil(lambda: widget.runs.tree.topLevelItemCount() == 1, timeout=30_000)
+    click_row(qtbot, widget, "first")
+    assert row(widget, "first")[3] == "–" and not RunFolder(tmp_path / "runs" / "first").best.exists()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: ("", ""))  # then cancelled
+    export_with_menu(qtbot, widget, 0)
+    assert [action.text() for action in widget.runs.export_menu.actions()] == ["Weights at the last stop (step 1)"]

@@ -242,3 +242,17 @@ def test_settings_persist(qtbot, tmp_path: Path, monkeypatch) -> None:
     assert (restored.file_format(), restored.quality.value(), restored.scale.currentText()) == ("jpg", 80, "×3")
     assert second.model.current() == (str(model), "ema")
     assert restored.run_spec().scale == 3.0
+
+
+def test_the_current_runs_best_before_it_has_one_says_so(qtbot, tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "checkpoint.pt").write_bytes(b"")  # a run that has not validated after step 1 yet
+    panel = make_panel(qtbot, tmp_path)
+    panel.set_run_dir(str(run))
+    pick_in_popup(qtbot, panel.model, "Current run: best")
+    [image] = write_images(tmp_path / "in", 1, size=24)
+    drop(panel.drop_zone, [image])
+    wait_idle(qtbot, panel)
+    assert panel.queue.entries[0].state is State.FAILED
+    assert "the current run has no best weights yet" in panel.message.text()

@@ -175,3 +175,22 @@ def test_the_command_line_trains_on_pairs(tmp_path: Path, capsys: pytest.Capture
                  "--set", *TINY, f"lr_dir={lr_dir}"])
     assert code == 2
     assert f"error: 1 HR image has no LR partner in {lr_dir}: p00.png" in capsys.readouterr().err
+
+
+def test_the_survey_counts_readable_images_and_names_the_unreadable(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "plain", 3)
+    hr = tmp_path / "plain" / "hr"
+    (hr / "broken.png").write_bytes(b"not a picture")
+    (hr / "empty.jpg").write_bytes(b"")
+    assert survey(str(hr), "", SCALE).describe() == (
+        "3 images (HR only, LR made by the degradation below); 2 unreadable files (broken.png, empty.jpg) skipped")
+    only_broken = tmp_path / "broken"
+    only_broken.mkdir()
+    for name in ("a.png", "b.png"):
+        (only_broken / name).write_bytes(b"\\x89PNG but no more")
+    with pytest.raises(DataError, match=r"no readable images in .*broken: 2 unreadable files \(a.png, b.png\)"):
+        survey(str(only_broken), "", SCALE)
+    write_pairs(tmp_path / "set", 3)
+    (tmp_path / "set" / "lr" / "p01.png").write_bytes(b"damaged")
+    assert survey(str(tmp_path / "set"), "", SCALE).describe() == (
+        "2 pairs HR+LR in hr/ + lr/, x4 (the degradation setting is not used); 1 unreadable file (p01.png) skipped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def test_full_run_yields_phases_metrics_validation_and_exports(config: TrainConf
     assert gan.steps_per_s > 0 and steps[0].eta_s >= gan.eta_s == 0
 
     validations = of_type(events, ev.Validation)
-    assert [v.step for v in validations] == [1, 2, 4] and validations[0].is_best
+    assert [v.step for v in validations] == [1, 2, 4] and not validations[0].is_best and validations[1].is_best
     assert validations[0].bicubic_psnr == validations[1].bicubic_psnr > 15
     previews = of_type(events, ev.Previews)
     assert [s.step for s in previews] == [1, 2, 4] and len(previews[0].crops) == 2  # one per validation image
@@ -288,3 +289,18 @@ def test_realistic_degradation_trains_and_is_stored(config: TrainConfig, thin_vg
     degraded_bicubic = of_type(events, ev.Validation)[0].bicubic_psnr
     assert degraded_bicubic == pytest.approx(ValidationSet(images, realistic).bicubic.psnr)
     assert degraded_bicubic < ValidationSet(images, config).bicubic.psnr - 0.5
+
+
+def test_validation_also_comes_by_time_with_a_growing_wait(config: TrainConfig, monkeypatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr("engine.training.step_clock.time", SimpleNamespace(perf_counter=lambda: now[0]))
+    trainer = Trainer(config.replace(steps=8, pretrain_steps=0, val_every=1000, val_seconds=20, perceptual_weight=0))
+    validated = []
+    for event in trainer.run():
+        if isinstance(event, ev.StepMetrics):
+            now[0] += 15.0  # each step takes 15 s
+        elif isinstance(event, ev.Validation):
+            validated.append(event.step)
+    # step 1 (t=15), then 30 s after it (step 3, t=45; the wait doubles to 40 s), 45 s after that (step 6), the end
+    assert validated == [1, 3, 6, 8]
+    assert len(of_type(trainer.history, ev.ValidationRecord)) == 4

@@ -231,6 +231,46 @@ def test_stop_and_resume_equal_an_uninterrupted_run(config: TrainConfig, tmp_pat
     assert_same_weights(weights_after(straight), weights_after(stopped))
 
 
+def stop_after_d_update(trainer: Trainer, at_step: int) -> None:
+    d_update = trainer.gan._discriminator_update
+
+    def update_then_stop(*args: Any) -> tuple[float, float]:
+        result = d_update(*args)
+        if trainer.step == at_step:
+            trainer.request_stop()  # the discriminator's update is done: it must be undone
+        return result
+
+    trainer.gan._discriminator_update = update_then_stop
+
+
+def stop_in_g_backward(trainer: Trainer, at_step: int) -> None:
+    pixel_loss = trainer.gan.pixel_loss
+
+    def loss_whose_gradient_stops(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        loss = pixel_loss(sr, hr)
+        if trainer.step == at_step:
+            loss.register_hook(lambda gradient: trainer.request_stop())  # pressed as G's backward pass begins
+        return loss
+
+    trainer.gan.pixel_loss = loss_whose_gradient_stops
+
+
+@pytest.mark.parametrize("stop_inside", [stop_after_d_update, stop_in_g_backward])
+def test_a_stop_inside_a_step_undoes_it_and_resumes_exactly(config: TrainConfig, tmp_path: Path, stop_inside) -> None:
+    base = config.replace(lr_schedule="constant", steps=9, pretrain_steps=2, val_every=4, checkpoint_every=100,
+                          adversarial_loss="wgan-gp")  # the gradient penalty draws from torch's RNG
+    straight = base.replace(out_dir=str(tmp_path / "straight"))
+    run_all(Trainer(straight))
+    stopped = base.replace(out_dir=str(tmp_path / "stopped"))
+    trainer = Trainer(stopped)
+    stop_inside(trainer, 5)  # during step 6, in the GAN phase
+    events = run_all(trainer)
+    assert (events[-1].reason, events[-1].step) == ("stopped", 5)
+    assert [e.step for e in of_type(events, ev.StepMetrics)] == [1, 2, 3, 4, 5]
+    run_all(Trainer(config_to_resume(stopped.out_dir), resume=True))
+    assert_same_weights(weights_after(straight), weights_after(stopped))
+
+
 def test_ctrl_c_in_the_gan_phase_exits_promptly(image_folder: Path, tmp_path: Path) -> None:
     """A real SIGINT to a real CLI process, mid-run in the GAN phase: out at once, checkpoint written.
     (bench/train_speed.py measures the latency on the default settings; this bound only catches a hang.)"""

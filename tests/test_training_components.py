@@ -19,15 +19,17 @@ from engine.training.validation import COLLAPSE_COUNT, CollapseWatch, FrozenWatc
 def test_best_score_keeps_the_best_weights_and_round_trips() -> None:
     best = BestScore()
     assert best.finite_psnr is None
-    assert best.update(1, {"psnr": 20.0}, lambda: {"w": torch.ones(2)})
-    assert not best.update(2, {"psnr": 19.0}, lambda: pytest.fail("weights of a worse score are not copied"))
-    assert best.step == 1 and best.last_validation == {"psnr": 19.0}
+    assert not best.update(1, {"psnr": 30.0}, lambda: pytest.fail("the starting weights are never the best"))
+    assert best.finite_psnr is None and best.last_validation == {"psnr": 30.0}
+    assert best.update(2, {"psnr": 20.0}, lambda: {"w": torch.ones(2)})
+    assert not best.update(3, {"psnr": 19.0}, lambda: pytest.fail("weights of a worse score are not copied"))
+    assert best.step == 2 and best.last_validation == {"psnr": 19.0}
     state = best.state_dict()
     assert {"psnr", "step", "last_validation", "generator"} == set(state)
     again = BestScore()
     again.load_state_dict(state)
     state["generator"]["w"].zero_()  # a copy: the stored state does not share tensors
-    assert (again.psnr, again.step, again.last_validation) == (20.0, 1, {"psnr": 19.0})
+    assert (again.psnr, again.step, again.last_validation) == (20.0, 2, {"psnr": 19.0})
     assert torch.equal(again.generator["w"], torch.ones(2))
 
 

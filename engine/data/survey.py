@@ -1,7 +1,8 @@
 """What a data folder holds, told before training: the window's line under its data fields.
 
-It reads file headers only (sizes, not pixels), so a large folder is surveyed in a moment, and it checks
-what training would refuse (partners missing, sizes off the scale) with the same messages.
+It reads file headers only (sizes, not pixels), so a large folder is surveyed in a moment: files that cannot
+be read are not counted but named, and it checks what training would refuse (no readable image, partners
+missing, sizes off the scale) with the same messages.
 """
 
 from __future__ import annotations
@@ -15,35 +16,57 @@ from engine.data.pairs import check_sizes, resolve_folders
 from engine.io.images import ImageReadError, upright_size
 
 
+NAMES_SHOWN = 3  # unreadable files named in the line; the rest are counted
+
+
 @dataclass(frozen=True)
 class Survey:
-    count: int
+    count: int  # the readable images (or pairs)
     paired: bool
     layout: bool  # the pairs were found as DATA/hr + DATA/lr
     scale: int
+    unreadable: tuple[str, ...] = ()  # files whose header cannot be read: training skips them
 
     def describe(self) -> str:
         if not self.paired:
-            return f"{self.count} image{'s' if self.count != 1 else ''} (HR only, LR made by the degradation below)"
-        where = " in hr/ + lr/" if self.layout else ""
-        return (f"{self.count} pair{'s' if self.count != 1 else ''} HR+LR{where}, x{self.scale} (the degradation "
-                f"setting is not used)")
+            line = f"{self.count} image{'s' if self.count != 1 else ''} (HR only, LR made by the degradation below)"
+        else:
+            where = " in hr/ + lr/" if self.layout else ""
+            line = (f"{self.count} pair{'s' if self.count != 1 else ''} HR+LR{where}, x{self.scale} (the degradation "
+                    f"setting is not used)")
+        if not self.unreadable:
+            return line
+        return f"{line}; {unreadable_files(self.unreadable)} skipped"
+
+
+def unreadable_files(names: tuple[str, ...]) -> str:
+    """'2 unreadable files (a.png, b.png)', naming the first few."""
+    more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+    return (f"{len(names)} unreadable file{'s' if len(names) != 1 else ''} "
+            f"({', '.join(names[:NAMES_SHOWN])}{more})")
 
 
 def survey(data_dir: str, lr_dir: str, scale: int) -> Survey:
-    """The images (or pairs) training on these folders would use; DataError saying what it would refuse."""
+    """The images (or pairs) training on these folders would use, read from their headers; DataError saying
+    what it would refuse."""
     sources = find_sources(data_dir, lr_dir)
     folders = resolve_folders(data_dir, lr_dir)
     if not sources:
         raise DataError(f"no images in {folders.hr}")
+    sizes = [(hr, _sizes(hr, lr)) for hr, lr in sources]
+    unreadable = tuple(hr.name for hr, found in sizes if found is None)
+    if len(unreadable) == len(sources):
+        raise DataError(f"no readable images in {folders.hr}: {unreadable_files(unreadable)}")
     if folders.paired:
-        check_sizes([(hr.name, *sizes) for hr, lr in sources if (sizes := _sizes(hr, lr)) is not None], scale)
-    return Survey(len(sources), folders.paired, folders.layout, scale)
+        check_sizes([(hr.name, *found) for hr, found in sizes if found is not None], scale)
+    return Survey(len(sources) - len(unreadable), folders.paired, folders.layout, scale, unreadable)
 
 
-def _sizes(hr: Path, lr: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """The two images' (width, height), or None when either is unreadable (training skips it, saying so)."""
+def _sizes(hr: Path, lr: Path | None) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The (width, height) of the image and of its partner (the image's again without one), or None when
+    either is unreadable (training skips it, saying so)."""
     try:
-        return upright_size(hr), upright_size(lr)
+        high = upright_size(hr)
+        return high, (high if lr is None else upright_size(lr))
     except ImageReadError:
         return None

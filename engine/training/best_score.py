@@ -11,6 +11,9 @@ from typing import Any
 import torch
 
 Weights = dict[str, torch.Tensor]
+# The validation at step 1 shows where a run starts: the weights it began from, one update in (for the default
+# run, the bundled pixel model, whose PSNR a GAN rarely beats). It is the baseline, never offered as the run's best.
+FIRST_CANDIDATE_STEP = 2
 
 
 class BestScore:
@@ -24,10 +27,10 @@ class BestScore:
         self.last_validation: dict[str, float] | None = None
 
     def update(self, step: int, numbers: dict[str, float], weights: Callable[[], Weights]) -> bool:
-        """Record a validation (`numbers` has its "psnr"); returns whether it is the best so far, and then
-        keeps `weights()`."""
+        """Record a validation (`numbers` has its "psnr"); returns whether it is the best so far of the trained
+        weights (from FIRST_CANDIDATE_STEP on), and then keeps `weights()`."""
         self.last_validation = dict(numbers)
-        if numbers["psnr"] <= self.psnr:
+        if step < FIRST_CANDIDATE_STEP or numbers["psnr"] <= self.psnr:
             return False
         self.psnr, self.step, self.generator = numbers["psnr"], step, weights()
         return True

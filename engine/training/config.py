@@ -39,6 +39,7 @@ MAX_BATCH, MAX_PATCH = 1024, 2048  # sanity bounds: far above what fits a GPU, f
 # (bench/train_speed.py): on a 2-core CPU a step of 8 x 64 px takes well under a second, so curves move
 # and Stop answers at once; GPUs are fed larger crops.
 AUTO_SHAPES = {"cpu": (8, 64), "mps": (8, 96), "cuda": (16, 128)}
+MAX_VAL_SECONDS = 3600  # val_seconds beyond an hour would never come before the steps' own validations
 # init_generator's value for "the bundled pixel model of this run's scale" (faithful-x2 / faithful-x4).
 BUNDLED_INIT = "bundled"
 
@@ -136,6 +137,10 @@ class TrainConfig:
     val_count: int = setting(8, "Images held out (deterministically) for validation", "Validation images")
     val_every: int = setting(100, "Steps between validations (also at step 1, so a run shows where it starts within "
                                   "seconds)", "Validate every")
+    val_seconds: float = setting(20.0, "Also validate once this many seconds of training have passed since the last "
+                                       "validation, the wait doubling after each such one (20, 40, 80 s...): on a "
+                                       "CPU 100 steps take minutes, and the curves and previews must move within the "
+                                       "first one. 0 = by steps only", "Also after (s)")
     checkpoint_every: int = setting(100, "Steps between checkpoints", "Checkpoint every")
     log_every: int = setting(1, "Steps between progress reports")
     sample_every: int = setting(0, "Also save a figure of fixed LR inputs and outputs every N steps; 0 = off")
@@ -187,6 +192,9 @@ class TrainConfig:
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.val_seconds and not 1 <= self.val_seconds <= MAX_VAL_SECONDS:
+            raise ConfigError(f"val_seconds must be 0 (validate by steps only) or between 1 and {MAX_VAL_SECONDS} "
+                              f"seconds, not {self.val_seconds:g}")
         if self.pretrain_steps > self.steps:
             raise ConfigError(f"pretrain_steps ({self.pretrain_steps}) must not exceed steps ({self.steps})")
         for name in ("lr_g", "lr_d"):

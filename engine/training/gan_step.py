@@ -11,6 +11,7 @@ trainer can roll back. Saving composes: `state_dict()` is everything needed to c
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,15 +28,12 @@ from engine.training.config import TrainConfig
 from engine.training.distributed import SINGLE, ProcessGroup
 from engine.training.failures import NonFiniteLoss
 from engine.training.init_model import InitModel
+from engine.training.interrupt import LayerChecks, StopRequested
 from engine.training.losses import adversarial_loss, gradient_penalty, pixel_loss
 from engine.training.perceptual import build_perceptual_loss
 
 # The parts of a step, as labelled for torch.profiler (bench/train_speed.py reports time per part).
 STEP_PARTS = ("G forward", "D update", "VGG forward", "D on G's output", "G backward + update")
-
-
-class StopRequested(Exception):
-    """A stop was asked for between the discriminator's and the generator's update."""
 
 
 def ema_decay_at(decay: float, step: int) -> float:
@@ -115,6 +113,8 @@ class GANStep:
         # What the updates call: the same modules, averaging gradients over processes under torchrun.
         self._train_generator = group.wrap(self.generator, device)
         self._train_discriminator = group.wrap(self.discriminator, device)
+        # Stop checks between layers (not on the EMA copy, which validation runs and checks per crop itself).
+        self._layer_checks = LayerChecks(m for m in (self.generator, self.discriminator, self.perceptual) if m)
 
     # ------------------------------------------------------------------ the step
     def set_lr_factor(self, factor: float) -> None:
@@ -129,7 +129,41 @@ class GANStep:
     def step(self, hr: torch.Tensor, lr: torch.Tensor, phase: str, step: int,
              should_stop: Callable[[], bool] = lambda: False) -> StepResult:
         """One update on a batch in [0, 1]; raises NonFiniteLoss (naming the term) instead of keeping a bad
-        update, and StopRequested when `should_stop` turns true after the discriminator's update."""
+        update, and StopRequested, with nothing of the step kept, when `should_stop` turns true before the
+        generator's update: between any two layers of a single process, after the discriminator's update
+        under torchrun (where every process must decide at the same point, so not between layers)."""
+        undo = self._undo_point(phase)
+        try:
+            with self._layer_checks.active(None if self.group.enabled else should_stop):
+                return self._step(hr, lr, phase, step, should_stop)
+        except StopRequested:
+            self._undo(undo)
+            raise
+
+    def _undo_point(self, phase: str) -> dict[str, Any]:
+        """What a step changes before the generator's update: buffers (spectral norm's vectors, BatchNorm's
+        statistics), the discriminator and its optimiser in the GAN phase, and torch's random state."""
+        point: dict[str, Any] = {"generator": {name: b.clone() for name, b in self.generator.named_buffers()},
+                                 "rng": torch.get_rng_state()}
+        if phase == "gan":
+            point["discriminator"] = {name: t.clone() for name, t in self.discriminator.state_dict().items()}
+            point["opt_d"] = copy.deepcopy(self.opt_d.state_dict())
+            point["scaler_d"] = self.scaler_d.state_dict()
+        return point
+
+    @torch.no_grad()
+    def _undo(self, point: dict[str, Any]) -> None:
+        for name, buffer in self.generator.named_buffers():
+            buffer.copy_(point["generator"][name])
+        torch.set_rng_state(point["rng"])
+        if "discriminator" in point:
+            self.discriminator.load_state_dict(point["discriminator"])
+            self.opt_d.load_state_dict(point["opt_d"])
+            if point["scaler_d"]:
+                self.scaler_d.load_state_dict(point["scaler_d"])
+
+    def _step(self, hr: torch.Tensor, lr: torch.Tensor, phase: str, step: int,
+              should_stop: Callable[[], bool]) -> StepResult:
         hr, lr = self.to_model(hr), self.to_model(lr)
         self.generator.train()
         losses: dict[str, torch.Tensor] = {}

@@ -1,5 +1,6 @@
-"""Training speed for the progress line: seconds per step, smoothed so the ETA does not jump with every
-validation or checkpoint. Not stored: a resumed run measures its own machine again."""
+"""Training time: the speed for the progress line (seconds per step, smoothed so the ETA does not jump with
+every validation or checkpoint) and when a validation is due by time. Not stored: a resumed run measures
+its own machine again, and its timed validations start over."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ class StepClock:
 
     def eta_s(self, steps_left: int) -> float:
         return steps_left / self.steps_per_s
+
+
+class ValidationTimer:
+    """Due `seconds` after the last validation (whatever made it), the wait doubling after each timed one,
+    so a slow run shows its progress early and then mostly by its steps; never with `seconds` 0."""
+
+    def __init__(self, seconds: float) -> None:
+        self.wait = seconds
+        self._last = time.perf_counter()
+
+    def due(self) -> bool:
+        return self.wait > 0 and time.perf_counter() - self._last >= self.wait
+
+    def validated(self, timed: bool) -> None:
+        self._last = time.perf_counter()
+        if timed:
+            self.wait *= 2

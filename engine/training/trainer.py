@@ -47,7 +47,7 @@ from engine.training import tensorboard_log
 from engine.training.run_folder import RunExistsError, RunFolder, absolute_paths, stored_form
 from engine.training.progress_figure import save_sample_figure
 from engine.training.rollback import MAX_ROLLBACKS, RollbackPolicy
-from engine.training.step_clock import StepClock
+from engine.training.step_clock import StepClock, ValidationTimer
 from engine.training.validation import CollapseWatch, FrozenWatch, ValidationSet
 
 STUCK_WINDOW = 100  # GAN steps over which a useless discriminator is detected
@@ -224,6 +224,7 @@ class Trainer:
         batches = self._batches()
         phase = None
         clock = StepClock()
+        self._val_timer = ValidationTimer(config.val_seconds)
         while self.step < config.steps and not self._stop_requested():
             if self.phase != phase:
                 if phase is not None:
@@ -255,8 +256,10 @@ class Trainer:
         if phase == "gan":
             yield from self._watch_discriminator(result.losses["d_loss"])
         new_best = False
-        if self.group.is_main and (step == 1 or step % config.val_every == 0 or step == config.steps):
+        by_steps = step == 1 or step % config.val_every == 0 or step == config.steps
+        if self.group.is_main and (by_steps or self._val_timer.due()):
             new_best = yield from self._validate()
+            self._val_timer.validated(timed=not by_steps)
         if self.group.is_main and config.sample_every and step % config.sample_every == 0:
             save_sample_figure(self.folder.sample_figure(step), self.validation.figure_rows(self._super_resolve))
         requested = self._checkpoint_requested.is_set()

@@ -20,8 +20,9 @@ class ActionBar(QWidget):
         self.resume_button = QPushButton("Resume")
         self.checkpoint_button = QPushButton("Save checkpoint now")
         self.checkpoint_button.setToolTip("Write a checkpoint after the step in progress, without stopping")
-        self.progress = QProgressBar(format="No run yet", textVisible=True, minimumWidth=160, value=0)
+        self.progress = QProgressBar(textVisible=True, minimumWidth=160)
         self.progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.clear_progress()
         self.speed = QLabel()
         self.speed.setProperty("role", "muted")
         self.speed.setMinimumWidth(self.speed.fontMetrics().horizontalAdvance("00.00 steps/s · ETA 00:00:00"))
@@ -52,6 +53,10 @@ class ActionBar(QWidget):
         self.estimate.setVisible(not running)
         if not running:
             self.speed.setText("")  # a stopped run has no speed, and its ETA is stale
+
+    def clear_progress(self) -> None:
+        self.progress.setFormat("No run yet")
+        self.progress.setValue(0)
 
     def set_progress(self, step: int, total: int) -> None:
         self.progress.setFormat("%v / %m steps")

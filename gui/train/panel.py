@@ -18,6 +18,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine import events as ev
+from engine.torch_threads import THREADS_BESIDE_A_WINDOW, set_own_threads
 from engine.errors import ConfigError
 from engine.training.config import TrainConfig
 from engine.resources import resource_path
@@ -63,6 +64,8 @@ class TrainPanel(QWidget):
         self._trainer: TrainJob | None = None  # set on the worker thread once built
         self._checkpoint_wanted = False
         self._stopping = False
+        self._start_failed = False  # the worker could not build the trainer
+        self._before_start: tuple[Path | None, str, str] = (None, "", "")  # shown run, last run and its end
         self._live: tuple[Path, TrainConfig] | None = None  # the running run
         self._start_step = 0  # where the live run started or resumed (warnings raised there are its set-up)
         self.last_run: str = str(settings.value("train/last_run", "") or "")
@@ -217,6 +220,8 @@ class TrainPanel(QWidget):
         return True
 
     def _begin(self, run_dir: Path, config: TrainConfig, resume: bool) -> None:
+        self._before_start = self.view.shown, self.last_run, self._last_reason
+        self._start_failed = False
         summary = self.runs.summary(run_dir) if resume else None
         self._start_step = summary.step if summary is not None else 0
         if not resume or self.view.shown != run_dir:
@@ -242,6 +247,7 @@ class TrainPanel(QWidget):
     def _build_job(self, config: TrainConfig, resume: bool) -> TrainJob:
         """On the worker thread: once no speed measurement runs, build the trainer (loads data and nets)."""
         self.estimate.wait_idle()
+        set_own_threads(THREADS_BESIDE_A_WINDOW)
         job = self._job_factory(config, resume)
         self._trainer = job
         if self._checkpoint_wanted:
@@ -265,16 +271,29 @@ class TrainPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         """The run could not start (its data, weights or folder): the reason, where the settings are."""
         self.bar.show_error(message)
-        self.status.setText("Could not start")
+        self._start_failed = True
 
     def _on_finished(self) -> None:
         self._worker, self._trainer, self._live = None, None, None
+        if self._start_failed:
+            self._show_before_start()
         self._remember("train/last_reason", self._last_reason)
         self.form.set_locked(False)
         self._update_buttons()
         self.runs.refresh()
         self._on_form_changed()
         self.busy_changed.emit(False)
+
+    def _show_before_start(self) -> None:
+        """A Start that failed changed nothing: the run shown before (and what Resume continues) comes back."""
+        shown, self.last_run, self._last_reason = self._before_start
+        self._remember("train/last_run", self.last_run)
+        self.view.reset(None)
+        self.bar.clear_progress()
+        self.runs.select(shown, quiet=True)
+        self._on_run_selected(shown)
+        self.status.setText("Could not start")
+        self.run_dir_changed.emit(self.last_run)
 
     def _update_buttons(self) -> None:
         self.bar.set_running(self.is_running(), self._can_resume())

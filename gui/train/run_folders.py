@@ -9,11 +9,19 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths
 
 from engine.training.run_folder import RunFolder
+from gui.common.desktop_integration import APP_NAME
 
 
 def default_runs_dir() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".srgan-studio") / "runs"
+    """DATA/SRGAN Studio/runs in the platform's data folder (~/.local/share on Linux). Qt's per-app folder
+    is DATA/organisation/application, both our name, so earlier versions kept runs under the name twice:
+    such a folder stays in use where it is (moving it could pull it from under a run still training)."""
+    generic = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    runs = (Path(generic) / APP_NAME if generic else Path.home() / ".srgan-studio") / "runs"
+    earlier = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    if earlier and not runs.exists() and (Path(earlier) / "runs").is_dir():
+        return Path(earlier) / "runs"
+    return runs
 
 
 def new_run_dir(base: Path, now: datetime | None = None) -> Path:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -19,6 +18,7 @@ from engine.errors import CheckpointError
 from engine.training.run_folder import RunFolder
 from engine.training.run_summary import RunSummary, read_run, run_folders
 from gui.common.background import Background
+from gui.common.open_folder import open_folder
 from gui.train.model_export import export_choices, export_model
 from gui.common.path_field import TailLineEdit
 
@@ -85,6 +85,7 @@ class RunList(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.message = QLabel(wordWrap=True)
         self.message.setProperty("role", "muted")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # paths can be copied
         buttons = QHBoxLayout()
         for button in (self.open_button, self.export_button):
             buttons.addWidget(button)
@@ -176,7 +177,7 @@ class RunList(QWidget):
     def open_folder(self) -> None:
         folder = self.selected_path()
         if folder is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+            self.message.setText(open_folder(folder))
 
     def _fill_export_menu(self) -> None:
         self.export_menu.clear()

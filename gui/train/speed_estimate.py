@@ -26,6 +26,7 @@ import engine
 from engine.archs.table import ARCHITECTURES
 from engine.training.config import TrainConfig
 from engine.device import describe_device, resolve_device
+from engine.torch_threads import THREADS_BESIDE_A_WINDOW
 from engine.training.speed_probe import StepTimes, phases_of
 from gui.common.background import Background
 from gui.train.run_folders import format_duration
@@ -35,7 +36,7 @@ CODE_ROOT = str(Path(engine.__file__).resolve().parents[1])  # where the child i
 DEBOUNCE_MS = 800
 # Settings that do not change what one step costs (the phases a run has are part of the key instead).
 NOT_SHAPING = ("preset", "data_dir", "lr_dir", "val_dir", "out_dir", "steps", "pretrain_steps", "seed", "val_count",
-               "val_every", "checkpoint_every", "log_every", "sample_every", "lr_g", "lr_d", "lr_schedule", "beta1",
+               "val_every", "val_seconds", "checkpoint_every", "log_every", "sample_every", "lr_g", "lr_d", "lr_schedule", "beta1",
                "beta2", "workers", "device", "init_generator", "vgg_weights")
 SLOW_ON_CPU = ("classic", "classic-init")
 CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolution, which is slow on a CPU, and "
@@ -43,6 +44,8 @@ CLASSIC_CPU_NOTE = ("The article's recipe: its generator works at full resolutio
 
 Probe = Callable[[TrainConfig, threading.Event], "StepTimes | None"]
 PROBE_CODE = ("import json, sys\n"
+              "from engine.torch_threads import set_own_threads\n"
+              "set_own_threads(int(sys.argv[3]))  # as the window's run will have\n"
               "from engine.training.config import TrainConfig\n"
               "from engine.training.speed_probe import measure_step_times\n"
               "times = measure_step_times(TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))\n"
@@ -63,7 +66,8 @@ def cpu_note(config: TrainConfig, device_type: str) -> str:
 def measure(config: TrainConfig, cancel: threading.Event) -> StepTimes | None:
     """engine.training.speed_probe.measure_step_times in a child process; None as soon as `cancel` is set."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (CODE_ROOT, os.environ.get("PYTHONPATH"))))}
-    child = subprocess.Popen([sys.executable, "-c", PROBE_CODE, json.dumps(config.to_dict()), str(PROBE_STEPS)],
+    child = subprocess.Popen([sys.executable, "-c", PROBE_CODE, json.dumps(config.to_dict()), str(PROBE_STEPS),
+                              str(THREADS_BESIDE_A_WINDOW)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while True:
         try:

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from engine import events as ev
+from engine.errors import ModelLoadError
 from engine.models.registry import load_model
+from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 from gui.upscale.result_store import THUMB_SIDE, ResultStore, StoredImage, displayable, shrink
 
@@ -64,6 +66,10 @@ class UpscaleJob:
             self._batch.request_stop()
 
     def run(self) -> Iterator[UpscaleEvent]:
+        model_file = Path(self.options.model)
+        if model_file.name == BEST and not model_file.exists() and (model_file.parent / CHECKPOINT).is_file():
+            raise ModelLoadError("the current run has no best weights yet: they are kept from its first validation "
+                                 "after step 1; its EMA or raw weights can upscale meanwhile")
         model = load_model(self.options.model, which=self.options.which)
         self._batch = BatchUpscaler([str(path) for path in self.paths], self.options, model=model)
         if self._stop.is_set():

@@ -10,13 +10,14 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
 from engine.upscaling.batch import InputItem, collect_inputs, output_name
 from gui.common.background import Background
+from gui.common.open_folder import open_folder
 from gui.upscale.batch_runner import BatchRunner
 from gui.upscale.clipboard_paths import clipboard_paths
 from gui.upscale.compare_view import CompareView, ViewImage
@@ -71,6 +72,7 @@ class UpscalePanel(QWidget):
         self.scanner = Background("folder-scan", self)  # folders are searched off the GUI thread
         self._user_picked = False  # the person chose a row during this batch: do not jump to new results
         self._selecting = False
+        self._rerun_of: dict[int, Entry] = {}  # a row's key -> the row it was run again from
         self.settings = UpscaleSettingsBox(settings if settings is not None else QSettings())
         self.model = self.settings.model
         self._build_layout()
@@ -93,6 +95,7 @@ class UpscalePanel(QWidget):
             queue_buttons.addWidget(button)
         self.message = QLabel(wordWrap=True, visible=False)
         self.message.setProperty("role", "error")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # paths can be copied
         left_widget = QWidget(minimumWidth=360, maximumWidth=480)
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
@@ -135,6 +138,10 @@ class UpscalePanel(QWidget):
         QHBoxLayout(self).addWidget(splitter)
 
     def _connect(self) -> None:
+        # A message answers the action before: the next one clears it (before it runs, so it can say its own).
+        for button in (self.add_button, self.rerun_button, self.cancel_button, self.clear_button, self.fit_button,
+                       self.actual_button, self.save_button, self.save_all_button):
+            button.clicked.connect(lambda: self._show_message(""))
         self.drop_zone.paths_dropped.connect(self.add_paths)
         self.queue.currentRowChanged.connect(lambda _: self._on_current_changed())
         self.queue.itemSelectionChanged.connect(self._on_selection_changed)
@@ -221,12 +228,16 @@ class UpscalePanel(QWidget):
             self._show_message("The clipboard holds no image, no image file and no path to one.")
 
     def rerun_selected(self) -> None:
-        """Queue the selected rows' images again, with the model and size chosen now, as new rows."""
+        """Queue the selected rows' images again (each image once), with the model and size chosen now, as new
+        rows; each new row remembers the row it was run again from, to be compared with it."""
         spec = self.settings.run_spec()
         if spec is None:
             return
+        sources: dict[tuple[Path, Path | None], Entry] = {}
         for entry in self.queue.selected_entries():
-            self.queue.add(Entry(entry.path, spec, sub_dir=entry.sub_dir))
+            sources.setdefault((entry.path, entry.sub_dir), entry)
+        for source in sources.values():
+            self._rerun_of[self.queue.add(Entry(source.path, spec, sub_dir=source.sub_dir)).key] = source
         self._run_next()
 
     def _run_next(self) -> None:
@@ -247,6 +258,8 @@ class UpscalePanel(QWidget):
         for entry in finished:
             for stored in {entry.before, entry.result} - {None}:
                 self.store.discard(stored)
+        live = {entry.key for entry in self.queue.entries}
+        self._rerun_of = {key: source for key, source in self._rerun_of.items() if {key, source.key} <= live}
         self._show_current()
 
     # ------------------------------------------------------------------ progress
@@ -256,11 +269,16 @@ class UpscalePanel(QWidget):
         self._update_buttons()
 
     def _on_entry_done(self, entry: Entry) -> None:
+        """Show the new result unless the person picked a row meanwhile; a row run again is selected with the
+        row it came from, so Compare A/B is one click away (and an A/B on shows the new pair)."""
         current = self.queue.current_entry()
         if not self._user_picked or current is None or current.result is None:
+            source = self._rerun_of.get(entry.key)
+            rows = [source, entry] if source in self.queue.entries and source.result is not None else [entry]
             self._selecting = True
-            self.queue.select(entry)
+            self.queue.select(rows)
             self._selecting = False
+            self._show_current()
         if self.settings.auto_save.isChecked() or entry.sub_dir is not None:
             fmt = self.settings.file_format()
             self.saver.save([(entry, self._target(entry, fmt), fmt)], self.settings.quality.value(), auto=True)
@@ -278,8 +296,13 @@ class UpscalePanel(QWidget):
         self._show_current()
 
     def _on_selection_changed(self) -> None:
-        """Another selection ends an A/B: the view goes back to before/after of the current row."""
-        self.ab_button.setChecked(False)
+        """Another selection by the person ends an A/B (the view goes back to before/after of the current row)
+        and the message about the one before."""
+        if not self._selecting:
+            self._show_message("")
+            self.ab_button.setChecked(False)
+        elif self._ab_pair() is None:
+            self.ab_button.setChecked(False)
         self._update_buttons()
 
     def _ab_pair(self) -> tuple[Entry, Entry] | None:
@@ -294,12 +317,11 @@ class UpscalePanel(QWidget):
         in words, since an A/B of unrelated pictures says nothing about the models."""
         pair = self._ab_pair()
         if on and pair is not None and not same_input(*pair):
+            self.ab_button.setChecked(False)
             self._show_message(f"Cannot compare A/B: {pair[0].path.name} and {pair[1].path.name} are different "
                                "inputs. Select two results of one image.")
-            self.ab_button.setChecked(False)
             return
-        if on:
-            self._show_message("")
+        self._show_message("")
         self.smooth.setEnabled(not on)  # both sides of an A/B are results, drawn alike
         self._show_current()
 
@@ -326,6 +348,10 @@ class UpscalePanel(QWidget):
     def _unsaved(self) -> list[Entry]:
         return [entry for entry in self.queue.with_state(State.DONE)
                 if entry.saved_to is None and not entry.saving]
+
+    def unsaved_count(self) -> int:
+        """Results done and not saved (nor being saved): what closing the window would lose."""
+        return len(self._unsaved())
 
     def save_all(self) -> None:
         """Every result not saved yet into the output folder; taken names are asked about once."""
@@ -355,4 +381,4 @@ class UpscalePanel(QWidget):
 
     def _open_folder(self, entry: Entry) -> None:
         if entry.saved_to is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(entry.saved_to.parent)))
+            self._show_message(open_folder(entry.saved_to.parent))

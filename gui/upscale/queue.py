@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QSize, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
@@ -71,8 +71,15 @@ class UpscaleQueue(QListWidget):
     def row_widget(self, entry: Entry) -> QueueRow:
         return self._rows[entry.key][1]
 
-    def select(self, entry: Entry) -> None:
-        self.setCurrentItem(self._rows[entry.key][0])
+    def select(self, entries: list[Entry]) -> None:
+        """Exactly these rows selected (none added to what was), the last one current."""
+        selection = QItemSelection()
+        for entry in entries:
+            index = self.indexFromItem(self._rows[entry.key][0])
+            selection.select(index, index)
+        flags = QItemSelectionModel.SelectionFlag
+        self.selectionModel().setCurrentIndex(self.indexFromItem(self._rows[entries[-1].key][0]), flags.NoUpdate)
+        self.selectionModel().select(selection, flags.ClearAndSelect)
 
     def with_state(self, *states: State) -> list[Entry]:
         return [entry for entry in self.entries if entry.state in states]
