@@ -50,8 +50,8 @@ class Case:
 def cli(*args: str, cwd: Path, timeout: float = 300) -> Outcome:
     """The command's outcome; one that runs past `timeout` raises TimeoutExpired (a hang: the case fails)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([PYTHON, "-m", "engine", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    done = subprocess.run([PYTHON, "-m", "engine", *args], cwd=cwd, env=env, capture_output=True, encoding="utf-8",
+                          errors="backslashreplace", timeout=timeout, check=False)
     return Outcome(done.returncode, done.stdout, done.stderr)
 
 

@@ -150,7 +150,8 @@ def kill_while_writing(command: list[str], folder: Path, env: dict[str, str]) ->
 
 
 LOOPING_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\nshowpage\n%%EOF\n"
-USER_TEMPS = (".photo.png.abc123.tmp", ".tmpXYZ12", ".notes.tmp")  # a user's own files that look temporary
+# A user's own files that look temporary, one named as an older version named the result's temporary files.
+USER_TEMPS = (".a_tiny_x4.png.abc123.tmp", ".tmpXYZ12", ".notes.tmp")
 
 
 def small(folder: Path, name: str = "a.png") -> list[str]:
@@ -385,7 +386,8 @@ def run_case(case: Case, folder: Path, model: Path, root: Path) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(root)}
     earlier = case.before(command, folder, env) if case.before else []
     try:
-        result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env, timeout=case.timeout)
+        result = subprocess.run(command, cwd=folder, capture_output=True, encoding="utf-8", errors="backslashreplace",
+                                env=env, timeout=case.timeout)
     except subprocess.TimeoutExpired:
         return earlier + [f"hung: no end within {case.timeout} s"]
     text = result.stdout + result.stderr
