@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine.models import registry as models
+from engine.models import sources
 from gui.upscale import model_picker
 from gui.upscale.queue_entry import State
 from gui.upscale.panel import UpscalePanel
@@ -184,7 +184,7 @@ def test_model_descriptions_and_the_photo_model(qtbot, tmp_path: Path, monkeypat
     tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
     tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
     tiny_model(bundled / "photo-x4.safetensors", extra={"phase": "gan", "config": {"degradation": "realistic"}})
-    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(sources, "BUNDLED_DIR", bundled)
     panel = make_panel(qtbot, tmp_path)
     picker = panel.model
     descriptions = {picker.itemText(i).removeprefix("Bundled: "): picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
@@ -202,7 +202,7 @@ def test_picker_says_what_each_model_costs_here_measured_once(qtbot, tmp_path: P
     bundled.mkdir()
     tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
     tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
-    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(sources, "BUNDLED_DIR", bundled)
     panel = make_panel(qtbot, tmp_path)
     picker = panel.model
     assert "per megapixel" not in panel.settings.description.text()  # nothing measured before the list opens

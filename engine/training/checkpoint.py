@@ -24,10 +24,10 @@ from engine.archs.table import build_generator
 from engine.io.atomic import atomic_write
 from engine.errors import CheckpointError
 from engine.models.safe_load import load_torch_file
+from engine.models.sources import WHICH_WEIGHTS
 
 FORMAT_VERSION = 2
 REQUIRED_KEYS = ("config", "generator_spec", "gan", "progress", "rng")
-WHICH_WEIGHTS = ("ema", "generator")
 
 
 def _feed(digest: Any, value: Any) -> None:
