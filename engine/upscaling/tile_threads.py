@@ -15,10 +15,25 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
+
+from engine.upscaling.tiling import UpscaleCancelled
 
 T = TypeVar("T")
 R = TypeVar("R")
+CANCEL_POLL_S = 0.05  # how often a wait for a tile looks at the cancel event
+
+
+def _result(future: Future[R], cancel: threading.Event | None) -> R:
+    """The tile's result; UpscaleCancelled as soon as `cancel` is set while it runs."""
+    while cancel is not None:
+        try:
+            return future.result(timeout=CANCEL_POLL_S)
+        except FutureTimeout:
+            if cancel.is_set():
+                raise UpscaleCancelled() from None
+    return future.result()
 
 
 class TileThreads:
@@ -38,16 +53,16 @@ class TileThreads:
     def map(self, fn: Callable[[T], R], items: Iterable[T], cancel: threading.Event | None = None) -> Iterator[R]:
         """fn over items, results in order. Closing the iterator early cancels what has not started and
         waits for what has (so a restart after running out of memory does not overlap with it), unless
-        `cancel` is set: then a running tile is abandoned (it finishes on its thread, unread), so that a
-        cancel takes effect at once whatever a tile costs."""
+        `cancel` is set: then a running tile is abandoned (it finishes on its thread, unread) and a wait
+        for one ends in UpscaleCancelled, so that a cancel takes effect at once whatever a tile costs."""
         pending: deque[Future[R]] = deque()
         try:
             for item in items:
                 pending.append(self._pool.submit(fn, item))
                 if len(pending) > self.count:
-                    yield pending.popleft().result()
+                    yield _result(pending.popleft(), cancel)
             while pending:
-                yield pending.popleft().result()
+                yield _result(pending.popleft(), cancel)
         finally:
             for future in pending:
                 future.cancel()
