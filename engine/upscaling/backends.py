@@ -55,6 +55,19 @@ def _vulkan_index(kind: str, index: int | None) -> int | None:
     return None
 
 
+def describe_auto() -> str:
+    """Where `auto` runs a model ncnn can run, in words: 'ncnn on the CPU', 'ncnn on Vulkan: Radeon 780M',
+    or the PyTorch GPU's name."""
+    if torch_gpu_available():
+        from engine.device import describe_device, resolve_device
+
+        return describe_device(resolve_device("auto"))
+    from engine.upscaling.ncnn_backend import vulkan_devices
+
+    gpu = next((device for device in vulkan_devices() if device.is_real_gpu), None)
+    return f"ncnn on Vulkan: {gpu.name}" if gpu else "ncnn on the CPU"
+
+
 def _torch(source: str | Path, which: str, device: str, precision: str,
            loaded: LoadedModel | None) -> TileBackend:
     from engine.models.registry import load_model
