@@ -17,7 +17,7 @@ from bench.upscale_rows import photo, timings
 from engine.models.ncnn_cache import ncnn_model
 from engine.models.registry import bundled_models, load_model
 from engine.upscaling.backends import open_backend
-from engine.upscaling.ncnn_backend import cpu_threads, vulkan_devices
+from engine.upscaling.ncnn_backend import VulkanDevice, cpu_threads, vulkan_devices
 from engine.upscaling.upscaler import Upscaler
 
 SIDE = 160  # the issue's photo crop: x4 gives 0.41 output MP
@@ -98,7 +98,7 @@ def speed_rows(repeats: int) -> None:
         print(f"    tiling and padding on ncnn: {tiling:+.0%} wall over one raw forward (target: at most +10%)")
 
 
-def _vulkan_row(name: str, gpu: object, image: np.ndarray, repeats: int,
+def _vulkan_row(name: str, gpu: VulkanDevice, image: np.ndarray, repeats: int,
                 out_mp: float) -> dict[str, tuple[float, float]]:
     """Ours on ncnn's first Vulkan device; a software device runs a smaller crop, scaled to the same MP."""
     side = SIDE if gpu.is_real_gpu else SOFTWARE_VULKAN_SIDE

@@ -81,7 +81,7 @@ def ncnn_status() -> dict[str, str]:
         return {"ncnn": str(exc)}
     devices = vulkan_devices()
     gpus = "; ".join(f"vulkan:{d.index} = {d.name} ({DEVICE_KINDS.get(d.kind, 'GPU')})" for d in devices)
-    return {"ncnn": f"{ncnn.__version__}: the CPU ({cpu_threads()} threads, Winograd convolutions)",
+    return {"ncnn": f"{ncnn.__version__}, running on the CPU ({cpu_threads()} threads, Winograd convolutions)",
             "Vulkan": gpus or "no Vulkan device found (install the GPU's Vulkan driver to use it)"}
 
 
@@ -109,6 +109,7 @@ class NcnnBackend(TileBackend):
         ncnn = _ncnn()
         self.model = converted.info
         self.vulkan = vulkan
+        self.device_name = "CPU"
         self.half = vulkan is not None and precision in ("auto", "fp16") and converted.info.supports_half
         self._net = net = ncnn.Net()
         options = net.opt
