@@ -127,6 +127,17 @@ def test_a_model_ncnn_cannot_run_goes_to_pytorch_with_a_note_or_is_refused(tmp_p
         open_backend(path, "ncnn", "auto")
 
 
+def test_an_unwritable_cache_folder_means_pytorch_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tiny_file(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("SRGAN_STUDIO_CACHE", str(blocker))
+    opened = open_backend(path, "auto", "cpu")
+    assert isinstance(opened.backend, TorchBackend) and "cannot keep the ncnn conversion" in opened.note
+    with pytest.raises(OptionsError, match="cannot keep the ncnn conversion"):
+        open_backend(path, "ncnn", "cpu")
+
+
 def test_a_model_given_in_memory_is_converted_itself_not_taken_for_the_file(tmp_path: Path) -> None:
     path = tiny_file(tmp_path)
     other = load_model(tiny_file(tmp_path, "other.safetensors", seed=1))

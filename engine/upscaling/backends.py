@@ -96,6 +96,8 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
         reason = f"ncnn cannot run this model: {converted.refusal}"
     except NcnnUnavailable as exc:
         reason = str(exc)
+    except OSError as exc:  # the cache folder cannot be written (read-only home, full disk)
+        reason = f"cannot keep the ncnn conversion in {exc.filename or 'the cache folder'} ({exc.strerror or exc})"
     if backend == "ncnn" or kind == VULKAN:
         raise OptionsError(reason)
     return OpenedBackend(_torch(source, which, device, precision, loaded), f"{reason}; running in PyTorch")
