@@ -20,7 +20,7 @@ from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.cli.main import main
 from engine.models import ncnn_cache
 from engine.models.export import export_generator
-from engine.models.registry import bundled_models, load_model
+from engine.models.registry import LoadedModel, bundled_models, load_model
 from engine.resources import resource_path
 from engine.upscaling import backends, ncnn_backend
 from engine.upscaling.backend import OptionsError, TileBackend
@@ -57,6 +57,11 @@ def tiny_file(tmp_path: Path, name: str = "tiny.safetensors", seed: int = 0) -> 
     torch.manual_seed(seed)
     net = CompactGenerator(3, num_feat=8, num_conv=2, scale=4)
     return export_generator(tmp_path / name, net.state_dict(), net.spec(), (0.0, 1.0))
+
+
+def load_model_from(net: torch.nn.Module) -> LoadedModel:
+    return LoadedModel(module=net.eval(), scale=4, in_channels=1, value_range=(-1.0, 1.0), name="net",
+                       kind="srgan-studio", supports_half=True, supports_bf16=True)
 
 
 def upscale(backend: TileBackend, image: np.ndarray, tile: int = 0) -> np.ndarray:
@@ -203,6 +208,21 @@ def test_a_cancel_answers_at_once_even_while_a_slow_tile_runs(tmp_path: Path) ->
         run_to_end(steps)
     assert time.perf_counter() - started < SlowBackend.seconds - 1  # it did not wait for the tile in flight
     upscaler.close()
+
+
+def test_a_cancel_stops_a_pytorch_tile_at_its_next_layer() -> None:
+    """PyTorch's tiles in flight stop too (ncnn's cannot: they finish unread), so a heavy model's abandoned
+    tile does not keep a core busy."""
+    torch.manual_seed(0)
+    backend = TorchBackend(load_model_from(ClassicGenerator(1, 4)), "cpu")
+    cancel = threading.Event()
+    tiles = backend.run_tiles(backend.forward, [np.zeros((1, 8, 8), np.float32)] * 3, cancel)
+    assert next(tiles).shape == (1, 32, 32)
+    cancel.set()
+    with pytest.raises(UpscaleCancelled):
+        backend.forward(np.zeros((1, 8, 8), np.float32))
+    tiles.close()
+    backend.close()
 
 
 def test_tile_threads_wait_for_running_tiles_unless_cancelled() -> None:

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.device import describe_device, resolve_device
 from engine.models.registry import LoadedModel
 from engine.upscaling.backend import UPSCALE_PRECISIONS, OptionsError, TileBackend
-from engine.upscaling.tiling import auto_tile_size
+from engine.upscaling.tiling import UpscaleCancelled, auto_tile_size
 
 # Our own convolution-only networks: channels_last measured faster for them (bench/upscale_speed.py).
 # Third-party forwards may .view() their activations, which channels_last breaks, so they keep NCHW.
@@ -79,7 +80,9 @@ def one_intra_op_thread() -> None:
 
 
 class TorchBackend(TileBackend):
-    """A model placed on a device with a precision; on a CPU its tiles run one per core."""
+    """A model placed on a device with a precision; on a CPU its tiles run one per core. A cancel also
+    stops the tiles in flight at their next layer (a check before each module runs), so a heavy model's
+    abandoned tile does not keep a core busy for a minute."""
 
     def __init__(self, model: LoadedModel, device: str | torch.device = "auto", precision: str = "auto") -> None:
         self.model = model
@@ -93,6 +96,13 @@ class TorchBackend(TileBackend):
         torch.set_num_threads(cores)  # what torch hands to threads created later; our threads keep their own
         bytes_per_value = torch.finfo(self.dtype).bits // 8
         self.tile = auto_tile_size(self.device, model.module, model.scale, bytes_per_value, cores)
+        self._cancel: threading.Event | None = None
+        self._hooks = [layer.register_forward_pre_hook(self._stop_if_cancelled)
+                       for layer in model.module.modules() if not any(layer.children())]
+
+    def _stop_if_cancelled(self, _module: nn.Module, _inputs: object) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise UpscaleCancelled()
 
     @property
     def description(self) -> str:
@@ -104,6 +114,17 @@ class TorchBackend(TileBackend):
             x = torch.from_numpy(tile)[None].to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
             return self._network(x)[0].float().cpu().numpy()
 
+    def run_tiles(self, fn: Callable[[np.ndarray], np.ndarray], items: Iterable[np.ndarray],
+                  cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
+        self._cancel = cancel
+        return super().run_tiles(fn, items, cancel)
+
     def after_out_of_memory(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def close(self) -> None:
+        """Also take the cancel checks off the model, which may be used again elsewhere."""
+        for hook in self._hooks:
+            hook.remove()
+        super().close()
