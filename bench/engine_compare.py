@@ -92,7 +92,7 @@ def speed_rows(repeats: int) -> None:
         print(f"  {name}:")
         base = seconds["ours, PyTorch (CPU)"][0]
         for label, (wall, cpu) in seconds.items():
-            print(f"    {label:<40} {wall:7.2f} s  {out_mp / wall:6.3f} output MP/s  {cpu / out_mp:7.1f} CPU-s/output MP"
+            print(f"    {label:<40} {wall:7.2f} s  {out_mp / wall:6.3f} output MP/s  {cpu / out_mp:7.2f} CPU-s/output MP"
                   f"  {base / wall:5.2f}x")
         tiling = seconds["ours, ncnn (CPU)"][0] / seconds["raw forward, ncnn"][0] - 1
         print(f"    tiling and padding on ncnn: {tiling:+.0%} wall over one raw forward (target: at most +10%)")
