@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.errors import ModelLoadError
 from engine.io.atomic import atomic_write
 from engine.models.sources import content_hash, resolve_model_source
 from engine.user_cache import user_cache_dir
@@ -62,7 +63,12 @@ def cache_folder() -> Path:
 
 
 def entry_folder(path: Path, which: str) -> Path:
-    key = hashlib.sha256(f"{content_hash(path)}|{which}|{CONVERTER_VERSION}".encode()).hexdigest()[:40]
+    """Where the conversion of the model file `path` is kept. ModelLoadError when it cannot be read."""
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    key = hashlib.sha256(f"{digest}|{which}|{CONVERTER_VERSION}".encode()).hexdigest()[:40]
     return cache_folder() / key
 
 
