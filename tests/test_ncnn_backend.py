@@ -219,10 +219,12 @@ def test_a_cancel_stops_a_pytorch_tile_at_its_next_layer() -> None:
     tiles = backend.run_tiles(backend.forward, [np.zeros((1, 8, 8), np.float32)] * 3, cancel)
     assert next(tiles).shape == (1, 32, 32)
     cancel.set()
+    on_its_thread = backend._threads._pool.submit(backend.forward, np.zeros((1, 8, 8), np.float32))
     with pytest.raises(UpscaleCancelled):
-        backend.forward(np.zeros((1, 8, 8), np.float32))
+        on_its_thread.result()
     tiles.close()
     backend.close()
+    assert backend.forward(np.zeros((1, 8, 8), np.float32)).shape == (1, 32, 32)  # elsewhere the model runs on
 
 
 def test_tile_threads_wait_for_running_tiles_unless_cancelled() -> None:

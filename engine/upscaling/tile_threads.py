@@ -42,13 +42,24 @@ class TileThreads:
 
     def __init__(self, count: int, initializer: Callable[[], None] | None = None) -> None:
         self.count = count
-        self._pool = ThreadPoolExecutor(count, thread_name_prefix="tile", initializer=initializer)
+        self._idents: set[int] = set()
+
+        def start() -> None:
+            self._idents.add(threading.get_ident())
+            if initializer is not None:
+                initializer()
+
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix="tile", initializer=start)
         # Start every thread now, so that what `initializer` changes is settled before the caller goes on.
         started = threading.Barrier(count + 1)
         waits = [self._pool.submit(started.wait) for _ in range(count)]
         started.wait()
         for wait in waits:
             wait.result()
+
+    def runs_here(self) -> bool:
+        """Is the calling thread one of these?"""
+        return threading.get_ident() in self._idents
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], cancel: threading.Event | None = None) -> Iterator[R]:
         """fn over items, results in order. Closing the iterator early cancels what has not started and

@@ -101,7 +101,8 @@ class TorchBackend(TileBackend):
                        for layer in model.module.modules() if not any(layer.children())]
 
     def _stop_if_cancelled(self, _module: nn.Module, _inputs: object) -> None:
-        if self._cancel is not None and self._cancel.is_set():
+        """Only this backend's own tiles stop: the model may run elsewhere once the backend is closed."""
+        if self._cancel is not None and self._cancel.is_set() and self._threads.runs_here():
             raise UpscaleCancelled()
 
     @property
@@ -124,7 +125,9 @@ class TorchBackend(TileBackend):
             torch.cuda.empty_cache()
 
     def close(self) -> None:
-        """Also take the cancel checks off the model, which may be used again elsewhere."""
-        for hook in self._hooks:
-            hook.remove()
+        """Also take the cancel checks off the model, unless a cancelled tile may still be running, which
+        they stop (they stop nothing else)."""
+        if self._cancel is None or not self._cancel.is_set():
+            for hook in self._hooks:
+                hook.remove()
         super().close()
