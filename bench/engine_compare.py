@@ -26,6 +26,8 @@ SOFTWARE_VULKAN_SIDE = 32  # a Vulkan device that runs on the CPU (Mesa's llvmpi
 # as our photo-x4 is; default-x4 is ours alone)
 MODELS = {"realesrgan-x4plus": peer.X4PLUS, "photo-x4": peer.ANIMEVIDEO_X4, "default-x4": None}
 AGREEMENT_SIDE, HALF_SIDE = 64, 24
+# Inputs of a real photo's order (x4plus smaller: its 320-px input already gives 1.6 output MP, ~40 CPU-s)
+LARGER = {"realesrgan-x4plus": 320, "photo-x4": 768, "default-x4": 1024}
 
 
 def _raw_ncnn(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -96,6 +98,25 @@ def speed_rows(repeats: int) -> None:
                   f"  {base / wall:5.2f}x")
         tiling = seconds["ours, ncnn (CPU)"][0] / seconds["raw forward, ncnn"][0] - 1
         print(f"    tiling and padding on ncnn: {tiling:+.0%} wall over one raw forward (target: at most +10%)")
+
+
+def larger_rows(repeats: int) -> None:
+    """Ours on PyTorch against ours on ncnn (the CPU) on bigger inputs, where tiles are the automatic size:
+    what decides which engine `auto` should pick on a CPU (engine.upscaling.backends.CPU_ENGINE)."""
+    print(f"\nBigger inputs, ours on the CPU, best of {repeats}, taken in turn (CPU-s per output MP; ncnn's speed-up):")
+    for name, side in LARGER.items():
+        if name not in bundled_models():
+            continue
+        image = photo(side)
+        runs = {engine: _ours(name, engine, "cpu") for engine in ("torch", "ncnn")}
+        for run in runs.values():
+            run(image[:32, :32])
+        seconds = timings(repeats, {engine: (lambda run=run, image=image: run(image)) for engine, run in runs.items()})
+        out_mp = (side * 4) ** 2 / 1e6
+        (torch_wall, torch_cpu), (ncnn_wall, ncnn_cpu) = seconds["torch"], seconds["ncnn"]
+        print(f"  {name:<20} {side}x{side}: PyTorch {torch_wall:6.2f} s {torch_cpu / out_mp:6.2f} CPU-s/MP, ncnn "
+              f"{ncnn_wall:6.2f} s {ncnn_cpu / out_mp:6.2f} CPU-s/MP: {torch_wall / ncnn_wall:.2f}x wall, "
+              f"{torch_cpu / ncnn_cpu:.2f}x CPU")
 
 
 def _vulkan_row(name: str, gpu: VulkanDevice, image: np.ndarray, repeats: int,

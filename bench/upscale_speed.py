@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peer  # noqa: E402
-from bench.engine_compare import agreement_rows, speed_rows  # noqa: E402
+from bench.engine_compare import agreement_rows, larger_rows, speed_rows  # noqa: E402
 from bench.upscale_rows import (SCALE, as_loaded, batch_rows, best_of, cpu_option_rows, default_model,  # noqa: E402
                                 gpu_rows, memory_child, memory_row, no_network_model, photo, timings)
 from engine.archs.networks import ClassicGenerator  # noqa: E402
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--peer-only", action="store_true", help="time only the peer against ours (about a minute)")
     parser.add_argument("--cpu-options", action="store_true", help="also time what was tried on the CPU")
     parser.add_argument("--engines", action="store_true", help="only PyTorch, ncnn and the peer side by side, and "
-                        "ncnn's agreement with PyTorch (about 5 minutes on 2 cores)")
+                        "ncnn's agreement with PyTorch (about 15 minutes on 2 shared cores)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -209,6 +209,7 @@ def main() -> None:
     if args.engines:
         print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
         speed_rows(args.repeats)
+        larger_rows(args.repeats)
         agreement_rows()
         print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
         return

@@ -164,6 +164,17 @@ def test_auto_picks_pytorch_on_a_cuda_or_mps_machine_else_ncnn(tmp_path: Path, m
     assert open_backend(path).backend == "pytorch on the GPU"
 
 
+def test_auto_can_prefer_pytorch_on_a_cpu_and_still_take_a_vulkan_gpu(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tiny_file(tmp_path)
+    monkeypatch.setattr(backends, "torch_gpu_available", lambda: False)
+    monkeypatch.setattr(backends, "CPU_ENGINE", "torch")
+    assert isinstance(open_backend(path).backend, TorchBackend)
+    assert isinstance(open_backend(path, "ncnn").backend, NcnnBackend)  # asked for by name
+    if HAS_VULKAN:
+        assert open_backend(path, "auto", "vulkan").backend.description.startswith("ncnn on Vulkan")
+
+
 def test_auto_uses_a_real_vulkan_gpu_but_not_a_software_one(monkeypatch: pytest.MonkeyPatch) -> None:
     software = VulkanDevice(0, "llvmpipe (LLVM 15.0.6, 256 bits)", ncnn_backend.SOFTWARE)
     monkeypatch.setattr(ncnn_backend, "vulkan_devices", lambda: (software,))

@@ -20,6 +20,12 @@ from engine.upscaling.backend import BACKEND_CHOICES, OptionsError, TileBackend
 if TYPE_CHECKING:
     from engine.models.registry import LoadedModel
 
+# What `auto` runs on a CPU without a GPU: the rule, ncnn (Winograd; measured on a quiet 2-core CPU:
+# x4plus 3.13 s against PyTorch's 5.0-6.5 s on a 160-px crop). On this project's shared CPU the two tie
+# or PyTorch leads on photo-sized inputs (bench/upscale_speed.py --engines, "Bigger inputs"): the line to
+# change, to "torch", if a quiet rerun says so.
+CPU_ENGINE = "ncnn"
+
 
 @dataclass
 class OpenedBackend:
@@ -85,6 +91,8 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
     kind, index = check_choice(backend, device)
     if backend == "torch" or kind in ("cuda", "mps") or (backend == "auto" and kind == "auto"
                                                          and torch_gpu_available()):
+        return OpenedBackend(_torch(source, which, device, precision, loaded))
+    if backend == "auto" and CPU_ENGINE == "torch" and _vulkan_index(kind, index) is None:
         return OpenedBackend(_torch(source, which, device, precision, loaded))
     from engine.models.ncnn_cache import ncnn_model
     from engine.upscaling.ncnn_backend import NcnnBackend, NcnnUnavailable
