@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-test system-deps clean-venv gpu-wheels
+.PHONY: run test install install-test system-deps vulkan-deps clean-venv gpu-wheels
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ install-test: $(VENV)/.installed-test
 system-deps:
 	@bash scripts/system-deps.sh
 
+# ncnn's Vulkan path: the loader and Mesa's drivers (a software device where there is no GPU), so the
+# Vulkan tests run rather than skip.
+vulkan-deps:
+	@bash scripts/system-deps.sh --vulkan
+
 run: install system-deps
 	$(PY) main.py
 
-test: install-test
+test: install-test vulkan-deps
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

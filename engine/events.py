@@ -188,6 +188,17 @@ TrainEvent = (StepMetrics | Validation | Previews | CheckpointSaved | PhaseChang
 
 # ----------------------------------------------------------------------------- upscaling
 @dataclass(frozen=True)
+class BackendChosen:
+    """The model a batch runs, the engine and device it runs in ('ncnn on the CPU (2 tile threads,
+    Winograd, fp32)'), and a note when `auto` could not use the fastest one for it (said once per batch)."""
+
+    model: str
+    scale: int
+    description: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class TileProgress:
     """Progress within one image: `done` of `total` tiles."""
 

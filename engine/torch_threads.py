@@ -12,9 +12,10 @@ within such a start (a few milliseconds, once per pool) can still get one thread
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -41,30 +42,39 @@ def _on_new_thread(work: Callable[[], Result]) -> Result:
     return result[0]
 
 
-def _one_intra_op_thread() -> None:
+def one_intra_op_thread() -> None:
+    """A thread initializer: this thread's torch CPU ops on one intra-op thread."""
     torch.get_num_threads()  # torch sets a thread's count on its first use: let that happen now, not later
     torch.set_num_threads(1)
 
 
 def set_own_threads(count: int) -> None:
     """The calling thread's torch CPU threads from now on; the count torch hands new threads stays as it was."""
+    with handed_down_kept():
+        torch.set_num_threads(count)
+
+
+@contextlib.contextmanager
+def handed_down_kept() -> Iterator[None]:
+    """Threads started (all the way) inside may set their own count, in their initializer; the count torch
+    hands to threads started later stays as it was."""
     with _starting:
         handed_down = _on_new_thread(torch.get_num_threads)
-        torch.set_num_threads(count)
-        _on_new_thread(lambda: torch.set_num_threads(handed_down))
+        try:
+            yield
+        finally:
+            _on_new_thread(lambda: torch.set_num_threads(handed_down))
 
 
 def single_threaded_pool(count: int, name: str) -> ThreadPoolExecutor:
     """`count` threads, already started, each running torch's CPU ops on one intra-op thread."""
-    with _starting:
-        handed_down = _on_new_thread(torch.get_num_threads)
-        pool = ThreadPoolExecutor(count, thread_name_prefix=name, initializer=_one_intra_op_thread)
+    with handed_down_kept():
+        pool = ThreadPoolExecutor(count, thread_name_prefix=name, initializer=one_intra_op_thread)
         started = threading.Barrier(count + 1)
         waits = [pool.submit(started.wait) for _ in range(count)]
         started.wait()
         for wait in waits:
             wait.result()
-        _on_new_thread(lambda: torch.set_num_threads(handed_down))
     return pool
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from PIL import Image
 
 # A bare `pytest` (not only `make test`) must not try to open windows on a display it may not have.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Models converted to ncnn go to a cache of the test session's own (child processes inherit it), never
+# to the user's: engine.user_cache.
+_CACHE = tempfile.TemporaryDirectory(prefix="srgan-test-cache-")
+os.environ["SRGAN_STUDIO_CACHE"] = _CACHE.name
 
 from engine.training.config import TrainConfig, preset  # noqa: E402
 from engine.training.perceptual import vgg_feature_stack  # noqa: E402

@@ -101,10 +101,10 @@ def test_tiles_are_halved_after_a_real_cuda_out_of_memory(tmp_path: Path) -> Non
     model = load_model("default-x4", device=CUDA).module
     image = picture(1024)
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def forward(x: np.ndarray) -> np.ndarray:
         seen.append(x.shape[-1])
         with torch.inference_mode():
-            return model(x.to(CUDA)).float().cpu()
+            return model(torch.from_numpy(x)[None].to(CUDA))[0].float().cpu().numpy()
 
     seen: list[int] = []
     reference = run_to_end(iter_tiled_halving(image, forward, 4, 256, 16))
@@ -130,7 +130,7 @@ def test_half_precision_upscales_match_fp32(model_name: str) -> None:
     for precision in ("fp32", "fp16", "bf16"):
         upscaler = Upscaler(load_model(model_name), device=CUDA, precision=precision)
         expected = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        assert upscaler.dtype == expected
+        assert upscaler.backend.dtype == expected
         results[precision] = upscaler.upscale(image)
         upscaler.close()
     scale = 4 if model_name.endswith("x4") else 2
@@ -142,6 +142,6 @@ def test_half_precision_upscales_match_fp32(model_name: str) -> None:
 
 def test_auto_precision_on_cuda_is_fp16_for_the_bundled_model() -> None:
     upscaler = Upscaler(load_model("default-x4"), device=CUDA)
-    assert upscaler.dtype == torch.float16 and upscaler.memory_format == torch.channels_last
+    assert upscaler.backend.dtype == torch.float16 and upscaler.backend.memory_format == torch.channels_last
     assert upscaler.tile >= 256  # a GPU's free memory allows big tiles (auto_tile_size)
     upscaler.close()

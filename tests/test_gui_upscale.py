@@ -12,7 +12,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine.models import registry as models
+from engine.models import sources
+from engine.upscaling.ncnn_backend import vulkan_devices
 from gui.upscale import model_picker
 from gui.upscale.queue_entry import State
 from gui.upscale.panel import UpscalePanel
@@ -184,7 +185,7 @@ def test_model_descriptions_and_the_photo_model(qtbot, tmp_path: Path, monkeypat
     tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
     tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
     tiny_model(bundled / "photo-x4.safetensors", extra={"phase": "gan", "config": {"degradation": "realistic"}})
-    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(sources, "BUNDLED_DIR", bundled)
     panel = make_panel(qtbot, tmp_path)
     picker = panel.model
     descriptions = {picker.itemText(i).removeprefix("Bundled: "): picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
@@ -202,13 +203,13 @@ def test_picker_says_what_each_model_costs_here_measured_once(qtbot, tmp_path: P
     bundled.mkdir()
     tiny_model(bundled / "default-x4.safetensors", extra={"phase": "gan"})
     tiny_model(bundled / "faithful-x2.safetensors", scale=2, extra={"phase": "pretrain"})
-    monkeypatch.setattr(models, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(sources, "BUNDLED_DIR", bundled)
     panel = make_panel(qtbot, tmp_path)
     picker = panel.model
-    assert "per megapixel" not in panel.settings.description.text()  # nothing measured before the list opens
+    assert "per output megapixel" not in panel.settings.description.text()  # nothing measured before the list opens
     pick_in_popup(qtbot, picker, "Bundled: default-x4")
-    qtbot.waitUntil(lambda: "s per megapixel here" in panel.settings.description.text(), timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: all("s per megapixel here" in picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    qtbot.waitUntil(lambda: "s per output megapixel here" in panel.settings.description.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: all("s per output megapixel here" in picker.itemData(i, Qt.ItemDataRole.ToolTipRole)
                                 for i in range(2)), timeout=TIMEOUT_MS)
     assert panel.settings.description.text().startswith("Sharp")
 
@@ -217,7 +218,7 @@ def test_picker_says_what_each_model_costs_here_measured_once(qtbot, tmp_path: P
     again = UpscalePanel(isolated_settings(tmp_path))  # the next launch: the figures come from the settings
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: not again.model.is_checking(), timeout=TIMEOUT_MS)
-    assert "s per megapixel here" in again.settings.description.text()
+    assert "s per output megapixel here" in again.settings.description.text()
     again.model.showPopup()
     again.model.hidePopup()
     assert measured == []
@@ -256,3 +257,33 @@ def test_the_current_runs_best_before_it_has_one_says_so(qtbot, tmp_path: Path) 
     wait_idle(qtbot, panel)
     assert panel.queue.entries[0].state is State.FAILED
     assert "the current run has no best weights yet" in panel.message.text()
+
+
+def test_cancel_says_cancelling_and_ends_within_two_seconds_on_a_slow_model(qtbot, tmp_path: Path) -> None:
+    """A model and picture whose tiles take seconds each: Cancel still answers at once (the tile in flight
+    is abandoned), showing "Cancelling…" on the button and the row until the engine has let go."""
+    panel = make_panel(qtbot, tmp_path, tiny_model(tmp_path / "wide.safetensors", features=64, convs=16))
+    image = write_images(tmp_path / "in", 1, size=640)[0]
+    drop(panel.drop_zone, [image])
+    entry = panel.queue.entry_for(image)
+    qtbot.waitUntil(lambda: entry.state is State.RUNNING, timeout=TIMEOUT_MS)
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert entry.state is State.CANCELLING and panel.queue.row_widget(entry).status.text() == "Cancelling…"
+    assert panel.cancel_button.text() == "Cancelling…" and not panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: entry.state is State.CANCELLED, timeout=2000)
+    wait_idle(qtbot, panel)
+    assert panel.cancel_button.text() == "Cancel"
+
+
+def test_engine_choice_persists_and_the_last_engine_is_named(qtbot, tmp_path: Path) -> None:
+    first = make_panel(qtbot, tmp_path, tiny_model(tmp_path / "tiny.safetensors"))
+    devices = [first.settings.device.itemData(i) for i in range(first.settings.device.count())]
+    assert devices[0] == "auto" and "cpu" in devices
+    assert all(f"vulkan:{gpu.index}" in devices for gpu in vulkan_devices())  # each Vulkan GPU, by name
+    pick_in_popup(qtbot, first.settings.backend, "PyTorch")
+    drop(first.drop_zone, write_images(tmp_path / "in", 1, size=24))
+    wait_idle(qtbot, first)
+    assert first.settings.engine.text().startswith("Last run in PyTorch on CPU")
+    second = UpscalePanel(isolated_settings(tmp_path))
+    qtbot.addWidget(second)
+    assert second.settings.run_spec().backend == "torch"

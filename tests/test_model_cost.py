@@ -29,9 +29,10 @@ def test_the_key_changes_with_the_file(tmp_path: Path) -> None:
     assert before == cost_key(path, "cpu") and str(path.resolve()) in before
     os.utime(path, ns=(1, 1))
     assert cost_key(path, "cpu") != before
+    assert cost_key(path, "cpu", "torch") != cost_key(path, "cpu", "ncnn")  # each engine is timed on its own
 
 
 def test_described_with_the_precision_a_person_reads() -> None:
-    assert describe_cost(0.05) == "under 0.1 s per megapixel here"
-    assert describe_cost(2.345) == "about 2.3 s per megapixel here"
-    assert describe_cost(52.4) == "about 52 s per megapixel here"
+    assert describe_cost(0.05) == "under 0.1 s per output megapixel here"
+    assert describe_cost(2.345) == "about 2.3 s per output megapixel here"
+    assert describe_cost(52.4) == "about 52 s per output megapixel here"

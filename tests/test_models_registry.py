@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from engine.models import registry as models
+from engine.models import sources
 from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.training.checkpoint import save_checkpoint
 from engine.models.export import export_generator
@@ -105,7 +106,7 @@ def test_state_dict_of_something_else_is_not_a_super_resolution_model(tmp_path: 
 
 def test_sources_resolve_to_bundled_models_or_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    net: CompactGenerator) -> None:
-    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(sources, "BUNDLED_DIR", tmp_path)
     with pytest.raises(ModelLoadError, match="default model .* is not there yet"):
         resolve_model_source("default")
     export_generator(tmp_path / "default-x4.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))

@@ -26,9 +26,9 @@ def net() -> CompactGenerator:
 
 
 def forward_with(net: CompactGenerator):
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def forward(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return net(x)
+            return net(torch.from_numpy(x)[None])[0].numpy()
     return forward
 
 
@@ -106,7 +106,7 @@ def test_cancel_stops_between_tiles(net: CompactGenerator) -> None:
 def test_out_of_memory_halves_the_tile_and_still_matches(net: CompactGenerator) -> None:
     tried: list[int] = []
 
-    def small_memory_forward(x: torch.Tensor) -> torch.Tensor:
+    def small_memory_forward(x: np.ndarray) -> np.ndarray:
         tried.append(max(x.shape[-2:]))
         if max(x.shape[-2:]) > 32:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
@@ -119,7 +119,7 @@ def test_out_of_memory_halves_the_tile_and_still_matches(net: CompactGenerator) 
 
 
 def test_out_of_memory_at_the_smallest_tile_is_a_clear_error() -> None:
-    def always_oom(x: torch.Tensor) -> torch.Tensor:
+    def always_oom(x: np.ndarray) -> np.ndarray:
         raise RuntimeError("CUDA out of memory")
 
     with pytest.raises(MemoryError, match=f"{MIN_TILE}-pixel tiles"):
@@ -127,7 +127,7 @@ def test_out_of_memory_at_the_smallest_tile_is_a_clear_error() -> None:
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory() -> None:
-    def broken(x: torch.Tensor) -> torch.Tensor:
+    def broken(x: np.ndarray) -> np.ndarray:
         raise RuntimeError("shape mismatch")
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
@@ -207,7 +207,7 @@ def test_rows_handed_to_a_sink_are_the_whole_result(net: CompactGenerator) -> No
 def test_out_of_memory_after_rows_were_handed_on_is_an_error_not_a_restart(net: CompactGenerator) -> None:
     calls = 0
 
-    def fails_late(x: torch.Tensor) -> torch.Tensor:
+    def fails_late(x: np.ndarray) -> np.ndarray:
         nonlocal calls
         calls += 1
         if calls > 5:

@@ -84,10 +84,10 @@ def test_resume_refuses_settings_other_than_the_runs(image_folder: Path, tmp_pat
 def test_steps_keep_the_default_presets_pretraining_share() -> None:
     def config(*argv: str) -> Any:
         parser = argparse.ArgumentParser()
-        from engine.cli.train import register
+        from engine.cli.train import configure_train
 
-        register(parser.add_subparsers())
-        return build_config(parser.parse_args(["train", "--data", "d", "--out", "o", *argv]))
+        configure_train(parser)
+        return build_config(parser.parse_args(["--data", "d", "--out", "o", *argv]))
 
     scratch = config("--preset", "scratch", "--steps", "100")
     assert (scratch.steps, scratch.pretrain_steps) == (100, 50)

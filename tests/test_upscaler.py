@@ -11,12 +11,13 @@ import torch
 from PIL import Image, ImageCms
 
 from engine.archs.networks import CompactGenerator
-from engine.events import BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
+from engine.events import BackendChosen, BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
 from engine.models.export import export_generator
 from engine.io.images import ORIENTATION_TAG, read_image
 from engine.models.registry import LoadedModel, load_model
 from tests.png_helpers import write_png
-from engine.upscaling.upscaler import OptionsError, Upscaler, network_for, resolve_dtype
+from engine.upscaling.torch_backend import network_for, resolve_dtype
+from engine.upscaling.upscaler import OptionsError, Upscaler
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions, collect_inputs, free_path, output_name, target_size
 
 
@@ -102,8 +103,9 @@ def test_batch_writes_named_outputs_and_reports_events(tmp_path: Path, rgb_model
     Image.fromarray(noise(10, 14)).save(tmp_path / "photo.jpg")
     out_dir = tmp_path / "out"
     events = run_batch([tmp_path / "photo.jpg"], UpscaleOptions(out_dir=str(out_dir), tile=16), rgb_model)
-    assert [type(e) for e in events[:3]] == [ItemStarted, ItemRead, TileProgress]
-    assert (events[1].in_size, events[1].out_size, events[1].pixels.shape) == ((14, 10), (56, 40), (10, 14, 3))
+    assert [type(e) for e in events[:4]] == [BackendChosen, ItemStarted, ItemRead, TileProgress]
+    assert events[0].scale == 4 and events[0].description
+    assert (events[2].in_size, events[2].out_size, events[2].pixels.shape) == ((14, 10), (56, 40), (10, 14, 3))
     done = events[-2]
     assert isinstance(done, ItemDone) and done.output_path == str(out_dir / "photo_x4.jpg") and done.image is None
     assert events[-1] == BatchDone(succeeded=[str(out_dir / "photo_x4.jpg")], failed=[], cancelled=False)
@@ -193,14 +195,14 @@ def test_stop_cancels_mid_image_and_starts_nothing_else(tmp_path: Path, rgb_mode
         events.append(event)
         if isinstance(event, TileProgress):
             batch.request_stop()
-    assert [type(e) for e in events] == [ItemStarted, ItemRead, TileProgress, BatchDone]
+    assert [type(e) for e in events] == [BackendChosen, ItemStarted, ItemRead, TileProgress, BatchDone]
     assert events[-1].cancelled and not events[-1].succeeded
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_unreadable_explicit_input_is_reported_not_raised(tmp_path: Path, rgb_model: LoadedModel) -> None:
     events = run_batch([tmp_path / "nope.png"], UpscaleOptions(out_dir=str(tmp_path / "out")), rgb_model)
-    assert isinstance(events[1], ItemFailed) and "does not exist" in events[1].message
+    assert isinstance(events[2], ItemFailed) and "does not exist" in events[2].message
 
 
 def test_one_naming_rule_names_the_model_unless_it_is_the_default(tmp_path: Path) -> None:

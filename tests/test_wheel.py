@@ -92,7 +92,7 @@ def test_installed_cli_upscales_with_the_bundled_default_model(installed: Instal
     result = installed.run(installed.target / "bin" / "srgan-studio", "upscale", "photo.png", "--out", "big",
                            "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "model: default-x4 (srgan-studio, x4)" in result.stderr
+    assert "model: default-x4 (x4) in ncnn on the CPU" in result.stderr  # the auto rule, installed
     with Image.open(installed.elsewhere / "big" / "photo_x4.png") as output:
         assert output.size == (160, 112)
 

@@ -19,8 +19,8 @@ from tests.gui_helpers import isolated_settings
 TIMEOUT_MS = 30_000
 
 
-def tiny_model(path: Path, scale: int = 4, extra: dict | None = None) -> Path:
-    net = CompactGenerator(3, 8, 2, scale)
+def tiny_model(path: Path, scale: int = 4, extra: dict | None = None, features: int = 8, convs: int = 2) -> Path:
+    net = CompactGenerator(3, features, convs, scale)
     return export_generator(path, net.state_dict(), net.spec(), net.value_range, extra=extra)
 
 

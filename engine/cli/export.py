@@ -15,9 +15,7 @@ from engine.training.run_folder import RunFolder
 EXIT_OK, EXIT_BAD_ARGS = 0, 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export a run's generator or a model file as "
-                                                  "safetensors, ONNX or ncnn")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RUN_OR_FILE",
                         help="a run folder (its best export, else its latest), or a model file")
     parser.add_argument("--format", required=True, choices=FORMATS)
@@ -27,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fp16", action="store_true", help="store weights in half precision")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     parser.set_defaults(func=run_export)
+
+
+COMMANDS = {"export": configure}  # engine.cli.main's table
 
 
 def run_export(args: argparse.Namespace) -> int:

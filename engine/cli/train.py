@@ -27,9 +27,8 @@ from engine.training.trainer import Trainer
 SETUP_ERRORS = (ValueError, OSError)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    train = subparsers.add_parser("train", help="train a super-resolution GAN on a folder of images",
-                                  epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure_train(train: argparse.ArgumentParser) -> None:
+    train.epilog, train.formatter_class = settings_help(), argparse.RawDescriptionHelpFormatter
     train.add_argument("--data", help="folder of training images, searched recursively, or one holding hr/ and lr/ "
                        "pairs (other LR partners: --set lr_dir=DIR); with --resume: only where the run's images "
                        "moved")
@@ -44,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="any training setting, e.g. --set batch_size=8 lr_g=1e-4 (all of them below)")
     train.set_defaults(func=run_train)
 
-    evaluate = subparsers.add_parser("eval", help="PSNR/SSIM (Y channel) of a model and of bicubic on HR images")
+
+def configure_eval(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--model", required=True, help="a bundled model name, an exported .safetensors, a "
                           "training checkpoint.pt or a third-party model file")
     evaluate.add_argument("--data", required=True, help="folder of high-resolution images")
@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-side", type=int, help="score centred crops of at most this size (default: whole "
                           "images)")
     evaluate.set_defaults(func=run_eval)
+
+
+COMMANDS = {"train": configure_train, "eval": configure_eval}  # engine.cli.main's table
 
 
 # ----------------------------------------------------------------------------- train

@@ -6,15 +6,15 @@ Exit status: 0 when every image succeeded, 1 when any failed, 2 when the argumen
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 
 from tqdm import tqdm
 
-from engine.device import DEVICE_CHOICES
-from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
+from engine.device import UPSCALE_DEVICE_HELP
+from engine.events import BackendChosen, BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.io.images import FORMATS
-from engine.models.registry import WHICH_WEIGHTS, load_model
+from engine.models.sources import WHICH_WEIGHTS
+from engine.upscaling.backend import BACKEND_CHOICES
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_ARGS = 0, 1, 2
@@ -29,8 +29,7 @@ def _tile(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a number of pixels, not {text!r}") from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("upscale", help="upscale images and folders (recursively) with a model")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     parser.add_argument("--model", default="default",
                         help="'default', a bundled model's name, an exported .safetensors, a training "
@@ -42,11 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="upscaled", help="output folder (default: ./upscaled)")
     parser.add_argument("--tile", type=_tile, default=0, help="tile size in pixels, or 'auto' (default)")
     parser.add_argument("--overlap", type=int, default=16, help="tile overlap in input pixels (default 16)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                        help="the inference engine: auto (PyTorch on CUDA/MPS, else ncnn where it can run the "
+                             "model: Vulkan GPU, else the CPU), torch or ncnn")
+    parser.add_argument("--device", default="auto", help=UPSCALE_DEVICE_HELP)
     parser.add_argument("--format", choices=tuple(FORMATS), help="output format (default: the input's, else png)")
     parser.add_argument("--quality", type=int, default=95, help="jpg/webp quality, 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run_upscale)
+
+
+COMMANDS = {"upscale": configure}  # engine.cli.main's table
 
 
 class _TileBar:
@@ -76,21 +81,25 @@ class _TileBar:
 
 def run_upscale(args: argparse.Namespace) -> int:
     try:
-        options = UpscaleOptions(model=args.model, which=args.which, device=args.device, tile=args.tile,
-                                 overlap=args.overlap, out_dir=args.out, format=args.format, quality=args.quality,
-                                 overwrite=args.overwrite, scale=args.scale, width=args.width)
-        model = load_model(options.model, which=options.which)
-        batch = BatchUpscaler(args.inputs, options, model)
+        options = UpscaleOptions(model=args.model, which=args.which, backend=args.backend, device=args.device,
+                                 tile=args.tile, overlap=args.overlap, out_dir=args.out, format=args.format,
+                                 quality=args.quality, overwrite=args.overwrite, scale=args.scale, width=args.width)
+        batch = BatchUpscaler(args.inputs, options)
         events = batch.run()
-        first = next(events)  # the device and precision are checked before the first item
+        chosen: BackendChosen = next(events)  # the model, backend and device are checked before the first item
     except ValueError as exc:  # OptionsError, ModelLoadError, or a device this machine lacks
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS
-    print(f"model: {model.name} ({model.kind}, x{model.scale})", file=sys.stderr)
+    except OSError as exc:  # the cache folder of converted models cannot be written
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    print(f"model: {chosen.model} (x{chosen.scale}) in {chosen.description}", file=sys.stderr)
+    if chosen.note:
+        print(f"note: {chosen.note}", file=sys.stderr)
     bar = _TileBar()
     total_items, last_progress = 0, None
     summary = BatchDone()
-    for event in itertools.chain([first], events):
+    for event in events:
         if isinstance(event, ItemStarted):
             total_items, last_progress = event.total_items, None
         elif isinstance(event, TileProgress):

@@ -14,9 +14,9 @@ from torch import nn
 
 from engine.archs.table import build_generator
 from engine.errors import CheckpointError
+from engine.models.sources import WHICH_WEIGHTS
 
 FORMAT_VERSION = 3
-WHICH_WEIGHTS = ("ema", "generator")
 
 
 def _feed(digest: Any, value: Any) -> None:

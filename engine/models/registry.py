@@ -22,11 +22,9 @@ from engine.models import export
 from engine.errors import CheckpointError, ModelLoadError
 from engine.models.checkpoint_file import WHICH_WEIGHTS, generator_from_state
 from engine.device import resolve_device
-from engine.resources import resource_path
 from engine.models.safe_load import load_torch_file
-
-BUNDLED_DIR = resource_path("models")
-DEFAULT_MODEL = "default-x4"
+# Where model files are found lives in a module without torch (the ncnn path needs it); re-exported here.
+from engine.models.sources import BUNDLED_DIR, DEFAULT_MODEL, bundled_models, resolve_model_source  # noqa: F401
 
 ModelKind = Literal["srgan-studio", "checkpoint", "spandrel"]
 # The endings of the weight files people pick: our exports, checkpoints, third-party .pth/.ckpt. Files are
@@ -160,33 +158,6 @@ REGISTRY: list[tuple[Callable[[ModelFile], bool], Callable[[ModelFile, str], Loa
 
 
 # ----------------------------------------------------------------------------- public
-def bundled_models() -> dict[str, Path]:
-    """Models shipped in resources/models, by file stem."""
-    if not BUNDLED_DIR.is_dir():
-        return {}
-    return {path.stem: path for path in sorted(BUNDLED_DIR.glob("*.safetensors"))}
-
-
-def resolve_model_source(source: str | Path) -> Path:
-    """'default', a bundled model's name, or a path -> an existing model file."""
-    text = str(source)
-    if text == "default":
-        path = BUNDLED_DIR / f"{DEFAULT_MODEL}.safetensors"
-        if not path.is_file():
-            raise ModelLoadError(f"the default model ({path}) is not there yet; train one or pass a model file")
-        return path
-    bundled = bundled_models()
-    if text in bundled:
-        return bundled[text]
-    path = Path(source)
-    if not path.exists():
-        raise ModelLoadError(f"model not found: {text} (not a file, nor a bundled model: "
-                             f"{', '.join(['default', *bundled]) })")
-    if not path.is_file():
-        raise ModelLoadError(f"{text} is a folder, not a model file")
-    return path
-
-
 def load_model(source: str | Path, device: str | torch.device | None = None, which: str = "ema") -> LoadedModel:
     """Load any supported model file, in eval mode, on `device` (None = stay on the CPU)."""
     if which not in WHICH_WEIGHTS:

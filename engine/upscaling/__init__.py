@@ -1,1 +1,2 @@
-"""Upscaling: a model on a device run tile by tile (Upscaler), over files and folders (BatchUpscaler)."""
+"""Upscaling: a model in an engine (PyTorch or ncnn, `backends`) run tile by tile (Upscaler), over files and
+folders (BatchUpscaler)."""

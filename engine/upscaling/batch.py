@@ -14,21 +14,25 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from engine.device import DEVICE_CHOICES
-from engine.events import BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
-from engine.upscaling.heap import FreedMemoryKept
+from engine.events import BackendChosen, BatchDone, ItemDone, ItemFailed, ItemRead, ItemStarted, TileProgress
 from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, check_output_size,
-                            has_image_extension, is_image_file, jpeg_rows, output_format, png_rows, read_image,
-                            resize, save_image)
-from engine.upscaling.upscaler import UPSCALE_PRECISIONS, OptionsError, Upscaler
-from engine.models.registry import DEFAULT_MODEL, WHICH_WEIGHTS, LoadedModel, load_model
+                              has_image_extension, is_image_file, jpeg_rows, output_format, png_rows, read_image,
+                              resize, save_image)
+from engine.models.sources import DEFAULT_MODEL, WHICH_WEIGHTS
+from engine.upscaling.backends import check_choice, open_backend
+from engine.upscaling.heap import FreedMemoryKept
 from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, available_ram_bytes, map_progress
+from engine.upscaling.upscaler import UPSCALE_PRECISIONS, OptionsError, Upscaler
 
-BatchEvent = ItemStarted | ItemRead | TileProgress | ItemDone | ItemFailed | BatchDone
+if TYPE_CHECKING:
+    from engine.models.registry import LoadedModel
+
+BatchEvent = BackendChosen | ItemStarted | ItemRead | TileProgress | ItemDone | ItemFailed | BatchDone
 
 
 def target_size(width: int, height: int, native_scale: int, scale: float | None = None,
@@ -71,10 +75,12 @@ def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class UpscaleOptions:
     """Everything a batch run needs besides its inputs. `tile` 0 = automatic; `out_dir` None = return
     images in the events without writing files; `format` None = the input's format when it is png, jpg
-    or webp, else png; `scale` / `width` = a target size instead of the model's own scale."""
+    or webp, else png; `scale` / `width` = a target size instead of the model's own scale; `backend` and
+    `device` = the engine and where it runs (engine.upscaling.backends)."""
 
     model: str = "default"
     which: str = "ema"
+    backend: str = "auto"
     device: str = "auto"
     tile: int | str = 0
     overlap: int = 16
@@ -100,8 +106,7 @@ class UpscaleOptions:
         """Raise OptionsError naming the first bad option."""
         if self.which not in WHICH_WEIGHTS:
             raise OptionsError(f"which must be one of {', '.join(WHICH_WEIGHTS)}, not {self.which!r}")
-        if self.device not in DEVICE_CHOICES:
-            raise OptionsError(f"device must be one of {', '.join(DEVICE_CHOICES)}, not {self.device!r}")
+        check_choice(self.backend, self.device)
         if not isinstance(self.tile, int) or (self.tile != 0 and self.tile < MIN_TILE):
             raise OptionsError(f"tile must be 'auto' (0) or at least {MIN_TILE} pixels, not {self.tile!r}")
         if self.overlap < 0:
@@ -275,14 +280,17 @@ class BatchUpscaler:
         return out_path.suffix in (EXTENSIONS["png"], EXTENSIONS["jpg"]) and size == native and upscaler.streams(pixels)
 
     def run(self) -> Iterator[BatchEvent]:
-        """Yield ItemStarted / TileProgress / ItemDone or ItemFailed per image, then BatchDone.
+        """Yield BackendChosen, then ItemStarted / TileProgress / ItemDone or ItemFailed per image, then
+        BatchDone.
 
-        Raises ModelLoadError or OptionsError before any item if the model or options are unusable.
+        Raises ModelLoadError or OptionsError before any event if the model or options are unusable.
         """
         options = self.options
-        model = self.model or load_model(options.model, which=options.which)
-        upscaler = Upscaler(model, options.device, int(options.tile), options.overlap, options.precision)
+        opened = open_backend(options.model, options.backend, options.device, options.precision, options.which,
+                              self.model)
+        upscaler = Upscaler(opened.backend, tile=int(options.tile), overlap=options.overlap)
         try:
+            yield BackendChosen(upscaler.model.name, upscaler.model.scale, opened.backend.description, opened.note)
             with FreedMemoryKept():  # for the whole batch: small images then reuse each other's memory
                 yield from self._run_items(upscaler)
         finally:

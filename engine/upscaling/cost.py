@@ -2,10 +2,11 @@
 
 Parameter counts mislead (a 16.7M-parameter RRDB net costs ~50x a 0.6M Compact one per pixel, not 28x),
 and the same model runs at very different speeds on a laptop CPU, a 2-core server and a GPU, so a picker
-that says "about N s per megapixel here" has to time the model on the device it will run on. One small
-tile through the real upscaler, after a warm-up, is enough: the upscaler's cost per pixel is flat in the
-image size (engine.upscaling.tiling.auto_tile_size). The upscaler hands back CPU arrays, so a GPU run is
-finished when the call returns.
+that says "about N s per output megapixel here" has to time the model in the engine and on the device it
+will run on (the `auto` rule's by default: ncnn on a CPU). One small tile through the real upscaler, after
+a warm-up, is enough: the upscaler's cost per pixel is flat in the image size
+(engine.upscaling.tiling.auto_tile_size). The upscaler hands back CPU arrays, so a GPU run is finished when
+the call returns. Megapixels are the result's: an x4 model's output has 16x its input's pixels.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from engine.device import resolve_device
-from engine.models.registry import load_model
+from engine.upscaling.backends import describe_auto, open_backend
+from engine.upscaling.ncnn_backend import cpu_threads
 from engine.upscaling.upscaler import Upscaler
 
 WARM_UP_SIDE = 16
@@ -25,11 +25,11 @@ PROBE_SECONDS = 1.0  # the timed run's length, roughly: long enough that per-cal
 SIDES = (32, 160)  # LR sides the timed run stays within (160 px at x4 is 0.4 MP out)
 
 
-def seconds_per_megapixel(source: str | Path, device: str = "auto") -> float:
-    """Time one input through the model's upscaler on `device`, sized from a warm-up run to take about
-    PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute."""
-    model = load_model(source)
-    upscaler = Upscaler(model, device=device, overlap=0)
+def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str = "auto") -> float:
+    """Time one input through the model's upscaler in `backend` on `device`, sized from a warm-up run to take
+    about PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute."""
+    upscaler = Upscaler(open_backend(source, backend, device).backend, overlap=0)
+    model = upscaler.model
     try:
         noise = np.random.default_rng(0).integers(0, 256, (SIDES[1], SIDES[1], model.in_channels), dtype=np.uint8)
         start = time.perf_counter()
@@ -44,17 +44,18 @@ def seconds_per_megapixel(source: str | Path, device: str = "auto") -> float:
     return elapsed / ((side * model.scale) ** 2 / 1e6)
 
 
-def cost_key(source: str | Path, device: str = "auto") -> str:
-    """What a measured cost depends on: the file (path, size, time), the device and the CPU threads."""
+def cost_key(source: str | Path, device: str = "auto", backend: str = "auto") -> str:
+    """What a measured cost depends on: the file (path, size, time), the engine and device (for `auto`,
+    where the rule runs it here) and the CPU threads."""
     path = Path(source).resolve()
     stat = path.stat()
-    resolved = resolve_device(device)
-    where = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else resolved.type
-    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{where}|{torch.get_num_threads()}"
+    where = describe_auto() if (backend, device) == ("auto", "auto") else f"{backend} on {device}"
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{where}|{cpu_threads()}"
 
 
 def describe_cost(seconds: float) -> str:
-    """'about 52 s per megapixel here', with the precision a person reads."""
+    """'about 52 s per output megapixel here', with the precision a person reads."""
+    unit = "s per output megapixel here"
     if seconds < 0.1:
-        return "under 0.1 s per megapixel here"
-    return f"about {seconds:.1f} s per megapixel here" if seconds < 10 else f"about {seconds:.0f} s per megapixel here"
+        return f"under 0.1 {unit}"
+    return f"about {seconds:.1f} {unit}" if seconds < 10 else f"about {seconds:.0f} {unit}"

@@ -9,6 +9,8 @@ least 4x the network's receptive radius the result equals the untiled one.
 
 The output (uint8 by default) is filled tile by tile, or handed on a row of tiles at a time; only what
 later tiles still blend into is held in float. Several tiles may run at once (`engine.upscaling.tile_threads`).
+Tiles are numpy arrays, so any engine can run them (`engine.upscaling.backend`); torch is imported only
+by the automatic tile size of a PyTorch model.
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
-from torch import nn
 
 from engine.device import is_out_of_memory
 from engine.io.images import to_float
-from engine.upscaling.tile_threads import TileMap
 
-# (1, C, h, w) float32 in [0, 1] on the CPU -> (1, C, h*scale, w*scale) float32 in [0, 1] on the CPU
-# (a fresh tensor: the caller weights it in place).
-TileForward = Callable[[torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# (C, h, w) float32 in [0, 1] -> (C, h*scale, w*scale) float32 in [0, 1] (a fresh array: the caller
+# weights it in place).
+TileForward = Callable[[np.ndarray], np.ndarray]
+# Apply fn to each item, yielding the results in order (the builtin `map`, or a backend's tile threads).
+TileMap = Callable[[Callable[[np.ndarray], np.ndarray], Iterable[np.ndarray]], Iterator[np.ndarray]]
 # Takes finished output rows (hxWxC, in order from the top) as they come.
 RowSink = Callable[[np.ndarray], None]
 # What the generators below yield while they run: (tiles done, tiles in total).
@@ -129,11 +134,11 @@ def feather(starts: list[int], size: int, scale: int, overlap: int) -> list[np.n
 
 
 def _patches(image: np.ndarray, ys: list[int], xs: list[int], tile_h: int,
-             tile_w: int) -> Iterator[torch.Tensor]:
-    """The tiles in row-major order as (1, C, h, w) float tensors, converted one at a time."""
+             tile_w: int) -> Iterator[np.ndarray]:
+    """The tiles in row-major order as (C, h, w) float32 arrays, converted one at a time."""
     for y0 in ys:
         for x0 in xs:
-            yield torch.from_numpy(to_float(image[y0:y0 + tile_h, x0:x0 + tile_w])).permute(2, 0, 1)[None]
+            yield np.ascontiguousarray(to_float(image[y0:y0 + tile_h, x0:x0 + tile_w]).transpose(2, 0, 1))
 
 
 def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
@@ -157,20 +162,20 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     output = None if sink else np.empty((height * scale, width * scale, channels), dtype=output_dtype)
     integer = np.dtype(output_dtype).kind == "u"
     top = float(np.iinfo(output_dtype).max) if integer else 1.0
-    profiles = ((torch.from_numpy(y_weights[row]), torch.from_numpy(x_weights[col]))
-                for row in range(len(ys)) for col in range(len(xs)))
+    profiles = ((y_weights[row], x_weights[col]) for row in range(len(ys)) for col in range(len(xs)))
 
-    def weighted(job: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
+    def weighted(job: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """One tile's result times its weight, on the tile threads. For an integer output it is clamped
         to [0, 1] first (a blend of values in range stays in range: the sum needs no clipping), scaled to
         the output's range, with half a level added so that the final cast rounds."""
         patch, (y_weight, x_weight) = job
-        with torch.inference_mode():
-            result = forward(patch)[0].permute(1, 2, 0)
-            weight = (y_weight[:, None] * x_weight[None, :]).unsqueeze(-1)
-            if not integer:
-                return result.mul_(weight).numpy()
-            return torch.addcmul(weight * 0.5, result.clamp_(0.0, 1.0), weight * top).numpy()
+        result = np.ascontiguousarray(forward(patch).transpose(1, 2, 0))
+        weight = (y_weight[:, None] * x_weight[None, :])[..., None]
+        if not integer:
+            return np.multiply(result, weight, out=result)
+        np.clip(result, 0.0, 1.0, out=result)
+        np.multiply(result, weight * top, out=result)
+        return np.add(result, weight * 0.5, out=result)
 
     total, done = len(ys) * len(xs), 0
     carried = np.zeros((0, width * scale, channels), np.float32)  # what the next row of tiles adds to
@@ -205,10 +210,12 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
 
 def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
                        cancel: threading.Event | None = None, output_dtype: type = np.uint8,
-                       run_tiles: TileMap = map,
-                       sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
+                       run_tiles: TileMap = map, sink: RowSink | None = None,
+                       after_out_of_memory: Callable[[], None] = lambda: None,
+                       ) -> Generator[Progress, None, np.ndarray | None]:
     """`iter_tiled`, restarted with half the tile size each time the device runs out of memory (with a
-    `sink`, only while it has no rows yet: rows it has taken cannot be taken back)."""
+    `sink`, only while it has no rows yet: rows it has taken cannot be taken back); `after_out_of_memory`
+    lets the device give its cached memory back before the retry."""
     tile = min(tile, max(image.shape[:2]))
     emitted = 0
 
@@ -229,8 +236,7 @@ def iter_tiled_halving(image: np.ndarray, forward: TileForward, scale: int, tile
             if tile <= MIN_TILE:
                 raise MemoryError(f"out of memory even with {MIN_TILE}-pixel tiles") from None
             tile = max(MIN_TILE, tile // 2)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            after_out_of_memory()
 
 
 # ----------------------------------------------------------------------------- automatic tile size
@@ -250,8 +256,26 @@ def available_ram_bytes() -> int:
 def activation_bytes_per_pixel(module: nn.Module, scale: int, bytes_per_value: int) -> int:
     """A deliberately generous guess of memory per LR pixel: the widest conv layer, as if it ran at HR,
     three times over (input, output and workspace)."""
+    from torch import nn  # a PyTorch model's question: only its backend asks it
+
     widths = [m.out_channels for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return bytes_per_value * max(widths, default=64) * scale * scale * 3
+    return _bytes_per_pixel(max(widths, default=64), scale, bytes_per_value)
+
+
+def _bytes_per_pixel(widest_channels: int, scale: int, bytes_per_value: int) -> int:
+    return bytes_per_value * widest_channels * scale * scale * 3
+
+
+def _fitting_side(budget: float, workers: int, bytes_per_pixel: int, cap: int) -> int:
+    side = int(math.sqrt(budget / workers / bytes_per_pixel))
+    return max(MIN_TILE, min(cap, side // 16 * 16))
+
+
+def cpu_tile_size(widest_channels: int, scale: int, bytes_per_value: int = 4, workers: int = 1) -> int:
+    """`auto_tile_size` on the CPU for a network whose widest convolution has `widest_channels` outputs
+    (what an engine other than PyTorch knows of it)."""
+    return _fitting_side(available_ram_bytes() * 0.25, workers, _bytes_per_pixel(widest_channels, scale,
+                                                                                   bytes_per_value), CPU_MAX_TILE)
 
 
 def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_per_value: int = 4,
@@ -268,14 +292,15 @@ def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_pe
     torch and the model hold (0.84 GiB) with 256-px tiles, 0.60 GiB with 320 and 0.77-0.82 GiB with 384;
     the issue's bound is the output's bytes (0.72 GiB) + 1 GiB in all.
     """
+    import torch  # a PyTorch model's question: only its backend asks it
+
     if device.type == "mps":
         return MPS_TILE  # MPS reports no free memory; a fixed size is the safe choice
     if device.type == "cuda":
         budget, cap = torch.cuda.mem_get_info(device)[0] * 0.5, GPU_MAX_TILE
     else:
         budget, cap = available_ram_bytes() * 0.25, CPU_MAX_TILE
-    side = int(math.sqrt(budget / workers / activation_bytes_per_pixel(module, scale, bytes_per_value)))
-    return max(MIN_TILE, min(cap, side // 16 * 16))
+    return _fitting_side(budget, workers, activation_bytes_per_pixel(module, scale, bytes_per_value), cap)
 
 
 def tile_for_workers(height: int, width: int, tile: int, overlap: int, workers: int) -> int:

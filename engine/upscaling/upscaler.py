@@ -1,105 +1,47 @@
-"""`Upscaler`: a loaded model on a device, run tile by tile over one pixel array.
+"""`Upscaler`: a model in an inference engine (`engine.upscaling.backend`), run tile by tile over one
+pixel array.
 
 Channels are adapted to the model: grey into an RGB model is replicated and converted back to luma;
 colour into a grey model runs on Y of YCbCr with Cb/Cr resized bicubically; alpha goes through a grey
 model, or a Lanczos resize otherwise. 8-bit input gives 8-bit output, 16-bit (or float) input 16-bit.
+This module imports no engine: the same tiling, seams, channels and cancelling serve PyTorch and ncnn.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Generator
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-import torch.utils.mkldnn
 from PIL import Image
-from torch import nn
 
-from engine.archs.networks import ClassicGenerator, CompactGenerator
-from engine.device import PRECISIONS, resolve_device
-from engine.upscaling.heap import FreedMemoryKept
 from engine.io.images import quantize, resize, to_float
-from engine.models.registry import LoadedModel
-from engine.upscaling.tile_threads import TileThreads
-from engine.upscaling.tiling import (Progress, RowSink, auto_tile_size, iter_tiled_halving, map_progress, run_to_end,
-                           tile_for_workers)
+from engine.upscaling.backend import UPSCALE_PRECISIONS, ModelShape, OptionsError, TileBackend
+from engine.upscaling.heap import FreedMemoryKept
+from engine.upscaling.tiling import Progress, RowSink, iter_tiled_halving, map_progress, run_to_end, tile_for_workers
 
-UPSCALE_PRECISIONS = ("auto", *PRECISIONS)  # auto: half precision on GPUs when the model supports it
-# Our own convolution-only networks: channels_last measured faster for them (bench/upscale_speed.py).
-# Third-party forwards may .view() their activations, which channels_last breaks, so they keep NCHW.
-CHANNELS_LAST_ARCHS = (CompactGenerator, ClassicGenerator)
-TileNetwork = Callable[[torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+
+    from engine.models.registry import LoadedModel
+
+__all__ = ["UPSCALE_PRECISIONS", "OptionsError", "Upscaler"]
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's L and YCbCr use
 ROWS_PER_STEP = 256  # colour conversions of big results run in blocks of rows, so temporaries stay small
 
 
-class OptionsError(ValueError):
-    """An upscale option is out of range; the message names it."""
-
-
-def resolve_dtype(precision: str, device: torch.device, model: LoadedModel) -> torch.dtype:
-    """fp32 on CPUs; on GPUs half precision when the model supports it. 'auto' prefers fp16: against fp32,
-    default-x4 (faithful-x4) comes out at 73 (74) dB PSNR in fp16 and 56 (60) dB in bf16 (measured with
-    the CPU's kernels; bench/upscale_speed.py checks it on a GPU)."""
-    if precision not in UPSCALE_PRECISIONS:
-        raise OptionsError(f"precision must be one of {', '.join(UPSCALE_PRECISIONS)}, not {precision!r}")
-    if device.type == "cpu":
-        if precision in ("fp16", "bf16"):
-            raise OptionsError("half precision (fp16/bf16) is for GPUs; use fp32 or auto on the CPU")
-        return torch.float32
-    bf16_ok = model.supports_bf16 and device.type == "cuda" and torch.cuda.is_bf16_supported()  # MPS: fp16
-    wanted = {"fp32": [], "fp16": ["fp16"], "bf16": ["bf16"], "auto": ["fp16", "bf16"]}[precision]
-    for name in wanted:
-        if name == "bf16" and bf16_ok:
-            return torch.bfloat16
-        if name == "fp16" and model.supports_half:
-            return torch.float16
-    if precision != "auto" and wanted:
-        raise OptionsError(f"{model.name} does not support {precision}")
-    return torch.float32
-
-
-def _blocked_compact(net: CompactGenerator) -> TileNetwork:
-    """The compact generator with its body in oneDNN's blocked layout, weights packed once (for fp32 on a
-    CPU). Measured here, 8 tiles of 268 (352) px on two tile threads, process CPU time: NCHW 1.70 (3.38) s,
-    channels_last 1.52 (2.69) s, blocked 1.39 (2.45) s."""
-    with warnings.catch_warnings():  # torch declares its oneDNN modules with the deprecated jit.script_method
-        warnings.simplefilter("ignore", FutureWarning)
-        body = torch.utils.mkldnn.to_mkldnn(nn.Sequential(*net.body))  # new modules; `net` keeps its own
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return net.finish(body(x.to_mkldnn()).to_dense(), x)
-
-    return forward
-
-
-def network_for(device: torch.device, dtype: torch.dtype,
-                model: LoadedModel) -> tuple[TileNetwork, torch.memory_format]:
-    """How to run `model` there, and the memory layout its input should have: the compact generator's
-    blocked body for fp32 on CPUs; channels_last for our convolutional networks on CPUs and CUDA; the
-    model as it is, in the default layout, otherwise."""
-    module = model.module
-    if (device.type == "cpu" and dtype == torch.float32 and isinstance(module, CompactGenerator)
-            and torch.backends.mkldnn.is_available()):
-        return _blocked_compact(module), torch.contiguous_format
-    if device.type in ("cpu", "cuda") and isinstance(module, CHANNELS_LAST_ARCHS):
-        return module, torch.channels_last
-    return module, torch.contiguous_format
-
-
-def _pad_to_requirements(x: torch.Tensor, minimum: int, multiple: int) -> torch.Tensor:
-    """Pad (reflect, or replicate where the tile is too small to reflect) to a size the model accepts."""
+def pad_to_requirements(x: np.ndarray, minimum: int, multiple: int) -> np.ndarray:
+    """Pad a (C, h, w) tile (reflect, or replicate where it is too small to reflect) to a size the model
+    accepts."""
     height, width = x.shape[-2:]
-    pad_h = max(minimum, -(-height // multiple) * multiple) - height
-    pad_w = max(minimum, -(-width // multiple) * multiple) - width
-    if pad_h <= 0 and pad_w <= 0:
+    pad_h = max(0, max(minimum, -(-height // multiple) * multiple) - height)
+    pad_w = max(0, max(minimum, -(-width // multiple) * multiple) - width)
+    if pad_h == 0 and pad_w == 0:
         return x
-    pad_h, pad_w = max(pad_h, 0), max(pad_w, 0)
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    mode = "reflect" if pad_h < height and pad_w < width else "edge"
+    return np.pad(x, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)
 
 
 def _by_rows(source: np.ndarray, channels: int, dtype: type,
@@ -125,51 +67,49 @@ def _rgb(ycbcr: np.ndarray) -> np.ndarray:
 
 
 class Upscaler:
-    """A model placed on a device, with a tile size and precision; upscales pixel arrays."""
+    """A model in an engine on a device, with a tile size; upscales pixel arrays.
 
-    def __init__(self, model: LoadedModel, device: str | torch.device = "auto", tile: int = 0,
+    `Upscaler(model, device, tile, overlap, precision)` runs a `LoadedModel` in PyTorch;
+    `Upscaler(backend, tile=..., overlap=...)` runs any `TileBackend` (see `engine.upscaling.backends`).
+    """
+
+    def __init__(self, model: LoadedModel | TileBackend, device: str | torch.device = "auto", tile: int = 0,
                  overlap: int = 16, precision: str = "auto") -> None:
-        self.model = model
-        self.device = resolve_device(device) if isinstance(device, str) else device
-        self.dtype = resolve_dtype(precision, self.device, model)
-        model.module.to(device=self.device, dtype=self.dtype)
-        self._network, self.memory_format = network_for(self.device, self.dtype, model)
-        model.module.to(memory_format=self.memory_format)
-        cores = torch.get_num_threads() if self.device.type == "cpu" else 1
-        self._threads = TileThreads(cores) if cores > 1 else None
-        bytes_per_value = torch.finfo(self.dtype).bits // 8
-        self.tile = tile or auto_tile_size(self.device, model.module, model.scale, bytes_per_value, cores)
+        if not isinstance(model, TileBackend):
+            from engine.upscaling.torch_backend import TorchBackend  # only PyTorch's own models need torch
+
+            model = TorchBackend(model, device, precision)
+        self.backend = model
+        self.model: ModelShape = model.model
+        self.tile = tile or model.tile
         self.overlap = overlap
 
     def close(self) -> None:
-        """Stop the tile threads (they also stop when the Upscaler is garbage-collected)."""
-        if self._threads is not None:
-            self._threads.close()
+        """Release the engine's threads (they also stop when the Upscaler is garbage-collected)."""
+        self.backend.close()
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One tile through the model: [0, 1] in and out, whatever range the model itself uses."""
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """One (C, h, w) tile through the model: [0, 1] in and out, whatever range the model itself uses."""
         low, high = self.model.value_range
         remap = (low, high) != (0.0, 1.0)
         height, width = x.shape[-2:]
-        x = _pad_to_requirements(x, self.model.min_size, self.model.size_multiple)
-        with torch.inference_mode():
-            x = x.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
-            y = self._network(x * (high - low) + low if remap else x)
-            y = y[..., : height * self.model.scale, : width * self.model.scale].float()
-            if remap:
-                y = y.sub_(low).div_(high - low)
-        return y.cpu()
+        x = pad_to_requirements(x, self.model.min_size, self.model.size_multiple)
+        y = self.backend.forward(x * (high - low) + low if remap else x)
+        y = y[:, : height * self.model.scale, : width * self.model.scale]
+        if remap:
+            y = (y - low) / (high - low)
+        return y
 
     def _run(self, planes: list[np.ndarray], out_dtype: type, cancel: threading.Event | None,
              sink: RowSink | None = None) -> Generator[Progress, None, list[np.ndarray | None]]:
         """Each HxWxC plane (C = the model's channels) through the tiled model, one after the other."""
         results = []
-        workers = self._threads.count if self._threads else 1
-        run_tiles = self._threads.map if self._threads else map
+        workers = self.backend.workers
+        run_tiles = partial(self.backend.run_tiles, cancel=cancel)
         for index, plane in enumerate(planes):
             tile = tile_for_workers(*plane.shape[:2], self.tile, self.overlap, workers)
             steps = iter_tiled_halving(plane, self._forward, self.model.scale, tile, self.overlap, cancel,
-                                       out_dtype, run_tiles, sink)
+                                       out_dtype, run_tiles, sink, self.backend.after_out_of_memory)
             # Passes are the same size, so progress over all of them is pass index * total + done.
             overall = map_progress(steps, lambda done, total, k=index: (k * total + done, len(planes) * total))
             results.append((yield from overall))

@@ -1,4 +1,4 @@
-"""Help > About: the version, what torch can run on here, where the bundled models and the runs live,
+"""Help > About: the version, what torch and ncnn can run on here (the Vulkan GPUs by name), where the bundled models and the runs live,
 and the licences of the bundled photos and models (resources/LICENSES.md, shown as written).
 
 These are the facts a bug report needs and a user of a pip-installed app cannot easily find.
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QHBoxLayo
 from engine import __version__
 from engine.device import backend_status
 from engine.models.registry import BUNDLED_DIR, bundled_models
+from engine.upscaling.ncnn_backend import ncnn_status
 from engine.resources import resource_path
 from gui.common.desktop_integration import APP_NAME, app_icon
 
@@ -28,7 +29,7 @@ ICON_SIZE = 72
 def about_facts(runs_dir: Path, settings_file: str) -> dict[str, str]:
     """Label -> value, in the order shown."""
     models = ", ".join(bundled_models()) or "none found"
-    return {"Version": __version__, **backend_status(), "Bundled models": f"{BUNDLED_DIR} ({models})",
+    return {"Version": __version__, **backend_status(), **ncnn_status(), "Bundled models": f"{BUNDLED_DIR} ({models})",
             "Runs folder": str(runs_dir), "Settings": settings_file}
 
 

@@ -20,14 +20,15 @@ TICK_MS = 500  # how often a running row's time is redrawn between progress even
 
 def engine_options(spec: RunSpec) -> UpscaleOptions:
     """The engine's options for a row: results come back as images (the store keeps them), no file written."""
-    return UpscaleOptions(model=spec.model, which=spec.which, device=spec.device, out_dir=None, return_image=True,
-                          scale=spec.scale, width=spec.width)
+    return UpscaleOptions(model=spec.model, which=spec.which, backend=spec.backend, device=spec.device, out_dir=None,
+                          return_image=True, scale=spec.scale, width=spec.width)
 
 
 class BatchRunner(QObject):
     entry_changed = Signal(object)  # an Entry to redraw
     entry_done = Signal(object)  # an Entry whose result is in the store
     problem = Signal(str)  # a whole batch could not run, e.g. its model did not load
+    engine_chosen = Signal(str, str)  # the engine and device a batch runs in, and a note when auto fell back
     busy_changed = Signal(bool)
 
     def __init__(self, store: ResultStore, parent: QObject | None = None) -> None:
@@ -35,11 +36,16 @@ class BatchRunner(QObject):
         self._store = store
         self._worker: JobWorker | None = None
         self._batch: list[Entry] = []
+        self._cancelling = False
         self._tick = QTimer(self, interval=TICK_MS)
         self._tick.timeout.connect(self._redraw_running)
 
     def is_running(self) -> bool:
         return self._worker is not None
+
+    def is_cancelling(self) -> bool:
+        """Cancel was pressed and the running batch has not ended yet."""
+        return self._cancelling
 
     def run(self, waiting: list[Entry]) -> bool:
         """Start a batch from `waiting` unless one is running; True when one started."""
@@ -64,21 +70,28 @@ class BatchRunner(QObject):
         return True
 
     def cancel(self, entries: list[Entry]) -> None:
-        """Waiting `entries` are not started; the running image stops at its next tile."""
+        """Waiting `entries` are not started; the running image says "Cancelling…" until the engine lets
+        go of it (within a fraction of a second: the tile in flight is abandoned, not waited for)."""
         for entry in entries:
             if entry.state is State.QUEUED:
                 self._set(entry, State.CANCELLED)
         if self._worker is not None:
+            self._cancelling = True
+            for entry in self._batch:
+                if entry.state is State.RUNNING:
+                    self._set(entry, State.CANCELLING)
             self._worker.request_stop()
 
     def _set(self, entry: Entry, state: State, message: str = "") -> None:
         entry.state, entry.message = state, message
-        if state is not State.RUNNING and entry.started is not None and entry.seconds is None:
+        if state not in (State.RUNNING, State.CANCELLING) and entry.started is not None and entry.seconds is None:
             entry.seconds = time.monotonic() - entry.started
         self.entry_changed.emit(entry)
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, RowStarted):
+        if isinstance(event, ev.BackendChosen):
+            self.engine_chosen.emit(event.description, event.note)
+        elif isinstance(event, RowStarted):
             entry = self._batch[event.index]
             entry.in_size, entry.out_size, entry.icc, entry.exif = event.in_size, event.out_size, event.icc, event.exif
             entry.started, entry.progress = time.monotonic(), 0.0
@@ -103,7 +116,7 @@ class BatchRunner(QObject):
 
     def _end_batch(self, state: State, message: str) -> None:
         for entry in self._batch:
-            if entry.state in (State.QUEUED, State.RUNNING):
+            if entry.state in (State.QUEUED, State.RUNNING, State.CANCELLING):
                 self._set(entry, state, message)
 
     def _on_failed(self, message: str) -> None:
@@ -115,10 +128,11 @@ class BatchRunner(QObject):
         self._end_batch(State.CANCELLED, "")  # stopped before reaching them
         self._worker = None
         self._batch = []
+        self._cancelling = False
         self._tick.stop()
         self.busy_changed.emit(False)
 
     def _redraw_running(self) -> None:
         for entry in self._batch:
-            if entry.state is State.RUNNING:
+            if entry.state in (State.RUNNING, State.CANCELLING):
                 self.entry_changed.emit(entry)

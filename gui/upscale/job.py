@@ -13,7 +13,6 @@ import numpy as np
 
 from engine import events as ev
 from engine.errors import ModelLoadError
-from engine.models.registry import load_model
 from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 from gui.upscale.result_store import THUMB_SIDE, ResultStore, StoredImage, displayable, shrink
@@ -43,14 +42,14 @@ class RowDone:
     warnings: tuple[str, ...] = ()  # what the result lacks, e.g. an animation's other frames
 
 
-UpscaleEvent = RowStarted | RowDone | ev.TileProgress | ev.ItemFailed | ev.BatchDone
+UpscaleEvent = ev.BackendChosen | RowStarted | RowDone | ev.TileProgress | ev.ItemFailed | ev.BatchDone
 
 
 class UpscaleJob:
     """Upscale `paths` (files) with one set of options; `run()` yields UpscaleEvents on the worker thread.
 
-    The model is loaded here, on the worker, so a slow or broken model never blocks the window; its
-    errors end the job (JobWorker.failed) before any image starts.
+    The model is loaded (or its ncnn conversion read) here, on the worker, so a slow or broken model never
+    blocks the window; its errors end the job (JobWorker.failed) before any image starts.
     """
 
     def __init__(self, paths: list[Path], options: UpscaleOptions, store: ResultStore) -> None:
@@ -70,8 +69,7 @@ class UpscaleJob:
         if model_file.name == BEST and not model_file.exists() and (model_file.parent / CHECKPOINT).is_file():
             raise ModelLoadError("the current run has no best weights yet: they are kept from its first validation "
                                  "after step 1; its EMA or raw weights can upscale meanwhile")
-        model = load_model(self.options.model, which=self.options.which)
-        self._batch = BatchUpscaler([str(path) for path in self.paths], self.options, model=model)
+        self._batch = BatchUpscaler([str(path) for path in self.paths], self.options)
         if self._stop.is_set():
             self._batch.request_stop()
         before: StoredImage | None = None

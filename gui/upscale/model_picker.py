@@ -2,8 +2,8 @@
 batch, so they follow training without an export step), or a model file the user opens. Each entry has
 a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
 with its reason when it is chosen, not when it is first used. What a model file costs on this machine
-("about N s per megapixel here") is measured on a worker the first time the list is opened, and kept in
-the settings for the next launches (engine.upscaling.cost)."""
+("about N s per output megapixel here", in the engine the auto rule picks) is measured on a worker the
+first time the list is opened, and kept in the settings for the next launches (engine.upscaling.cost)."""
 
 from __future__ import annotations
 

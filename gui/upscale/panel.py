@@ -164,12 +164,16 @@ class UpscalePanel(QWidget):
             source.busy_changed.connect(self._on_busy_changed)
         self.runner.entry_done.connect(self._on_entry_done)
         self.runner.problem.connect(self._show_message)
+        self.runner.engine_chosen.connect(self._on_engine_chosen)
         self.scanner.done.connect(self._add_folder_items)
         self.scanner.failed.connect(lambda key, reason: self._show_message(f"Cannot search {key[0]}: {reason}"))
 
     def _update_buttons(self) -> None:
         self.drop_zone.set_compact(bool(self.queue.entries))
-        self.cancel_button.setEnabled(self.runner.is_running() or bool(self.queue.with_state(State.QUEUED)))
+        cancelling = self.runner.is_cancelling()
+        self.cancel_button.setText("Cancelling…" if cancelling else "Cancel")
+        self.cancel_button.setEnabled(not cancelling and (self.runner.is_running()
+                                                          or bool(self.queue.with_state(State.QUEUED))))
         current = self.queue.current_entry()
         self.save_button.setEnabled(current is not None and current.result is not None)
         self.save_all_button.setEnabled(bool(self._unsaved()))
@@ -247,7 +251,8 @@ class UpscalePanel(QWidget):
         self._update_buttons()
 
     def cancel(self) -> None:
-        """Stop the running image at its next tile; nothing queued is started."""
+        """Stop the running image now (its row says "Cancelling…" until the engine has let go); nothing
+        queued is started."""
         self.runner.cancel(self.queue.with_state(State.QUEUED))
         self._update_buttons()
 
@@ -282,6 +287,11 @@ class UpscalePanel(QWidget):
         if self.settings.auto_save.isChecked() or entry.sub_dir is not None:
             fmt = self.settings.file_format()
             self.saver.save([(entry, self._target(entry, fmt), fmt)], self.settings.quality.value(), auto=True)
+
+    def _on_engine_chosen(self, description: str, note: str) -> None:
+        self.settings.show_engine(description)
+        if note:
+            self._show_message(note)
 
     def _on_busy_changed(self, _busy: bool) -> None:
         if not self.runner.is_running():

@@ -18,6 +18,7 @@ from gui.upscale.result_store import StoredImage
 class State(Enum):
     QUEUED = "Queued"
     RUNNING = "Upscaling"
+    CANCELLING = "Cancelling…"  # Cancel was pressed; the engine has not stopped yet
     DONE = "Done"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
@@ -26,7 +27,7 @@ class State(Enum):
 @dataclass(frozen=True)
 class RunSpec:
     """How a row is upscaled: the model (a file or bundled name, and which weights of a checkpoint),
-    the output size asked for (the model's own scale, a scale, or a width) and the device."""
+    the output size asked for (the model's own scale, a scale, or a width), the engine and the device."""
 
     model: str
     which: str
@@ -34,6 +35,7 @@ class RunSpec:
     scale: float | None = None
     width: int | None = None
     device: str = "auto"
+    backend: str = "auto"
 
     def size_label(self) -> str:
         if self.width is not None:

@@ -11,7 +11,8 @@ from gui.upscale.queue_entry import Entry, State
 
 THUMB_PX = 48
 # What a row without a thumbnail shows instead.
-PLACEHOLDERS = {State.QUEUED: "…", State.RUNNING: "⋯", State.FAILED: "!", State.CANCELLED: "–"}
+PLACEHOLDERS = {State.QUEUED: "…", State.RUNNING: "⋯", State.CANCELLING: "⋯", State.FAILED: "!",
+                State.CANCELLED: "–"}
 
 
 class ElidedLabel(QLabel):
@@ -122,14 +123,16 @@ class QueueRow(QWidget):
         self.name.setText(entry.path.name)
         self.details.setText(details_text(entry))
         self.time.setText(_time_text(entry.elapsed()))
-        busy = entry.state is State.RUNNING or entry.saving
+        cancelling = entry.state is State.CANCELLING
+        busy = entry.state is State.RUNNING or cancelling or entry.saving
         self.progress.setVisible(busy)
-        self.progress.setMaximum(0 if entry.saving else 1000)  # saving: one step per file, so a busy bar
+        # saving: one step per file; cancelling: waiting for the engine. Both a busy bar.
+        self.progress.setMaximum(0 if entry.saving or cancelling else 1000)
         self.progress.setValue(round(entry.progress * 1000))
         saved = entry.saved_to is not None and not entry.saving and not entry.save_error
         self.status.show_text(status_text(entry), Qt.TextElideMode.ElideMiddle if saved else Qt.TextElideMode.ElideRight,
                               SAVED_LEAD if saved else "", f"{SAVED_LEAD}{entry.saved_to}" if saved else "")
-        self.status.setVisible(not busy or entry.saving)
+        self.status.setVisible(not busy or entry.saving or cancelling)
         failed = entry.state is State.FAILED or bool(entry.save_error)
         self.status.setProperty("role", "error" if failed else "muted")
         self.status.style().unpolish(self.status)

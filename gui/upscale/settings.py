@@ -1,5 +1,6 @@
-"""The Upscale tab's settings: model, device, output size, output folder with auto-save, file format
-and quality. Every choice is stored in QSettings the moment it changes and restored at the next launch."""
+"""The Upscale tab's settings: model, engine (PyTorch or ncnn) and device (PyTorch's, and ncnn's Vulkan
+GPUs by name), output size, output folder with auto-save, file format and quality. Every choice is stored
+in QSettings the moment it changes and restored at the next launch."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLineEdit, QPushButton, QSpinBox, QWidget)
 
 from engine.device import available_devices, describe_device, resolve_device
+from engine.upscaling.backends import describe_auto
+from engine.upscaling.ncnn_backend import vulkan_devices
 from gui.upscale.model_picker import ModelPicker
 from gui.upscale.queue_entry import RunSpec
 from engine.io.images import FORMATS, QUALITY_FORMATS
@@ -22,6 +25,11 @@ SCALE_CHOICES: tuple[tuple[str, float | str | None], ...] = (
 OUTPUT_DIR, AUTO_SAVE, MODEL, MODEL_WHICH = "upscale/output_dir", "upscale/auto_save", "upscale/model", "upscale/which"
 FORMAT, QUALITY, SCALE, WIDTH, DEVICE = ("upscale/format", "upscale/quality", "upscale/scale", "upscale/width",
                                          "upscale/device")
+BACKEND = "upscale/backend"
+# The engine menu: label, BACKEND_CHOICES value
+ENGINES = (("Auto engine", "auto"), ("PyTorch", "torch"), ("ncnn", "ncnn"))
+ENGINE_TIP = ("Auto: PyTorch on a CUDA or Apple GPU; otherwise ncnn (a Vulkan GPU, else the CPU with Winograd "
+              "convolutions, about twice PyTorch's speed there), and PyTorch for models ncnn cannot run")
 
 
 def default_output_dir() -> Path:
@@ -40,10 +48,17 @@ class UpscaleSettingsBox(QGroupBox):
         self.model = ModelPicker(settings)
         self.description = QLabel(wordWrap=True)
         self.description.setProperty("role", "muted")
+        self.backend = QComboBox(toolTip=ENGINE_TIP)
+        for label, value in ENGINES:
+            self.backend.addItem(label, value)
         self.device = QComboBox()
-        self.device.addItem(f"Auto ({describe_device(resolve_device('auto'))})", "auto")
+        self.device.addItem(f"Auto ({describe_auto()})", "auto")
         for name in available_devices():
             self.device.addItem(describe_device(resolve_device(name)), name)
+        for gpu in vulkan_devices():  # ncnn's; the engine's auto rule skips software ones
+            self.device.addItem(gpu.label, f"vulkan:{gpu.index}")
+        self.engine = QLabel(wordWrap=True)  # where the last batch ran
+        self.engine.setProperty("role", "muted")
         self.scale = QComboBox()
         for label, value in SCALE_CHOICES:
             self.scale.addItem(label, value)
@@ -64,8 +79,10 @@ class UpscaleSettingsBox(QGroupBox):
         size_row = QHBoxLayout()
         size_row.addWidget(self.scale, 1)
         size_row.addWidget(self.width_box, 1)
-        size_row.addWidget(QLabel("on"))
-        size_row.addWidget(self.device, 1)
+        engine_row = QHBoxLayout()
+        engine_row.addWidget(self.backend, 1)
+        engine_row.addWidget(QLabel("on"))
+        engine_row.addWidget(self.device, 2)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.output_dir, 1)
         folder_row.addWidget(self.browse)
@@ -77,6 +94,8 @@ class UpscaleSettingsBox(QGroupBox):
         form.addRow("Model", self.model)
         form.addRow("", self.description)
         form.addRow("Size", size_row)
+        form.addRow("Engine", engine_row)
+        form.addRow("", self.engine)
         form.addRow("Save to", folder_row)
         form.addRow("", self.auto_save)
         form.addRow("Format", format_row)
@@ -91,6 +110,7 @@ class UpscaleSettingsBox(QGroupBox):
         self.scale.setCurrentIndex(max(0, self.scale.findText(str(settings.value(SCALE, SCALE_CHOICES[0][0])))))
         self.width_box.setValue(settings.value(WIDTH, 3840, type=int))
         self.device.setCurrentIndex(max(0, self.device.findData(settings.value(DEVICE, "auto"))))
+        self.backend.setCurrentIndex(max(0, self.backend.findData(settings.value(BACKEND, "auto"))))
         source, which = settings.value(MODEL, ""), str(settings.value(MODEL_WHICH, "ema"))
         if source and not self.model.select(str(source), which) and Path(str(source)).is_file():
             self.model.choose_file(str(source))
@@ -107,6 +127,7 @@ class UpscaleSettingsBox(QGroupBox):
         self.scale.currentTextChanged.connect(self._show_format_and_size)
         self.width_box.valueChanged.connect(lambda value: settings.setValue(WIDTH, value))
         self.device.currentIndexChanged.connect(lambda _: settings.setValue(DEVICE, self.device.currentData()))
+        self.backend.currentIndexChanged.connect(lambda _: settings.setValue(BACKEND, self.backend.currentData()))
         self.model.model_changed.connect(self._on_model_changed)
         self.model.checking.connect(self._show_description)
         self.model.problem.connect(self.problem)
@@ -141,7 +162,12 @@ class UpscaleSettingsBox(QGroupBox):
         choice = self.scale.currentData()
         width = self.width_box.value() if choice == WIDTH_CHOICE else None
         scale = choice if isinstance(choice, float) else None
-        return RunSpec(current[0], current[1], self.model.current_label(), scale, width, self.device.currentData())
+        return RunSpec(current[0], current[1], self.model.current_label(), scale, width, self.device.currentData(),
+                       self.backend.currentData())
+
+    def show_engine(self, description: str) -> None:
+        """Say where the last batch ran, e.g. 'ncnn on the CPU (2 tile threads, Winograd, fp32)'."""
+        self.engine.setText(f"Last run in {description}")
 
     def file_format(self) -> str:
         return self.format.currentText().lower()

@@ -1,0 +1,111 @@
+"""Which engine upscales: `open_backend(model, backend, device)` applies the one rule the command line
+and the window share.
+
+`auto`: a CUDA or Apple MPS GPU -> PyTorch on it; otherwise a model ncnn can run -> ncnn on a real Vulkan
+GPU if there is one, else ncnn on the CPU with every core and Winograd convolutions; a model ncnn cannot
+run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one
+engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]` for ncnn). Measured here
+(2 cores, bench/upscale_speed.py): ncnn on the CPU runs Real-ESRGAN x4plus about 2x faster than PyTorch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.device import VULKAN, parse_upscale_device, torch_gpu_available
+from engine.upscaling.backend import BACKEND_CHOICES, OptionsError, TileBackend
+
+if TYPE_CHECKING:
+    from engine.models.registry import LoadedModel
+
+# What `auto` runs on a CPU without a GPU: the issue's rule, ncnn (Winograd; measured on a quiet 2-core CPU:
+# x4plus 3.13 s against PyTorch's 5.0-6.5 s on a 160-px crop). On this project's shared CPU the two tie
+# or PyTorch leads on photo-sized inputs (bench/upscale_speed.py --engines, "Bigger inputs"): the line to
+# change, to "torch", if a quiet rerun says so.
+CPU_ENGINE = "ncnn"
+
+
+@dataclass
+class OpenedBackend:
+    """The engine a model runs in, and a note for the person when `auto` could not use ncnn for it."""
+
+    backend: TileBackend
+    note: str = ""
+
+
+def check_choice(backend: str, device: str) -> tuple[str, int | None]:
+    """Refuse a backend/device pair that cannot be (OptionsError naming it); return the parsed device."""
+    if backend not in BACKEND_CHOICES:
+        raise OptionsError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}")
+    try:
+        kind, index = parse_upscale_device(device)
+    except ValueError as exc:
+        raise OptionsError(str(exc)) from None
+    if backend == "torch" and kind == VULKAN:
+        raise OptionsError("Vulkan devices are ncnn's: use --backend ncnn or auto with --device vulkan")
+    if backend == "ncnn" and kind in ("cuda", "mps"):
+        raise OptionsError(f"ncnn runs on the CPU or a Vulkan device, not {kind}: use --backend torch or auto")
+    return kind, index
+
+
+def _vulkan_index(kind: str, index: int | None) -> int | None:
+    """Where ncnn runs: the Vulkan device asked for, else (auto) the first real GPU, else the CPU (None)."""
+    from engine.upscaling.ncnn_backend import vulkan_devices
+
+    if kind == VULKAN:
+        return index
+    if kind == "auto":
+        return next((device.index for device in vulkan_devices() if device.is_real_gpu), None)
+    return None
+
+
+def describe_auto() -> str:
+    """Where `auto` runs a model ncnn can run, in words: 'ncnn on the CPU', 'ncnn on Vulkan: Radeon 780M',
+    or the PyTorch GPU's name."""
+    if torch_gpu_available():
+        from engine.device import describe_device, resolve_device
+
+        return describe_device(resolve_device("auto"))
+    from engine.upscaling.ncnn_backend import vulkan_devices
+
+    gpu = next((device for device in vulkan_devices() if device.is_real_gpu), None)
+    return f"ncnn on Vulkan: {gpu.name}" if gpu else "ncnn on the CPU"
+
+
+def _torch(source: str | Path, which: str, device: str, precision: str,
+           loaded: LoadedModel | None) -> TileBackend:
+    from engine.models.registry import load_model
+    from engine.upscaling.torch_backend import TorchBackend
+
+    return TorchBackend(loaded or load_model(source, which=which), device, precision)
+
+
+def open_backend(source: str | Path, backend: str = "auto", device: str = "auto", precision: str = "auto",
+                 which: str = "ema", loaded: LoadedModel | None = None) -> OpenedBackend:
+    """The model file `source` (or `loaded`, already in memory) in the engine the rule picks.
+
+    Raises OptionsError for a pair that cannot be, ModelLoadError for a file that is no model, ValueError
+    for a device this machine lacks."""
+    kind, index = check_choice(backend, device)
+    if backend == "torch" or kind in ("cuda", "mps") or (backend == "auto" and kind == "auto"
+                                                         and torch_gpu_available()):
+        return OpenedBackend(_torch(source, which, device, precision, loaded))
+    if backend == "auto" and CPU_ENGINE == "torch" and _vulkan_index(kind, index) is None:
+        return OpenedBackend(_torch(source, which, device, precision, loaded))
+    from engine.models.ncnn_cache import ncnn_model
+    from engine.upscaling.ncnn_backend import NcnnBackend, NcnnUnavailable
+
+    try:
+        converted = ncnn_model(source, which, loaded)
+        if converted.info is not None:
+            return OpenedBackend(NcnnBackend(converted, _vulkan_index(kind, index), precision))
+        reason = f"ncnn cannot run this model: {converted.refusal}"
+    except NcnnUnavailable as exc:
+        reason = str(exc)
+    except OSError as exc:  # the cache folder cannot be written (read-only home, full disk)
+        reason = f"cannot keep the ncnn conversion in {exc.filename or 'the cache folder'} ({exc.strerror or exc})"
+    if backend == "ncnn" or kind == VULKAN:
+        raise OptionsError(reason)
+    return OpenedBackend(_torch(source, which, device, precision, loaded), f"{reason}; running in PyTorch")
