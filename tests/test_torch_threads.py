@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from engine.data import degradations
+from engine.torch_threads import handed_down_kept, one_intra_op_thread
 from engine.upscaling.tile_threads import TileThreads
 
 ROUNDS = 4
@@ -36,9 +37,11 @@ def count_of_a_new_thread() -> int:
 
 
 def upscale(counts: list[tuple[int, list[int], int]]) -> None:
-    """What an upscale job's thread does with the count: read it, run tiles on that many threads."""
+    """What an upscale job's thread does with the count (as TorchBackend does on a CPU): read it, run tiles on
+    that many threads of one intra-op thread each."""
     cores = torch.get_num_threads()
-    tiles = TileThreads(cores)
+    with handed_down_kept():
+        tiles = TileThreads(cores, one_intra_op_thread)
     try:
         in_tiles = list(tiles.map(lambda tile: torch.full((1,), float(torch.get_num_threads())),
                                   [torch.rand(1, 1, 8, 8) for _ in range(4)]))
