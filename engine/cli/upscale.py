@@ -14,7 +14,8 @@ from tqdm import tqdm
 from engine.device import DEVICE_CHOICES
 from engine.events import BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.io.images import FORMATS
-from engine.models.registry import WHICH_WEIGHTS, load_model
+from engine.models.registry import STRENGTH_PARTNERS, WHICH_WEIGHTS
+from engine.models.strength import load_at_strength
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_ARGS = 0, 1, 2
@@ -46,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=tuple(FORMATS), help="output format (default: the input's, else png)")
     parser.add_argument("--quality", type=int, default=95, help="jpg/webp quality, 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--strength", type=float, metavar="0..1",
+                        help="mix the model with its partner: 0 = faithful, 1 = the model's crisp detail "
+                             f"(models with a partner: {', '.join(STRENGTH_PARTNERS)})")
     parser.set_defaults(func=run_upscale)
 
 
@@ -78,8 +82,9 @@ def run_upscale(args: argparse.Namespace) -> int:
     try:
         options = UpscaleOptions(model=args.model, which=args.which, device=args.device, tile=args.tile,
                                  overlap=args.overlap, out_dir=args.out, format=args.format, quality=args.quality,
-                                 overwrite=args.overwrite, scale=args.scale, width=args.width)
-        model = load_model(options.model, which=options.which)
+                                 overwrite=args.overwrite, scale=args.scale, width=args.width,
+                                 strength=args.strength)
+        model = load_at_strength(options.model, options.which, options.strength)
         batch = BatchUpscaler(args.inputs, options, model)
         events = batch.run()
         first = next(events)  # the device and precision are checked before the first item

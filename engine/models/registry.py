@@ -247,3 +247,24 @@ def describe_model(path: str | Path) -> str:
     if metadata.get("format") != export.FORMAT:  # e.g. Real-ESRGAN's weights, converted with a description
         return f"{metadata['description']} · {size}" if metadata.get("description") else f"Third-party model · {size}"
     return f"{_purpose(metadata)} · ×{metadata.get('scale', '?')} · {size}"
+
+
+# ----------------------------------------------------------------------------- jobs and partners
+PHOTO_FAST_MODEL = "realesr-general-x4v3"  # what the window picks for a dropped photo
+# The picker's first entries, named by the job as Upscayl names its models: label -> bundled model name.
+JOB_MODELS = {"Photos (fast)": PHOTO_FAST_MODEL, "Photos (best, slow on a CPU)": "realesrgan-x4plus",
+              "Anime and drawings": "realesrgan-x4plus-anime", "Faithful (no invented detail)": "faithful-x4"}
+# Bundled models with a partner of the same architecture and lineage for the strength setting
+# (engine/models/strength.py): model (strength 1, crisp) -> partner (strength 0, faithful). default-x4 is
+# the GAN fine-tune of faithful-x4's first version, faithful-x4 that version trained further on L1.
+STRENGTH_PARTNERS = {"default-x4": "faithful-x4"}
+
+
+def strength_partner(source: str | Path) -> Path | None:
+    """The partner file of `source` (a bundled model's name or path), None when it has none."""
+    path = resolve_model_source(source).resolve()
+    bundled = bundled_models()
+    for name, partner in STRENGTH_PARTNERS.items():
+        if name in bundled and partner in bundled and bundled[name].resolve() == path:
+            return bundled[partner]
+    return None

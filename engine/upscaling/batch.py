@@ -24,7 +24,8 @@ from engine.upscaling.heap import FreedMemoryKept
 from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, has_image_extension,
                             is_image_file, png_rows, read_image, resize, save_image)
 from engine.upscaling.upscaler import UPSCALE_PRECISIONS, OptionsError, Upscaler
-from engine.models.registry import DEFAULT_MODEL, WHICH_WEIGHTS, LoadedModel, load_model
+from engine.models.registry import DEFAULT_MODEL, WHICH_WEIGHTS, LoadedModel
+from engine.models.strength import load_at_strength
 from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, map_progress
 
 BatchEvent = ItemStarted | ItemRead | TileProgress | ItemDone | ItemFailed | BatchDone
@@ -51,7 +52,8 @@ def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class UpscaleOptions:
     """Everything a batch run needs besides its inputs. `tile` 0 = automatic; `out_dir` None = return
     images in the events without writing files; `format` None = the input's format when it is png, jpg
-    or webp, else png; `scale` / `width` = a target size instead of the model's own scale."""
+    or webp, else png; `scale` / `width` = a target size instead of the model's own scale; `strength`
+    (0-1) = the model mixed with its partner (engine.models.strength), None = the model as it is."""
 
     model: str = "default"
     which: str = "ema"
@@ -68,6 +70,7 @@ class UpscaleOptions:
     return_image: bool = False
     precision: str = "auto"
     max_pixels: int | None = None  # None = Pillow's decompression-bomb limit
+    strength: float | None = None
 
     def __post_init__(self) -> None:
         if self.tile == "auto":
@@ -98,6 +101,8 @@ class UpscaleOptions:
             raise OptionsError(f"width must be at least 1, not {self.width}")
         if self.precision not in UPSCALE_PRECISIONS:
             raise OptionsError(f"precision must be one of {', '.join(UPSCALE_PRECISIONS)}, not {self.precision!r}")
+        if self.strength is not None and not 0 <= self.strength <= 1:
+            raise OptionsError(f"strength must be between 0 and 1, not {self.strength:g}")
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,7 @@ class BatchUpscaler:
         Raises ModelLoadError or OptionsError before any item if the model or options are unusable.
         """
         options = self.options
-        model = self.model or load_model(options.model, which=options.which)
+        model = self.model or load_at_strength(options.model, options.which, options.strength)
         upscaler = Upscaler(model, options.device, int(options.tile), options.overlap, options.precision)
         try:
             with FreedMemoryKept():  # for the whole batch: small images then reuse each other's memory

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import events as ev
-from engine.models.registry import load_model
+from engine.models.strength import load_at_strength
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 from gui.upscale.result_store import THUMB_SIDE, ResultStore, StoredImage, displayable, shrink
 
@@ -64,7 +64,7 @@ class UpscaleJob:
             self._batch.request_stop()
 
     def run(self) -> Iterator[UpscaleEvent]:
-        model = load_model(self.options.model, which=self.options.which)
+        model = load_at_strength(self.options.model, self.options.which, self.options.strength)
         self._batch = BatchUpscaler([str(path) for path in self.paths], self.options, model=model)
         if self._stop.is_set():
             self._batch.request_stop()
