@@ -260,6 +260,12 @@ JOB_MODELS = {"Photos (fast)": PHOTO_FAST_MODEL, "Photos (best, slow on a CPU)":
 STRENGTH_PARTNERS = {"default-x4": "faithful-x4"}
 
 
+def strength_models() -> list[str]:
+    """The bundled models that have a strength setting (they and their partner are both there)."""
+    bundled = bundled_models()
+    return [name for name, partner in STRENGTH_PARTNERS.items() if name in bundled and partner in bundled]
+
+
 def strength_partner(source: str | Path) -> Path | None:
     """The partner file of `source` (a bundled model's name or path), None when it has none."""
     path = resolve_model_source(source).resolve()

@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelLoadError
-from engine.models.registry import (STRENGTH_PARTNERS, LoadedModel, load_model, resolve_model_source,
-                                   strength_partner)
+from engine.models.registry import LoadedModel, load_model, resolve_model_source, strength_models, strength_partner
 
 CACHED_STRENGTHS = 8  # mixed networks kept, most recently used first: a slider goes back and forth
 
@@ -92,7 +91,7 @@ def load_at_strength(source: str | Path, which: str = "ema", strength: float | N
     partner = strength_partner(source)
     if partner is None:
         raise ModelLoadError(f"{Path(str(source)).stem} has no strength setting (only models with a partner "
-                             f"of the same architecture have one: {', '.join(STRENGTH_PARTNERS)})")
+                             f"of the same architecture have one: {', '.join(strength_models()) or 'none here'})")
     path = resolve_model_source(source)
     changed = (path.stat().st_mtime_ns, partner.stat().st_mtime_ns)
     return _mixer(str(path), which, str(partner), changed).at(strength)

@@ -1,6 +1,7 @@
 """Which generator upscales: a bundled model, the current training run's weights (read fresh at each
-batch, so they follow training without an export step), or a model file the user opens. Each entry has
-a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
+batch, so they follow training without an export step), or a model file the user opens. The bundled
+models made for a job come first, named by it as Upscayl names its models ("Photos (fast)", ...; the
+registry's JOB_MODELS), the others by their names. Each entry has a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
 with its reason when it is chosen, not when it is first used. What a model file costs on this machine
 ("about N s per megapixel here") is measured on a worker the first time the list is opened, and kept in
 the settings for the next launches (engine.upscaling.cost)."""
@@ -15,7 +16,8 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
-from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model, weights_file_filter
+from engine.models.registry import (DEFAULT_MODEL, JOB_MODELS, PHOTO_FAST_MODEL, bundled_models, describe_model,
+                                    load_model, weights_file_filter)
 from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
 from gui.common.background import Background
@@ -126,8 +128,15 @@ class ModelPicker(QComboBox):
                   self.itemData(i, LABEL_ROLE)) for i in range(self.count()) if self.itemText(i).startswith("File: ")]
         self.blockSignals(True)
         self.clear()
-        for name, path in bundled_models().items():
-            self._add(f"{BUNDLED}{name}", (str(path), "ema"), describe_model(path), name, measurable=True)
+        bundled = bundled_models()
+        jobs = {name: label for label, name in JOB_MODELS.items() if name in bundled}
+        for name in [*jobs, *(name for name in bundled if name not in jobs)]:
+            path = bundled[name]
+            if name in jobs:
+                text, description = jobs[name], f"{name}: {describe_model(path)}"
+            else:
+                text, description = f"{BUNDLED}{name}", describe_model(path)
+            self._add(text, (str(path), "ema"), description, name, measurable=True)
         if self._run_dir:
             for label, filename, which, description in RUN_MODELS:
                 self._add(f"Current run: {label}", (str(Path(self._run_dir) / filename), which), description,
@@ -135,7 +144,8 @@ class ModelPicker(QComboBox):
         for text, data, description, label in files:
             self._add(text, data, description, label, measurable=True)
         self._add("Open model file…", (OPEN_FILE, ""), "A .safetensors or .pth model: ours, ESRGAN, SwinIR, …", "")
-        default = self.findText(f"{BUNDLED}{DEFAULT_MODEL}")
+        default = next((self.findData((str(bundled[name]), "ema")) for name in (PHOTO_FAST_MODEL, DEFAULT_MODEL)
+                        if name in bundled), -1)
         index = self.findData(keep) if keep else -1
         self.setCurrentIndex(index if index >= 0 else max(default, 0) if self.count() > 1 else -1)
         self._previous = self.currentIndex()

@@ -26,7 +26,8 @@ class State(Enum):
 @dataclass(frozen=True)
 class RunSpec:
     """How a row is upscaled: the model (a file or bundled name, and which weights of a checkpoint),
-    the output size asked for (the model's own scale, a scale, or a width) and the device."""
+    the output size asked for (the model's own scale, a scale, or a width), the device, and the strength
+    (the model mixed with its partner; None = the model as it is)."""
 
     model: str
     which: str
@@ -34,6 +35,7 @@ class RunSpec:
     scale: float | None = None
     width: int | None = None
     device: str = "auto"
+    strength: float | None = None
 
     def size_label(self) -> str:
         if self.width is not None:

@@ -1,15 +1,18 @@
-"""The Upscale tab's settings: model, device, output size, output folder with auto-save, file format
-and quality. Every choice is stored in QSettings the moment it changes and restored at the next launch."""
+"""The Upscale tab's settings: model, strength (for models with a partner), device, output size, output
+folder with auto-save, file format and quality. Every choice is stored in QSettings the moment it changes
+and restored at the next launch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QWidget)
+                               QLineEdit, QPushButton, QSlider, QSpinBox, QWidget)
 
 from engine.device import available_devices, describe_device, resolve_device
+from engine.errors import ModelLoadError
+from engine.models.registry import strength_models, strength_partner
 from gui.upscale.model_picker import ModelPicker
 from gui.upscale.queue_entry import RunSpec
 from engine.io.images import FORMATS, QUALITY_FORMATS
@@ -22,6 +25,10 @@ SCALE_CHOICES: tuple[tuple[str, float | str | None], ...] = (
 OUTPUT_DIR, AUTO_SAVE, MODEL, MODEL_WHICH = "upscale/output_dir", "upscale/auto_save", "upscale/model", "upscale/which"
 FORMAT, QUALITY, SCALE, WIDTH, DEVICE = ("upscale/format", "upscale/quality", "upscale/scale", "upscale/width",
                                          "upscale/device")
+STRENGTH = "upscale/strength"
+STRENGTH_STEPS = 100  # the slider's positions: strength = position / STRENGTH_STEPS
+STRENGTH_TIP = "Mixes the model with its partner: faithful (left) to the model's crisp detail (right)"
+NO_STRENGTH = "Only models with a partner of the same architecture have a strength: {}"
 
 
 def default_output_dir() -> Path:
@@ -40,6 +47,8 @@ class UpscaleSettingsBox(QGroupBox):
         self.model = ModelPicker(settings)
         self.description = QLabel(wordWrap=True)
         self.description.setProperty("role", "muted")
+        self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=STRENGTH_STEPS, value=STRENGTH_STEPS)
+        self.strength_value = QLabel()
         self.device = QComboBox()
         self.device.addItem(f"Auto ({describe_device(resolve_device('auto'))})", "auto")
         for name in available_devices():
@@ -72,10 +81,16 @@ class UpscaleSettingsBox(QGroupBox):
         format_row = QHBoxLayout()
         format_row.addWidget(self.format, 1)
         format_row.addWidget(self.quality, 1)
+        strength_row = QHBoxLayout()
+        for widget, stretch in ((QLabel("Faithful"), 0), (self.strength, 1), (QLabel("Crisp"), 0),
+                                (self.strength_value, 0)):
+            strength_row.addWidget(widget, stretch)
+        self.strength_value.setMinimumWidth(self.strength_value.fontMetrics().horizontalAdvance("0.00") + 4)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model)
         form.addRow("", self.description)
+        form.addRow("Strength", strength_row)
         form.addRow("Size", size_row)
         form.addRow("Save to", folder_row)
         form.addRow("", self.auto_save)
@@ -91,11 +106,13 @@ class UpscaleSettingsBox(QGroupBox):
         self.scale.setCurrentIndex(max(0, self.scale.findText(str(settings.value(SCALE, SCALE_CHOICES[0][0])))))
         self.width_box.setValue(settings.value(WIDTH, 3840, type=int))
         self.device.setCurrentIndex(max(0, self.device.findData(settings.value(DEVICE, "auto"))))
+        self.strength.setValue(settings.value(STRENGTH, STRENGTH_STEPS, type=int))
         source, which = settings.value(MODEL, ""), str(settings.value(MODEL_WHICH, "ema"))
         if source and not self.model.select(str(source), which) and Path(str(source)).is_file():
             self.model.choose_file(str(source))
         self._show_format_and_size()
         self._show_description()
+        self._show_strength()
 
     def _connect(self) -> None:
         settings = self._settings
@@ -107,6 +124,8 @@ class UpscaleSettingsBox(QGroupBox):
         self.scale.currentTextChanged.connect(self._show_format_and_size)
         self.width_box.valueChanged.connect(lambda value: settings.setValue(WIDTH, value))
         self.device.currentIndexChanged.connect(lambda _: settings.setValue(DEVICE, self.device.currentData()))
+        self.strength.valueChanged.connect(lambda value: settings.setValue(STRENGTH, value))
+        self.strength.valueChanged.connect(self._show_strength)
         self.model.model_changed.connect(self._on_model_changed)
         self.model.checking.connect(self._show_description)
         self.model.problem.connect(self.problem)
@@ -117,6 +136,25 @@ class UpscaleSettingsBox(QGroupBox):
             self._settings.setValue(MODEL, current[0])
             self._settings.setValue(MODEL_WHICH, current[1])
         self._show_description()
+        self._show_strength()
+
+    def _has_strength(self) -> bool:
+        current = self.model.current()
+        try:
+            return current is not None and strength_partner(current[0]) is not None
+        except ModelLoadError:  # the file went away: it will say so when used
+            return False
+
+    def _show_strength(self) -> None:
+        """The slider works only for a model with a partner; its value is shown either way."""
+        enabled = self._has_strength()
+        self.strength.setEnabled(enabled)
+        self.strength_value.setEnabled(enabled)
+        self.strength_value.setText(f"{self.strength_setting():.2f}")
+        self.strength.setToolTip(STRENGTH_TIP if enabled else NO_STRENGTH.format(", ".join(strength_models())))
+
+    def strength_setting(self) -> float:
+        return self.strength.value() / STRENGTH_STEPS
 
     def _show_description(self) -> None:
         checking = self.model.is_checking()
@@ -141,7 +179,11 @@ class UpscaleSettingsBox(QGroupBox):
         choice = self.scale.currentData()
         width = self.width_box.value() if choice == WIDTH_CHOICE else None
         scale = choice if isinstance(choice, float) else None
-        return RunSpec(current[0], current[1], self.model.current_label(), scale, width, self.device.currentData())
+        label, strength = self.model.current_label(), None
+        if self._has_strength():
+            strength = self.strength_setting()
+            label = f"{label} at {strength:.2f}"
+        return RunSpec(current[0], current[1], label, scale, width, self.device.currentData(), strength)
 
     def file_format(self) -> str:
         return self.format.currentText().lower()
