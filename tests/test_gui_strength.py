@@ -17,7 +17,7 @@ from engine.models.registry import load_model
 from engine.upscaling.upscaler import Upscaler
 from gui.upscale import model_picker
 from gui.upscale.panel import UpscalePanel
-from tests.gui_helpers import write_images
+from tests.gui_helpers import isolated_settings, write_images
 from tests.upscale_helpers import drop, make_panel, pick_in_popup, wait_idle
 
 
@@ -34,8 +34,8 @@ def bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         export_generator(folder / f"{name}.safetensors", net.state_dict(), net.spec(), (0.0, 1.0))
     monkeypatch.setattr(registry, "BUNDLED_DIR", folder)
     monkeypatch.setattr(registry, "STRENGTH_PARTNERS", {"crisp": "faithful"})
-    monkeypatch.setattr(model_picker, "JOB_MODELS", {"Photos (fast)": "crisp", "Faithful (no invented detail)":
-                                                     "faithful", "Anime and drawings": "not-bundled"})
+    monkeypatch.setattr(model_picker, "JOB_MODELS", {"Faithful (no invented detail)": "faithful",
+                                                     "Photos (fast)": "crisp", "Anime and drawings": "not-bundled"})
     monkeypatch.setattr(model_picker, "PHOTO_FAST_MODEL", "crisp")
     return folder
 
@@ -76,10 +76,19 @@ def test_slider_is_off_for_a_model_without_partner(qtbot, tmp_path: Path, bundle
     assert panel.settings.strength.isEnabled() and panel.settings.run_spec().strength == 1.0
 
 
-def test_picker_names_models_by_job_first(qtbot, tmp_path: Path, bundled: Path) -> None:
+def test_picker_names_models_by_job_first_and_restores_the_choice(qtbot, tmp_path: Path, bundled: Path) -> None:
     panel = make_panel(qtbot, tmp_path)
     picker = panel.model
     texts = [picker.itemText(i) for i in range(picker.count())]
-    assert texts[:4] == ["Photos (fast)", "Faithful (no invented detail)", "Bundled: alone", "Open model file…"]
-    assert picker.itemData(0, Qt.ItemDataRole.ToolTipRole).startswith("crisp: ")
+    assert texts == ["Faithful (no invented detail)", "Photos (fast)", "Bundled: alone", "Open model file…"]
+    assert picker.currentText() == "Photos (fast)"
+    assert picker.itemData(1, Qt.ItemDataRole.ToolTipRole).startswith("crisp: ")
     assert picker.current_label() == "crisp"  # queue rows and file names keep the model's own name
+    pick_in_popup(qtbot, picker, "Faithful (no invented detail)")
+    panel.settings.strength.setValue(30)
+    settings = isolated_settings(tmp_path)
+    settings.sync()
+    again = UpscalePanel(settings)
+    qtbot.addWidget(again)
+    assert again.model.currentText() == "Faithful (no invented detail)" and again.model.count() == 4
+    assert again.settings.strength_value.text() == "0.30" and not again.settings.strength.isEnabled()

@@ -144,13 +144,17 @@ class ModelPicker(QComboBox):
         for text, data, description, label in files:
             self._add(text, data, description, label, measurable=True)
         self._add("Open model file…", (OPEN_FILE, ""), "A .safetensors or .pth model: ours, ESRGAN, SwinIR, …", "")
-        default = next((self.findData((str(bundled[name]), "ema")) for name in (PHOTO_FAST_MODEL, DEFAULT_MODEL)
+        default = next((self._find((str(bundled[name]), "ema")) for name in (PHOTO_FAST_MODEL, DEFAULT_MODEL)
                         if name in bundled), -1)
-        index = self.findData(keep) if keep else -1
+        index = self._find(keep) if keep else -1
         self.setCurrentIndex(index if index >= 0 else max(default, 0) if self.count() > 1 else -1)
         self._previous = self.currentIndex()
         self.blockSignals(False)
         self.model_changed.emit()
+
+    def _find(self, data: tuple[str, str]) -> int:
+        """The row holding `data`, compared by value (QComboBox.findData compares a Python tuple by identity)."""
+        return next((row for row in range(self.count()) if self.itemData(row) == data), -1)
 
     def set_run_dir(self, run_dir: str) -> None:
         self._run_dir = run_dir
@@ -159,15 +163,15 @@ class ModelPicker(QComboBox):
     def add_model_file(self, path: str | Path, description: str | None = None) -> None:
         """Add and select a file already known to load (the check is `choose_file`)."""
         data = (str(path), "ema")
-        if self.findData(data) < 0:
+        if self._find(data) < 0:
             self._add(f"File: {Path(path).name}", data, description or describe_model(path), Path(path).stem,
                       self.count() - 1, measurable=True)
-        self.setCurrentIndex(self.findData(data))
+        self.setCurrentIndex(self._find(data))
         self._previous = self.currentIndex()
 
     def select(self, source: str, which: str) -> bool:
         """Select an entry that is already listed; False when there is none."""
-        index = self.findData((source, which))
+        index = self._find((source, which))
         if index >= 0:
             self.setCurrentIndex(index)
             self._previous = index

@@ -49,6 +49,7 @@ class UpscaleSettingsBox(QGroupBox):
         self.description.setProperty("role", "muted")
         self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=STRENGTH_STEPS, value=STRENGTH_STEPS)
         self.strength_value = QLabel()
+        self._strength_ends = (QLabel("Faithful"), QLabel("Crisp"))
         self.device = QComboBox()
         self.device.addItem(f"Auto ({describe_device(resolve_device('auto'))})", "auto")
         for name in available_devices():
@@ -82,7 +83,7 @@ class UpscaleSettingsBox(QGroupBox):
         format_row.addWidget(self.format, 1)
         format_row.addWidget(self.quality, 1)
         strength_row = QHBoxLayout()
-        for widget, stretch in ((QLabel("Faithful"), 0), (self.strength, 1), (QLabel("Crisp"), 0),
+        for widget, stretch in ((self._strength_ends[0], 0), (self.strength, 1), (self._strength_ends[1], 0),
                                 (self.strength_value, 0)):
             strength_row.addWidget(widget, stretch)
         self.strength_value.setMinimumWidth(self.strength_value.fontMetrics().horizontalAdvance("0.00") + 4)
@@ -148,8 +149,8 @@ class UpscaleSettingsBox(QGroupBox):
     def _show_strength(self) -> None:
         """The slider works only for a model with a partner; its value is shown either way."""
         enabled = self._has_strength()
-        self.strength.setEnabled(enabled)
-        self.strength_value.setEnabled(enabled)
+        for widget in (self.strength, self.strength_value, *self._strength_ends):
+            widget.setEnabled(enabled)
         self.strength_value.setText(f"{self.strength_setting():.2f}")
         self.strength.setToolTip(STRENGTH_TIP if enabled else NO_STRENGTH.format(", ".join(strength_models())))
 
