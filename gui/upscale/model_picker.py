@@ -1,8 +1,9 @@
 """Which generator upscales: a bundled model, the current training run's weights (read fresh at each
 batch, so they follow training without an export step), or a model file the user opens. The bundled
 models made for a job come first, named by it as Upscayl names its models ("Photos (fast)", ...; the
-registry's JOB_MODELS), the others by their names. Each entry has a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
-with its reason when it is chosen, not when it is first used. What a model file costs on this machine
+registry's JOB_MODELS), the others by their names. Each entry has a one-line description; a file is
+loaded on a worker before it is accepted, so a broken one is refused with its reason when it is chosen,
+not when it is first used. What a model file costs on this machine
 ("about N s per megapixel here") is measured on a worker the first time the list is opened, and kept in
 the settings for the next launches (engine.upscaling.cost)."""
 
