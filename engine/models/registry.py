@@ -256,8 +256,9 @@ JOB_MODELS = {"Photos (fast)": PHOTO_FAST_MODEL, "Photos (best, slow on a CPU)":
               "Anime and drawings": "realesrgan-x4plus-anime", "Faithful (no invented detail)": "faithful-x4"}
 # Bundled models with a partner of the same architecture and lineage for the strength setting
 # (engine/models/strength.py): model (strength 1, crisp) -> partner (strength 0, faithful). default-x4 is
-# the GAN fine-tune of faithful-x4's first version, faithful-x4 that version trained further on L1.
-STRENGTH_PARTNERS = {"default-x4": "faithful-x4"}
+# the GAN fine-tune of faithful-x4's first version, faithful-x4 that version trained further on L1;
+# photo-faithful-x4 is general-x4v3 fine-tuned here on L1 (Real-ESRGAN's wdn partner plays that part for -dn).
+STRENGTH_PARTNERS = {"default-x4": "faithful-x4", PHOTO_FAST_MODEL: "photo-faithful-x4"}
 
 
 def strength_models() -> list[str]:
