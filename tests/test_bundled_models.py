@@ -20,8 +20,8 @@ from engine.models.registry import bundled_models, load_model, resolve_model_sou
 from engine.training.perceptual import BUNDLED_VGG
 from engine.resources import resource_path
 
-SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2, "photo-x4": 4}  # name -> scale
-FOR_PHOTOS = {"photo-x4": "photo"}  # made for real photos: judged on inputs degraded so (engine/data/degradations.py's WEB_PHOTOS)
+SHIPPED = {"default-x4": 4, "faithful-x4": 4, "faithful-x2": 2, "photo-x4": 4, "photo-faithful-x4": 4}  # name -> scale
+FOR_PHOTOS = {"photo-x4": "photo", "photo-faithful-x4": "photo"}  # made for real photos: judged on inputs degraded so (engine/data/degradations.py's WEB_PHOTOS)
 SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:6]
 PHOTO_SAMPLES = sorted(resource_path("samples").glob("*.jpg"))[:12]
 

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from engine.resources import PACKAGE_NAME, SOURCE_FOLDER
+from engine.models.registry import PHOTO_FAST_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.packaging,
@@ -136,7 +137,8 @@ def test_installed_window_opens_on_the_bundled_samples_and_models(installed: Ins
     assert Path(shown["samples"]) == installed_resources / "samples"
     assert len(list(Path(shown["samples"]).glob("*.jpg"))) == len(repo_files(f"{SOURCE_FOLDER}/samples", "*.jpg"))
     assert shown["visible"] and shown["icon"] and shown["desktop_file"] == "srgan-studio"
-    assert shown["default_model"] == "Bundled: default-x4"
+    assert shown["default_model"] == "Photos (fast)"
+    assert shown["models"]["Photos (fast)"] == str(installed_resources / "models" / f"{PHOTO_FAST_MODEL}.safetensors")
     assert shown["models"]["Bundled: default-x4"] == str(installed_resources / "models" / "default-x4.safetensors")
 
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from engine.device import UPSCALE_DEVICE_HELP
 from engine.events import BackendChosen, BatchDone, ItemDone, ItemFailed, ItemStarted, TileProgress
 from engine.io.images import FORMATS
-from engine.models.sources import WHICH_WEIGHTS
+from engine.models.sources import STRENGTH_PARTNERS, WHICH_WEIGHTS
 from engine.upscaling.backend import BACKEND_CHOICES
 from engine.upscaling.batch import BatchUpscaler, UpscaleOptions
 
@@ -48,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=tuple(FORMATS), help="output format (default: the input's, else png)")
     parser.add_argument("--quality", type=int, default=95, help="jpg/webp quality, 1-100 (default 95)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--strength", type=float, metavar="0..1",
+                        help="mix the model with its partner: 0 = faithful, 1 = the model's crisp detail "
+                             f"(models with a partner: {', '.join(STRENGTH_PARTNERS)})")
     parser.set_defaults(func=run_upscale)
 
 
@@ -83,7 +86,8 @@ def run_upscale(args: argparse.Namespace) -> int:
     try:
         options = UpscaleOptions(model=args.model, which=args.which, backend=args.backend, device=args.device,
                                  tile=args.tile, overlap=args.overlap, out_dir=args.out, format=args.format,
-                                 quality=args.quality, overwrite=args.overwrite, scale=args.scale, width=args.width)
+                                 quality=args.quality, overwrite=args.overwrite, scale=args.scale, width=args.width,
+                                 strength=args.strength)
         batch = BatchUpscaler(args.inputs, options)
         events = batch.run()
         chosen: BackendChosen = next(events)  # the model, backend and device are checked before the first item

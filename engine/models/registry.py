@@ -221,3 +221,4 @@ def describe_model(path: str | Path) -> str:
     if metadata.get("format") != export.FORMAT:  # e.g. Real-ESRGAN's weights, converted with a description
         return f"{metadata['description']} · {size}" if metadata.get("description") else f"Third-party model · {size}"
     return f"{_purpose(metadata)} · ×{metadata.get('scale', '?')} · {size}"
+

@@ -23,7 +23,7 @@ from engine.events import BackendChosen, BatchDone, ItemDone, ItemFailed, ItemRe
 from engine.io.images import (EXTENSIONS, FORMATS, ImageReadError, ImageWriteError, check_output_size,
                               has_image_extension, is_image_file, jpeg_rows, output_format, png_rows, read_image,
                               resize, save_image)
-from engine.models.sources import DEFAULT_MODEL, WHICH_WEIGHTS
+from engine.models.sources import DEFAULT_MODEL, WHICH_WEIGHTS, partner_for_strength
 from engine.upscaling.backends import check_choice, open_backend
 from engine.upscaling.heap import FreedMemoryKept
 from engine.upscaling.tiling import MIN_TILE, UpscaleCancelled, available_ram_bytes, map_progress
@@ -76,7 +76,8 @@ class UpscaleOptions:
     """Everything a batch run needs besides its inputs. `tile` 0 = automatic; `out_dir` None = return
     images in the events without writing files; `format` None = the input's format when it is png, jpg
     or webp, else png; `scale` / `width` = a target size instead of the model's own scale; `backend` and
-    `device` = the engine and where it runs (engine.upscaling.backends)."""
+    `device` = the engine and where it runs (engine.upscaling.backends); `strength` (0-1) = the model mixed
+    with its partner (engine.models.strength), None (or 1) = the model as it is."""
 
     model: str = "default"
     which: str = "ema"
@@ -94,6 +95,7 @@ class UpscaleOptions:
     return_image: bool = False
     precision: str = "auto"
     max_pixels: int | None = None  # None = Pillow's decompression-bomb limit
+    strength: float | None = None
 
     def __post_init__(self) -> None:
         if self.tile == "auto":
@@ -123,6 +125,8 @@ class UpscaleOptions:
             raise OptionsError(f"width must be at least 1, not {self.width}")
         if self.precision not in UPSCALE_PRECISIONS:
             raise OptionsError(f"precision must be one of {', '.join(UPSCALE_PRECISIONS)}, not {self.precision!r}")
+        if self.strength is not None and not 0 <= self.strength <= 1:
+            raise OptionsError(f"strength must be between 0 and 1, not {self.strength:g}")
 
 
 @dataclass(frozen=True)
@@ -286,8 +290,15 @@ class BatchUpscaler:
         Raises ModelLoadError or OptionsError before any event if the model or options are unusable.
         """
         options = self.options
+        loaded = self.model
+        if options.strength is not None:
+            partner_for_strength(options.model)
+        if loaded is None and options.strength is not None and options.strength < 1:  # 1: the model as it is
+            from engine.models.strength import load_at_strength
+
+            loaded = load_at_strength(options.model, options.which, options.strength)
         opened = open_backend(options.model, options.backend, options.device, options.precision, options.which,
-                              self.model)
+                              loaded)
         upscaler = Upscaler(opened.backend, tile=int(options.tile), overlap=options.overlap)
         try:
             yield BackendChosen(upscaler.model.name, upscaler.model.scale, opened.backend.description, opened.note)

@@ -66,6 +66,8 @@ def build_palette(colors: Colors) -> QPalette:
         palette.setColor(role, QColor(value))
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(colors.muted))
+    # Fusion fills a slider's groove with the highlight colour even when it is off: grey it like the text
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor(colors.border))
     return palette
 
 

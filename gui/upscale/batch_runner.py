@@ -21,7 +21,7 @@ TICK_MS = 500  # how often a running row's time is redrawn between progress even
 def engine_options(spec: RunSpec) -> UpscaleOptions:
     """The engine's options for a row: results come back as images (the store keeps them), no file written."""
     return UpscaleOptions(model=spec.model, which=spec.which, backend=spec.backend, device=spec.device, out_dir=None,
-                          return_image=True, scale=spec.scale, width=spec.width)
+                          return_image=True, scale=spec.scale, width=spec.width, strength=spec.strength)
 
 
 class BatchRunner(QObject):

@@ -1,9 +1,11 @@
 """Which generator upscales: a bundled model, the current training run's weights (read fresh at each
-batch, so they follow training without an export step), or a model file the user opens. Each entry has
-a one-line description; a file is loaded on a worker before it is accepted, so a broken one is refused
-with its reason when it is chosen, not when it is first used. What a model file costs on this machine
-("about N s per output megapixel here", in the engine the auto rule picks) is measured on a worker the
-first time the list is opened, and kept in the settings for the next launches (engine.upscaling.cost)."""
+batch, so they follow training without an export step), or a model file the user opens. The bundled
+models made for a job come first, named by it as Upscayl names its models ("Photos (fast)", ...;
+engine.models.sources' JOB_MODELS), the others by their names. Each entry has a one-line description; a
+file is loaded on a worker before it is accepted, so a broken one is refused with its reason when it is
+chosen, not when it is first used. What a model file costs on this machine ("about N s per output
+megapixel here", in the engine the auto rule picks) is measured on a worker the first time the list is
+opened, and kept in the settings for the next launches (engine.upscaling.cost)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
-from engine.models.registry import DEFAULT_MODEL, bundled_models, describe_model, load_model, weights_file_filter
+from engine.models.registry import describe_model, load_model, weights_file_filter
+from engine.models.sources import DEFAULT_MODEL, JOB_MODELS, PHOTO_FAST_MODEL, bundled_models
 from engine.training.run_folder import BEST, CHECKPOINT
 from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
 from gui.common.background import Background
@@ -126,8 +129,15 @@ class ModelPicker(QComboBox):
                   self.itemData(i, LABEL_ROLE)) for i in range(self.count()) if self.itemText(i).startswith("File: ")]
         self.blockSignals(True)
         self.clear()
-        for name, path in bundled_models().items():
-            self._add(f"{BUNDLED}{name}", (str(path), "ema"), describe_model(path), name, measurable=True)
+        bundled = bundled_models()
+        jobs = {name: label for label, name in JOB_MODELS.items() if name in bundled}
+        for name in [*jobs, *(name for name in bundled if name not in jobs)]:
+            path = bundled[name]
+            if name in jobs:
+                text, description = jobs[name], f"{name}: {describe_model(path)}"
+            else:
+                text, description = f"{BUNDLED}{name}", describe_model(path)
+            self._add(text, (str(path), "ema"), description, name, measurable=True)
         if self._run_dir:
             for label, filename, which, description in RUN_MODELS:
                 self._add(f"Current run: {label}", (str(Path(self._run_dir) / filename), which), description,
@@ -135,12 +145,17 @@ class ModelPicker(QComboBox):
         for text, data, description, label in files:
             self._add(text, data, description, label, measurable=True)
         self._add("Open model file…", (OPEN_FILE, ""), "A .safetensors or .pth model: ours, ESRGAN, SwinIR, …", "")
-        default = self.findText(f"{BUNDLED}{DEFAULT_MODEL}")
-        index = self.findData(keep) if keep else -1
+        default = next((self._find((str(bundled[name]), "ema")) for name in (PHOTO_FAST_MODEL, DEFAULT_MODEL)
+                        if name in bundled), -1)
+        index = self._find(keep) if keep else -1
         self.setCurrentIndex(index if index >= 0 else max(default, 0) if self.count() > 1 else -1)
         self._previous = self.currentIndex()
         self.blockSignals(False)
         self.model_changed.emit()
+
+    def _find(self, data: tuple[str, str]) -> int:
+        """The row holding `data`, compared by value (QComboBox.findData compares a Python tuple by identity)."""
+        return next((row for row in range(self.count()) if self.itemData(row) == data), -1)
 
     def set_run_dir(self, run_dir: str) -> None:
         self._run_dir = run_dir
@@ -149,15 +164,15 @@ class ModelPicker(QComboBox):
     def add_model_file(self, path: str | Path, description: str | None = None) -> None:
         """Add and select a file already known to load (the check is `choose_file`)."""
         data = (str(path), "ema")
-        if self.findData(data) < 0:
+        if self._find(data) < 0:
             self._add(f"File: {Path(path).name}", data, description or describe_model(path), Path(path).stem,
                       self.count() - 1, measurable=True)
-        self.setCurrentIndex(self.findData(data))
+        self.setCurrentIndex(self._find(data))
         self._previous = self.currentIndex()
 
     def select(self, source: str, which: str) -> bool:
         """Select an entry that is already listed; False when there is none."""
-        index = self.findData((source, which))
+        index = self._find((source, which))
         if index >= 0:
             self.setCurrentIndex(index)
             self._previous = index

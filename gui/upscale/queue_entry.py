@@ -27,7 +27,8 @@ class State(Enum):
 @dataclass(frozen=True)
 class RunSpec:
     """How a row is upscaled: the model (a file or bundled name, and which weights of a checkpoint),
-    the output size asked for (the model's own scale, a scale, or a width), the engine and the device."""
+    the output size asked for (the model's own scale, a scale, or a width), the engine, the device, and the
+    strength (the model mixed with its partner; None = the model as it is)."""
 
     model: str
     which: str
@@ -36,6 +37,7 @@ class RunSpec:
     width: int | None = None
     device: str = "auto"
     backend: str = "auto"
+    strength: float | None = None
 
     def size_label(self) -> str:
         if self.width is not None:

@@ -1,18 +1,20 @@
-"""The Upscale tab's settings: model, engine (PyTorch or ncnn) and device (PyTorch's, and ncnn's Vulkan
-GPUs by name), output size, output folder with auto-save, file format and quality. Every choice is stored
-in QSettings the moment it changes and restored at the next launch."""
+"""The Upscale tab's settings: model, strength (for models with a partner), engine (PyTorch or ncnn) and
+device (PyTorch's, and ncnn's Vulkan GPUs by name), output size, output folder with auto-save, file format
+and quality. Every choice is stored in QSettings the moment it changes and restored at the next launch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QWidget)
+                               QLineEdit, QPushButton, QSlider, QSpinBox, QWidget)
 
 from engine.device import available_devices, describe_device, resolve_device
 from engine.upscaling.backends import describe_auto
 from engine.upscaling.ncnn_backend import vulkan_devices
+from engine.errors import ModelLoadError
+from engine.models.sources import strength_models, strength_partner
 from gui.upscale.model_picker import ModelPicker
 from gui.upscale.queue_entry import RunSpec
 from engine.io.images import FORMATS, QUALITY_FORMATS
@@ -30,6 +32,10 @@ BACKEND = "upscale/backend"
 ENGINES = (("Auto engine", "auto"), ("PyTorch", "torch"), ("ncnn", "ncnn"))
 ENGINE_TIP = ("Auto: PyTorch on a CUDA or Apple GPU; otherwise ncnn (a Vulkan GPU, else the CPU with Winograd "
               "convolutions, about twice PyTorch's speed there), and PyTorch for models ncnn cannot run")
+STRENGTH = "upscale/strength"
+STRENGTH_STEPS = 100  # the slider's positions: strength = position / STRENGTH_STEPS
+STRENGTH_TIP = "Mixes the model with its partner: faithful (left) to the model's crisp detail (right)"
+NO_STRENGTH = "Only models with a partner of the same architecture have a strength: {}"
 
 
 def default_output_dir() -> Path:
@@ -51,6 +57,9 @@ class UpscaleSettingsBox(QGroupBox):
         self.backend = QComboBox(toolTip=ENGINE_TIP)
         for label, value in ENGINES:
             self.backend.addItem(label, value)
+        self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=STRENGTH_STEPS, value=STRENGTH_STEPS)
+        self.strength_value = QLabel()
+        self._strength_ends = (QLabel("Faithful"), QLabel("Crisp"))
         self.device = QComboBox()
         self.device.addItem(f"Auto ({describe_auto()})", "auto")
         for name in available_devices():
@@ -89,10 +98,16 @@ class UpscaleSettingsBox(QGroupBox):
         format_row = QHBoxLayout()
         format_row.addWidget(self.format, 1)
         format_row.addWidget(self.quality, 1)
+        strength_row = QHBoxLayout()
+        for widget, stretch in ((self._strength_ends[0], 0), (self.strength, 1), (self._strength_ends[1], 0),
+                                (self.strength_value, 0)):
+            strength_row.addWidget(widget, stretch)
+        self.strength_value.setMinimumWidth(self.strength_value.fontMetrics().horizontalAdvance("0.00") + 4)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model)
         form.addRow("", self.description)
+        form.addRow("Strength", strength_row)
         form.addRow("Size", size_row)
         form.addRow("Engine", engine_row)
         form.addRow("", self.engine)
@@ -111,11 +126,13 @@ class UpscaleSettingsBox(QGroupBox):
         self.width_box.setValue(settings.value(WIDTH, 3840, type=int))
         self.device.setCurrentIndex(max(0, self.device.findData(settings.value(DEVICE, "auto"))))
         self.backend.setCurrentIndex(max(0, self.backend.findData(settings.value(BACKEND, "auto"))))
+        self.strength.setValue(settings.value(STRENGTH, STRENGTH_STEPS, type=int))
         source, which = settings.value(MODEL, ""), str(settings.value(MODEL_WHICH, "ema"))
         if source and not self.model.select(str(source), which) and Path(str(source)).is_file():
             self.model.choose_file(str(source))
         self._show_format_and_size()
         self._show_description()
+        self._show_strength()
 
     def _connect(self) -> None:
         settings = self._settings
@@ -128,6 +145,8 @@ class UpscaleSettingsBox(QGroupBox):
         self.width_box.valueChanged.connect(lambda value: settings.setValue(WIDTH, value))
         self.device.currentIndexChanged.connect(lambda _: settings.setValue(DEVICE, self.device.currentData()))
         self.backend.currentIndexChanged.connect(lambda _: settings.setValue(BACKEND, self.backend.currentData()))
+        self.strength.valueChanged.connect(lambda value: settings.setValue(STRENGTH, value))
+        self.strength.valueChanged.connect(self._show_strength)
         self.model.model_changed.connect(self._on_model_changed)
         self.model.checking.connect(self._show_description)
         self.model.problem.connect(self.problem)
@@ -138,6 +157,25 @@ class UpscaleSettingsBox(QGroupBox):
             self._settings.setValue(MODEL, current[0])
             self._settings.setValue(MODEL_WHICH, current[1])
         self._show_description()
+        self._show_strength()
+
+    def _has_strength(self) -> bool:
+        current = self.model.current()
+        try:
+            return current is not None and strength_partner(current[0]) is not None
+        except ModelLoadError:  # the file went away: it will say so when used
+            return False
+
+    def _show_strength(self) -> None:
+        """The slider works only for a model with a partner; its value is shown either way."""
+        enabled = self._has_strength()
+        for widget in (self.strength, self.strength_value, *self._strength_ends):
+            widget.setEnabled(enabled)
+        self.strength_value.setText(f"{self.strength_setting():.2f}")
+        self.strength.setToolTip(STRENGTH_TIP if enabled else NO_STRENGTH.format(", ".join(strength_models())))
+
+    def strength_setting(self) -> float:
+        return self.strength.value() / STRENGTH_STEPS
 
     def _show_description(self) -> None:
         checking = self.model.is_checking()
@@ -162,8 +200,12 @@ class UpscaleSettingsBox(QGroupBox):
         choice = self.scale.currentData()
         width = self.width_box.value() if choice == WIDTH_CHOICE else None
         scale = choice if isinstance(choice, float) else None
-        return RunSpec(current[0], current[1], self.model.current_label(), scale, width, self.device.currentData(),
-                       self.backend.currentData())
+        label, strength = self.model.current_label(), None
+        if self._has_strength():
+            strength = self.strength_setting()
+            label = f"{label} at {strength:.2f}"
+        return RunSpec(current[0], current[1], label, scale, width, self.device.currentData(),
+                       self.backend.currentData(), strength)
 
     def show_engine(self, description: str) -> None:
         """Say where the last batch ran, e.g. 'ncnn on the CPU (2 tile threads, Winograd, fp32)'."""
