@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from engine.resources import PACKAGE_NAME, SOURCE_FOLDER
-from engine.models.registry import PHOTO_FAST_MODEL
+from engine.models.sources import PHOTO_FAST_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.packaging,
