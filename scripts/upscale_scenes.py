@@ -42,7 +42,7 @@ def fill_queue(window: MainWindow, work: Path) -> None:
     fmt = upscale.settings.file_format()
     upscale.saver.save([(entry, upscale._target(entry, fmt), fmt) for entry in done], 95)
     wait_until(lambda: not upscale.is_running(), 120)
-    upscale.queue.select(upscale.queue.with_state(State.DONE)[1])
+    upscale.queue.select([upscale.queue.with_state(State.DONE)[1]])
 
 
 def shoot(theme: str, out: Path, work: Path) -> list[Path]:
