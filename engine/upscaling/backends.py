@@ -4,8 +4,8 @@ and the window share.
 `auto`: a CUDA or Apple MPS GPU -> PyTorch on it; otherwise a model ncnn can run -> ncnn on a real Vulkan
 GPU if there is one, else ncnn on the CPU with every core and Winograd convolutions; a model ncnn cannot
 run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one
-engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]` for ncnn). Measured here
-(2 cores, bench/upscale_speed.py): ncnn on the CPU runs Real-ESRGAN x4plus about 2x faster than PyTorch.
+engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]` for ncnn). Which engine is
+faster on a CPU depends on the CPU: see CPU_ENGINE.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from engine.upscaling.backend import BACKEND_CHOICES, OptionsError, TileBackend
 if TYPE_CHECKING:
     from engine.models.registry import LoadedModel
 
-# What `auto` runs on a CPU without a GPU: the issue's rule, ncnn (Winograd; measured on a quiet 2-core CPU:
-# x4plus 3.13 s against PyTorch's 5.0-6.5 s on a 160-px crop). On this project's shared CPU the two tie
-# or PyTorch leads on photo-sized inputs (bench/upscale_speed.py --engines, "Bigger inputs"): the line to
-# change, to "torch", if a quiet rerun says so.
+# What `auto` runs on a CPU without a GPU: the issue's rule, ncnn (Winograd convolutions). On the CPU the
+# issue was measured on, ncnn ran x4plus in 3.13 s against PyTorch's 5.0-6.5 s (160-px crop). On this
+# project's AVX-512 Xeon (quiet, one run, README "Engines"), PyTorch's oneDNN is as fast or faster: x4plus
+# 160 px ncnn 1.07x PyTorch, 320 px 0.93x; photo-x4 768 px 0.86x; default-x4 1024 px 0.63x. ncnn also starts
+# without torch (a small CLI job finishes in about a second). `--backend torch` (the window's Engine row)
+# picks PyTorch by hand.
 CPU_ENGINE = "ncnn"
 
 

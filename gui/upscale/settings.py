@@ -31,7 +31,8 @@ BACKEND = "upscale/backend"
 # The engine menu: label, BACKEND_CHOICES value
 ENGINES = (("Auto engine", "auto"), ("PyTorch", "torch"), ("ncnn", "ncnn"))
 ENGINE_TIP = ("Auto: PyTorch on a CUDA or Apple GPU; otherwise ncnn (a Vulkan GPU, else the CPU with Winograd "
-              "convolutions, about twice PyTorch's speed there), and PyTorch for models ncnn cannot run")
+              "convolutions; faster than PyTorch on some CPUs, slower on others), and PyTorch for models ncnn "
+              "cannot run")
 STRENGTH = "upscale/strength"
 STRENGTH_STEPS = 100  # the slider's positions: strength = position / STRENGTH_STEPS
 STRENGTH_TIP = "Mixes the model with its partner: faithful (left) to the model's crisp detail (right)"
