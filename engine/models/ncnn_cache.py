@@ -72,10 +72,6 @@ def entry_folder(path: Path, which: str) -> Path:
     return cache_folder() / key
 
 
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_entry(folder: Path, stem: str) -> NcnnModel | None:
     """The entry as it is on disk, or None when it is missing or damaged in any way."""
     try:
@@ -83,7 +79,7 @@ def _read_entry(folder: Path, stem: str) -> NcnnModel | None:
         if record.get("refusal"):
             return NcnnModel(None, None, None, str(record["refusal"]))
         param, weights = folder / PARAM, folder / WEIGHTS
-        if _file_hash(param) != record["param_sha256"] or _file_hash(weights) != record["weights_sha256"]:
+        if content_hash(param) != record["param_sha256"] or content_hash(weights) != record["weights_sha256"]:
             return None
         fields = dict(record["info"])
         fields["name"] = stem + fields.pop("name_suffix")
