@@ -90,17 +90,22 @@ def _file_kind(mode: int) -> str:
         "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
+def _access_error(path: Path, exc: OSError, otherwise: str) -> ImageReadError:
+    """A missing or unreadable file said as such; any other OSError as `otherwise` says."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageReadError(f"{path} does not exist")
+    if isinstance(exc, PermissionError):
+        return ImageReadError(f"cannot read {path}: permission denied")
+    return ImageReadError(otherwise)
+
+
 def check_regular(path: Path) -> None:
     """ImageReadError unless `path` is a regular file with content: a FIFO, device or socket would block
     the reader forever, so it is refused from its stat() alone, before it is opened."""
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise ImageReadError(f"{path} does not exist") from None
-    except PermissionError:
-        raise ImageReadError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
-        raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _access_error(path, exc, f"cannot read {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
         raise ImageReadError(f"{path} is a folder, not an image")
     if not stat.S_ISREG(info.st_mode):
@@ -133,12 +138,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         raise ImageReadError(describe_bomb(exc)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path.name} is not an image file, or in a format this app cannot open") from None
-    except FileNotFoundError:
-        raise ImageReadError(f"{path} does not exist") from None
-    except PermissionError:
-        raise ImageReadError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
-        raise ImageReadError(f"{path.name} is damaged or truncated ({exc})") from None
+        raise _access_error(path, exc, f"{path.name} is damaged or truncated ({exc})") from None
     except (ValueError, SyntaxError, EOFError) as exc:
         raise ImageReadError(f"{path.name} is damaged ({exc})") from None
 
