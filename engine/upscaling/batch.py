@@ -291,12 +291,13 @@ class BatchUpscaler:
         """
         options = self.options
         loaded = self.model
-        if options.strength is not None:
-            partner_for_strength(options.model)
-        if loaded is None and options.strength is not None and options.strength < 1:  # 1: the model as it is
-            from engine.models.strength import load_at_strength
+        if loaded is None and options.strength is not None:
+            if options.strength < 1:
+                from engine.models.strength import load_at_strength
 
-            loaded = load_at_strength(options.model, options.which, options.strength)
+                loaded = load_at_strength(options.model, options.which, options.strength)
+            else:  # the model as it is, once it has a partner to be mixed with
+                partner_for_strength(options.model)
         opened = open_backend(options.model, options.backend, options.device, options.precision, options.which,
                               loaded)
         upscaler = Upscaler(opened.backend, tile=int(options.tile), overlap=options.overlap)
