@@ -72,6 +72,33 @@ def test_ncnn_matches_pytorch(tmp_path: Path, photo: torch.Tensor, build, fp16: 
     assert psnr(got, expected) >= threshold
 
 
+class ReluAndRaw(nn.Module):
+    """A convolution read both through its activation and as it is: the activation cannot be folded in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return torch.relu(y) + y * 0.5
+
+
+def test_ncnn_folds_activations_and_scaled_sums_as_ncnnoptimize_does(tmp_path: Path, photo: torch.Tensor) -> None:
+    """RRDB's leaky ReLUs go into their convolutions and its `x * 0.2 + y` into one Eltwise, as in the
+    peer's own x4plus files; where a convolution's output is also read as it is, nothing is folded."""
+    layers = [line.split()[0] for line in convert_to_ncnn(tiny_rrdb()).param.splitlines()[2:]]
+    assert "ReLU" not in layers and layers.count("Eltwise") == 2 * 3 + 2  # 3 RDBs per RRDB, plus each RRDB
+    assert "9=2 -23310=1,2.000000e-01" in convert_to_ncnn(tiny_rrdb()).param
+    net = ReluAndRaw().eval()
+    model = convert_to_ncnn(net)
+    assert [line.split()[0] for line in model.param.splitlines()[2:]].count("ReLU") == 1
+    param, weights = export_ncnn(net, tmp_path, "both", 1)
+    with torch.no_grad():
+        expected = net(photo)[0].numpy()
+    assert psnr(run_ncnn(param, weights, photo), expected) >= 100
+
+
 def test_ncnn_fp16_halves_the_weights() -> None:
     full, half = convert_to_ncnn(tiny_compact()), convert_to_ncnn(tiny_compact(), fp16=True)
     assert half.param == full.param

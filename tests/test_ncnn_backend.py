@@ -96,6 +96,46 @@ def test_vulkan_gives_pytorch_s_picture_in_fp32_and_close_to_it_in_fp16(tmp_path
     assert "fp16" in half.description and psnr(upscale(half, image), reference) >= 40
 
 
+class CountingBackend(NcnnBackend):
+    """Counts the tiles that ran one per core and the images that ran whole on every core."""
+
+    def __init__(self, converted: ncnn_cache.NcnnModel) -> None:
+        super().__init__(converted)
+        self.tiles = self.wholes = 0
+
+    def forward(self, tile: np.ndarray) -> np.ndarray:
+        self.tiles += 1
+        return super().forward(tile)
+
+    def forward_all_cores(self, tile: np.ndarray) -> np.ndarray:
+        self.wholes += 1
+        return super().forward_all_cores(tile)
+
+
+def test_a_small_image_runs_whole_on_every_core_and_a_bigger_one_in_tiles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut into one tile per core, a small image would recompute the overlaps: it runs whole on a net with
+    a thread per core instead, and gives the same picture."""
+    monkeypatch.setattr(ncnn_backend, "cpu_threads", lambda: 2)
+    path = tiny_file(tmp_path)
+    backend = CountingBackend(ncnn_cache.ncnn_model(path))
+    assert backend.whole_image_pixels == ncnn_backend.WHOLE_IMAGE_BYTES // (4 * backend.model.widest_channels)
+    image, upscaler = photo(40), Upscaler(backend)
+    whole = upscaler.upscale(image)
+    assert (backend.wholes, backend.tiles) == (1, 0)
+    backend.whole_image_pixels = 40 * 40 - 1
+    tiled = upscaler.upscale(image)
+    upscaler.close()
+    assert backend.wholes == 1 and backend.tiles >= 2  # at least one tile per core
+    reference = upscale(open_backend(path, "torch", "cpu").backend, image)
+    assert psnr(whole, reference) >= AGREEMENT_DB and psnr(tiled, reference) >= AGREEMENT_DB
+
+
+def test_one_core_or_a_gpu_never_runs_an_image_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ncnn_backend, "cpu_threads", lambda: 1)
+    assert NcnnBackend(ncnn_cache.ncnn_model(tiny_file(tmp_path))).whole_image_pixels == 0
+
+
 # ----------------------------------------------------------------------------- the conversion cache
 def test_a_model_file_is_converted_once_by_content_and_a_damaged_entry_is_rebuilt(tmp_path: Path) -> None:
     path = tiny_file(tmp_path)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from engine.models.registry import LoadedModel
 
 # Raise when the exporter's output for the same weights changes, so that old conversions are not used.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: activations and scaled sums fused into one layer
 RECORD, PARAM, WEIGHTS = "model.json", "model.param", "model.bin"
 
 

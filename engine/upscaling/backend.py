@@ -44,6 +44,10 @@ class TileBackend(ABC):
 
     model: ModelShape
     tile: int  # the tile side it runs best with here (LR pixels)
+    # An image of at most this many LR pixels runs whole, as one tile on every core (forward_all_cores):
+    # cut into one tile per core it would recompute the overlaps, and its tiles would be too few to even
+    # out. 0: never (one worker, or an engine without such a path).
+    whole_image_pixels: int = 0
 
     def __init__(self, workers: int, initializer: Callable[[], None] | None = None) -> None:
         from engine.upscaling.tile_threads import TileThreads
@@ -60,6 +64,10 @@ class TileBackend(ABC):
     def forward(self, tile: np.ndarray) -> np.ndarray:
         """(C, h, w) float32 in the model's value range -> (C, h*scale, w*scale) float32, a fresh array.
         Runs on a tile thread; must be safe to call from several at once."""
+
+    def forward_all_cores(self, tile: np.ndarray) -> np.ndarray:
+        """`forward` with every core on this one tile (see whole_image_pixels); runs on a tile thread."""
+        return self.forward(tile)
 
     @abstractmethod
     def after_out_of_memory(self) -> None:

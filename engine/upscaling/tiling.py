@@ -163,6 +163,7 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     integer = np.dtype(output_dtype).kind == "u"
     top = float(np.iinfo(output_dtype).max) if integer else 1.0
     profiles = ((y_weights[row], x_weights[col]) for row in range(len(ys)) for col in range(len(xs)))
+    whole = len(ys) == len(xs) == 1  # one tile: its weight is 1 everywhere
 
     def weighted(job: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """One tile's result times its weight, on the tile threads. For an integer output it is clamped
@@ -170,9 +171,9 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
         the output's range, with half a level added so that the final cast rounds."""
         patch, (y_weight, x_weight) = job
         result = np.ascontiguousarray(forward(patch).transpose(1, 2, 0))
-        weight = (y_weight[:, None] * x_weight[None, :])[..., None]
+        weight = np.float32(1) if whole else (y_weight[:, None] * x_weight[None, :])[..., None]
         if not integer:
-            return np.multiply(result, weight, out=result)
+            return result if whole else np.multiply(result, weight, out=result)
         np.clip(result, 0.0, 1.0, out=result)
         np.multiply(result, weight * top, out=result)
         return np.add(result, weight * 0.5, out=result)

@@ -88,13 +88,14 @@ class Upscaler:
         """Release the engine's threads (they also stop when the Upscaler is garbage-collected)."""
         self.backend.close()
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        """One (C, h, w) tile through the model: [0, 1] in and out, whatever range the model itself uses."""
+    def _forward(self, x: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """One (C, h, w) tile through the model's `forward`: [0, 1] in and out, whatever range the model
+        itself uses."""
         low, high = self.model.value_range
         remap = (low, high) != (0.0, 1.0)
         height, width = x.shape[-2:]
         x = pad_to_requirements(x, self.model.min_size, self.model.size_multiple)
-        y = self.backend.forward(x * (high - low) + low if remap else x)
+        y = forward(x * (high - low) + low if remap else x)
         y = y[:, : height * self.model.scale, : width * self.model.scale]
         if remap:
             y = (y - low) / (high - low)
@@ -107,9 +108,14 @@ class Upscaler:
         workers = self.backend.workers
         run_tiles = partial(self.backend.run_tiles, cancel=cancel)
         for index, plane in enumerate(planes):
-            tile = tile_for_workers(*plane.shape[:2], self.tile, self.overlap, workers)
-            steps = iter_tiled_halving(plane, self._forward, self.model.scale, tile, self.overlap, cancel,
-                                       out_dtype, run_tiles, sink, self.backend.after_out_of_memory)
+            height, width = plane.shape[:2]
+            if workers > 1 and height * width <= self.backend.whole_image_pixels and max(height, width) <= self.tile:
+                tile, forward = max(height, width), self.backend.forward_all_cores
+            else:
+                tile, forward = tile_for_workers(height, width, self.tile, self.overlap, workers), self.backend.forward
+            steps = iter_tiled_halving(plane, partial(self._forward, forward=forward), self.model.scale, tile,
+                                       self.overlap, cancel, out_dtype, run_tiles, sink,
+                                       self.backend.after_out_of_memory)
             # Passes are the same size, so progress over all of them is pass index * total + done.
             overall = map_progress(steps, lambda done, total, k=index: (k * total + done, len(planes) * total))
             results.append((yield from overall))
