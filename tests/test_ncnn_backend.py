@@ -18,6 +18,7 @@ from PIL import Image
 
 from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.cli.main import main
+from engine.errors import ModelLoadError
 from engine.models import ncnn_cache
 from engine.models.export import export_generator
 from engine.models.registry import LoadedModel, bundled_models, load_model
@@ -191,6 +192,32 @@ def test_a_model_given_in_memory_is_converted_itself_not_taken_for_the_file(tmp_
     assert given.param != from_file.param and given.weights.read_bytes() != from_file.weights.read_bytes()
 
 
+PAIRED = "default-x4"  # a bundled model with a strength partner (faithful-x4)
+
+
+def test_a_strength_mix_is_converted_once_gives_pytorch_s_mix_and_old_mixes_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch at a strength used before finds its conversion by the files' contents and the strength (no
+    torch needed); the mixes kept are bounded, the least recently used removed first."""
+    monkeypatch.setenv("SRGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ncnn_cache, "KEPT_MIXES", 2)
+    first = ncnn_cache.ncnn_model(PAIRED, strength=0.5)
+    again = ncnn_cache.ncnn_model(PAIRED, strength=0.5)
+    assert first.converted_now and not again.converted_now and again.param == first.param
+    image = photo(24)
+    mixed = upscale(open_backend(PAIRED, "ncnn", "cpu", strength=0.5).backend, image)
+    reference = upscale(open_backend(PAIRED, "torch", "cpu", strength=0.5).backend, image)
+    plain = upscale(open_backend(PAIRED, "ncnn", "cpu").backend, image)
+    assert psnr(mixed, reference) >= AGREEMENT_DB and psnr(mixed, plain) < psnr(mixed, reference) - 40  # the mix
+    ncnn_cache.ncnn_model(PAIRED, strength=0.25)
+    ncnn_cache.ncnn_model(PAIRED, strength=0.5)  # used again: now the most recent
+    ncnn_cache.ncnn_model(PAIRED, strength=0.75)
+    kept = {folder for folder in (tmp_path / "cache" / "ncnn" / ncnn_cache.MIXES).iterdir()}
+    assert kept == {first.param.parent, ncnn_cache.mix_folder(bundled_models()[PAIRED], "ema", 0.75)}
+    with pytest.raises(ModelLoadError, match="has no strength setting"):
+        ncnn_cache.ncnn_model(BIG, strength=0.5)
+
+
 # ----------------------------------------------------------------------------- choosing the engine
 def test_auto_picks_pytorch_on_a_cuda_or_mps_machine_else_ncnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tiny_file(tmp_path)
@@ -325,3 +352,7 @@ def test_help_and_a_cached_ncnn_upscale_never_import_torch(tmp_path: Path) -> No
     args = ["upscale", str(image), "--model", str(model), "--out", str(tmp_path / "out")]
     assert run_python(probe.format(args=args)).split()[-3:] == ["0", "False", "False"]
     assert (tmp_path / "out" / "in_tiny_x4.png").is_file()
+    ncnn_cache.ncnn_model(PAIRED, strength=0.5)  # a strength used before: its mix is in the cache too
+    args = ["upscale", str(image), "--model", PAIRED, "--strength", "0.5", "--out", str(tmp_path / "mixed")]
+    assert run_python(probe.format(args=args)).split()[-3:] == ["0", "False", "False"]
+    assert len(list((tmp_path / "mixed").iterdir())) == 1

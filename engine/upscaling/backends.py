@@ -76,31 +76,35 @@ def describe_auto() -> str:
     return f"ncnn on Vulkan: {gpu.name}" if gpu else "ncnn on the CPU"
 
 
-def _torch(source: str | Path, which: str, device: str, precision: str,
-           loaded: LoadedModel | None) -> TileBackend:
-    from engine.models.registry import load_model
+def _torch(source: str | Path, which: str, device: str, precision: str, loaded: LoadedModel | None,
+           strength: float | None) -> TileBackend:
+    from engine.models.strength import load_at_strength
     from engine.upscaling.torch_backend import TorchBackend
 
-    return TorchBackend(loaded or load_model(source, which=which), device, precision)
+    return TorchBackend(loaded or load_at_strength(source, which, strength), device, precision)
 
 
 def open_backend(source: str | Path, backend: str = "auto", device: str = "auto", precision: str = "auto",
-                 which: str = "ema", loaded: LoadedModel | None = None) -> OpenedBackend:
-    """The model file `source` (or `loaded`, already in memory) in the engine the rule picks.
+                 which: str = "ema", loaded: LoadedModel | None = None,
+                 strength: float | None = None) -> OpenedBackend:
+    """The model file `source` (or `loaded`, already in memory), mixed with its partner at `strength` when
+    one is given (engine.models.strength), in the engine the rule picks.
 
-    Raises OptionsError for a pair that cannot be, ModelLoadError for a file that is no model, ValueError
-    for a device this machine lacks."""
+    Raises OptionsError for a pair that cannot be, ModelLoadError for a file that is no model (or a
+    strength for a model without a partner), ValueError for a device this machine lacks."""
     kind, index = check_choice(backend, device)
+    mix = strength if strength is not None and strength < 1 else None  # at 1, the model as it is
+    torch_args = (source, which, device, precision, loaded, mix)
     if backend == "torch" or kind in ("cuda", "mps") or (backend == "auto" and kind == "auto"
                                                          and torch_gpu_available()):
-        return OpenedBackend(_torch(source, which, device, precision, loaded))
+        return OpenedBackend(_torch(*torch_args))
     if backend == "auto" and CPU_ENGINE == "torch" and _vulkan_index(kind, index) is None:
-        return OpenedBackend(_torch(source, which, device, precision, loaded))
+        return OpenedBackend(_torch(*torch_args))
     from engine.models.ncnn_cache import ncnn_model
     from engine.upscaling.ncnn_backend import NcnnBackend, NcnnUnavailable
 
     try:
-        converted = ncnn_model(source, which, loaded)
+        converted = ncnn_model(source, which, loaded, mix)
         if converted.info is not None:
             return OpenedBackend(NcnnBackend(converted, _vulkan_index(kind, index), precision))
         reason = f"ncnn cannot run this model: {converted.refusal}"
@@ -110,4 +114,4 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
         reason = f"cannot keep the ncnn conversion in {exc.filename or 'the cache folder'} ({exc.strerror or exc})"
     if backend == "ncnn" or kind == VULKAN:
         raise OptionsError(reason)
-    return OpenedBackend(_torch(source, which, device, precision, loaded), f"{reason}; running in PyTorch")
+    return OpenedBackend(_torch(*torch_args), f"{reason}; running in PyTorch")

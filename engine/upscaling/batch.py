@@ -290,16 +290,10 @@ class BatchUpscaler:
         Raises ModelLoadError or OptionsError before any event if the model or options are unusable.
         """
         options = self.options
-        loaded = self.model
-        if loaded is None and options.strength is not None:
-            if options.strength < 1:
-                from engine.models.strength import load_at_strength
-
-                loaded = load_at_strength(options.model, options.which, options.strength)
-            else:  # the model as it is, once it has a partner to be mixed with
-                partner_for_strength(options.model)
+        if self.model is None and options.strength == 1:  # the model as it is, once it has a partner to be mixed with
+            partner_for_strength(options.model)
         opened = open_backend(options.model, options.backend, options.device, options.precision, options.which,
-                              loaded)
+                              self.model, options.strength if self.model is None else None)
         upscaler = Upscaler(opened.backend, tile=int(options.tile), overlap=options.overlap)
         try:
             yield BackendChosen(upscaler.model.name, upscaler.model.scale, opened.backend.description, opened.note)
