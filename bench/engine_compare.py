@@ -145,8 +145,9 @@ def agreement_rows() -> None:
     image = photo(AGREEMENT_SIDE).astype(np.float32) / 255
     for name in bundled_models():
         started = time.perf_counter()
-        reference = Upscaler(open_backend(name, "torch", "cpu").backend).upscale(image)
-        ncnn_fp32 = Upscaler(open_backend(name, "ncnn", "cpu").backend).upscale(image)
+        # the same tiles in both (four, seams included): whole and tiled results differ by the seams' blend
+        reference = Upscaler(open_backend(name, "torch", "cpu").backend, tile=AGREEMENT_SIDE // 2).upscale(image)
+        ncnn_fp32 = Upscaler(open_backend(name, "ncnn", "cpu").backend, tile=AGREEMENT_SIDE // 2).upscale(image)
         line = f"  {name:<26} fp32 {_psnr16(ncnn_fp32, reference):6.1f} dB"
         if gpus:
             half = Upscaler(open_backend(name, "ncnn", f"vulkan:{gpus[0].index}", precision="fp16").backend)

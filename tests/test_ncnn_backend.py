@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from engine.models.export import export_generator
 from engine.models.registry import LoadedModel, bundled_models, load_model
 from engine.resources import resource_path
 from engine.upscaling import backends, ncnn_backend
-from engine.upscaling.backend import OptionsError, TileBackend
+from engine.upscaling.backend import OptionsError, TileBackend, whole_image_pixels
 from engine.upscaling.backends import open_backend
 from engine.upscaling.ncnn_backend import NcnnBackend, VulkanDevice, vulkan_devices
 from engine.upscaling.tile_threads import TileThreads
@@ -120,7 +121,7 @@ def test_a_small_image_runs_whole_on_every_core_and_a_bigger_one_in_tiles(
     monkeypatch.setattr(ncnn_backend, "cpu_threads", lambda: 2)
     path = tiny_file(tmp_path)
     backend = CountingBackend(ncnn_cache.ncnn_model(path))
-    assert backend.whole_image_pixels == ncnn_backend.WHOLE_IMAGE_BYTES // (4 * backend.model.widest_channels)
+    assert backend.whole_image_pixels == whole_image_pixels(backend.model.widest_channels, 2) > 40 * 40
     image, upscaler = photo(40), Upscaler(backend)
     whole = upscaler.upscale(image)
     assert (backend.wholes, backend.tiles) == (1, 0)
@@ -130,6 +131,37 @@ def test_a_small_image_runs_whole_on_every_core_and_a_bigger_one_in_tiles(
     assert backend.wholes == 1 and backend.tiles >= 2  # at least one tile per core
     reference = upscale(open_backend(path, "torch", "cpu").backend, image)
     assert psnr(whole, reference) >= AGREEMENT_DB and psnr(tiled, reference) >= AGREEMENT_DB
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """The process at two intra-op threads (tests otherwise run at one, tests/conftest.py): the torch
+    backend takes one tile thread per thread of the caller's."""
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(1)
+
+
+def test_pytorch_runs_a_small_image_whole_on_a_thread_that_uses_every_core(two_threads: None) -> None:
+    torch.manual_seed(0)
+    backend = TorchBackend(load_model_from(ClassicGenerator(1, 4)), "cpu")  # Compact runs a copy in oneDNN
+    seen: list[int] = []
+    backend.model.module.register_forward_pre_hook(lambda _m, _x: seen.append(torch.get_num_threads()))
+    upscaler, image = Upscaler(backend), photo(40)[..., :1]
+    whole = upscaler.upscale(image)
+    backend.whole_image_pixels = 0
+    tiled = upscaler.upscale(image)
+    assert seen[0] == backend.workers and set(seen[1:]) == {1} and len(seen) > 2
+    assert psnr(whole, tiled) >= AGREEMENT_DB
+    cancel = threading.Event()  # a cancel stops the whole image's run at its next layer too
+    runs = backend.run_tiles(backend.forward_all_cores, [np.zeros((1, 8, 8), np.float32)] * 3, cancel)
+    next(runs)
+    cancel.set()
+    with pytest.raises(UpscaleCancelled):
+        backend.forward_all_cores(np.zeros((1, 8, 8), np.float32))
+    runs.close()
+    upscaler.close()
+    assert torch.get_num_threads() == backend.workers  # the caller's count is untouched
 
 
 def test_one_core_or_a_gpu_never_runs_an_image_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from engine.archs.networks import CompactGenerator
+from engine.models.registry import widest_channels
 from engine.upscaling import tiling
 from engine.upscaling.tile_threads import TileThreads
 from engine.upscaling.tiling import (CPU_MAX_TILE, GPU_MAX_TILE, MIN_TILE, UpscaleCancelled, activation_bytes_per_pixel,
@@ -135,8 +136,8 @@ def test_other_errors_are_not_mistaken_for_out_of_memory() -> None:
 
 
 def test_auto_tile_size_is_bounded_and_shrinks_for_costlier_models(net: CompactGenerator) -> None:
-    cheap = auto_tile_size(torch.device("cpu"), net, SCALE)
-    costly = auto_tile_size(torch.device("cpu"), torch.nn.Conv2d(3, 4096, 3), SCALE)
+    cheap = auto_tile_size(torch.device("cpu"), widest_channels(net), SCALE)
+    costly = auto_tile_size(torch.device("cpu"), widest_channels(torch.nn.Conv2d(3, 4096, 3)), SCALE)
     assert MIN_TILE <= costly <= cheap <= CPU_MAX_TILE
     assert cheap % 16 == 0 and costly % 16 == 0
     assert costly < cheap
@@ -147,14 +148,14 @@ def test_auto_tile_size_is_bounded_and_shrinks_for_costlier_models(net: CompactG
 def test_the_automatic_tile_fits_the_memory_budget(net: CompactGenerator, monkeypatch: pytest.MonkeyPatch,
                                                    free_mb: int, workers: int) -> None:
     """CPU: a quarter of the available RAM for all the tiles in flight; CUDA: half of the free memory."""
-    per_pixel = activation_bytes_per_pixel(net, SCALE, 4)
+    per_pixel = activation_bytes_per_pixel(widest_channels(net), SCALE, 4)
     monkeypatch.setattr(tiling, "available_ram_bytes", lambda: free_mb << 20)
-    side = auto_tile_size(torch.device("cpu"), net, SCALE, 4, workers)
+    side = auto_tile_size(torch.device("cpu"), widest_channels(net), SCALE, 4, workers)
     assert side == MIN_TILE or workers * side * side * per_pixel <= (free_mb << 20) / 4
     assert side <= CPU_MAX_TILE and (free_mb < 1 << 20 or side == CPU_MAX_TILE)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free_mb << 20, 80 << 30))
-    side = auto_tile_size(torch.device("cuda"), net, SCALE, 2, workers)
-    assert side == MIN_TILE or workers * side * side * activation_bytes_per_pixel(net, SCALE, 2) <= (free_mb << 20) / 2
+    side = auto_tile_size(torch.device("cuda"), widest_channels(net), SCALE, 2, workers)
+    assert side == MIN_TILE or workers * side * side * activation_bytes_per_pixel(widest_channels(net), SCALE, 2) <= (free_mb << 20) / 2
     assert side <= GPU_MAX_TILE
 
 

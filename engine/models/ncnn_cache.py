@@ -123,13 +123,6 @@ def _read_entry(folder: Path, stem: str) -> NcnnModel | None:
         return None
 
 
-def _widest(module: object) -> int:
-    from torch import nn
-
-    widths = [m.out_channels for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return max(widths, default=64)
-
-
 def _convert(folder: Path | None, path: Path, model: LoadedModel) -> NcnnModel:
     """Convert and write the entry (the record last) into `folder`, or (None) into a folder named by the
     conversion itself, for a model that was given in memory rather than read from `path`."""
@@ -150,7 +143,7 @@ def _convert(folder: Path | None, path: Path, model: LoadedModel) -> NcnnModel:
     folder.mkdir(parents=True, exist_ok=True)
     info = NcnnModelInfo(scale=model.scale, in_channels=model.in_channels, value_range=tuple(model.value_range),
                          name=model.name, kind=model.kind, supports_half=model.supports_half,
-                         widest_channels=_widest(model.module), min_size=model.min_size,
+                         widest_channels=model.widest_channels, min_size=model.min_size,
                          size_multiple=model.size_multiple)
     param, weights = folder / PARAM, folder / WEIGHTS
     atomic_write(weights, lambda tmp: tmp.write_bytes(converted.weights))

@@ -56,6 +56,16 @@ class LoadedModel:
     min_size: int = 0
     size_multiple: int = 1
 
+    @property
+    def widest_channels(self) -> int:
+        return widest_channels(self.module)
+
+
+def widest_channels(module: nn.Module) -> int:
+    """The most output channels of any convolution: what the engines' memory and cache estimates go by."""
+    widths = [m.out_channels for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    return max(widths, default=64)
+
 
 @dataclass
 class ModelFile:

@@ -16,16 +16,11 @@ import numpy as np
 
 from engine.io.silenced import silenced_output
 from engine.models.ncnn_cache import NcnnModel
-from engine.upscaling.backend import UPSCALE_PRECISIONS, OptionsError, TileBackend
+from engine.upscaling.backend import UPSCALE_PRECISIONS, OptionsError, TileBackend, whole_image_pixels
 from engine.upscaling.tiling import MIN_TILE, cpu_tile_size
 
 INPUT_BLOB, OUTPUT_BLOB = "data", "output"
 VULKAN_TILE = 256  # GPUs: big enough to keep one busy, small enough for a few hundred MB of activations
-# An image whose widest activation fits in this many bytes runs whole on every core (TileBackend.
-# whole_image_pixels): Real-ESRGAN x4plus up to 181x181 px, the compact models up to 181 (default-x4: 209).
-# Measured here (2-core EPYC, x4plus): a 160-px crop whole on two threads 2.95 s against 3.2 s in one
-# tile per core; a 320-px image whole 20.8 s against 15.3 s in tiles, its activations out of cache.
-WHOLE_IMAGE_BYTES = 8 * 2**20
 # ncnn's GpuInfo.type(): what kind of device a Vulkan driver exposes
 DEVICE_KINDS = {0: "discrete GPU", 1: "integrated GPU", 2: "virtual GPU", 3: "software, on the CPU"}
 SOFTWARE = 3
@@ -131,8 +126,8 @@ class NcnnBackend(TileBackend):
         scale, widest = converted.info.scale, converted.info.widest_channels
         self.tile = VULKAN_TILE if vulkan is not None else cpu_tile_size(widest, scale, 4, self.workers)
         self.tile = max(MIN_TILE, self.tile)
-        if vulkan is None and self.workers > 1:
-            self.whole_image_pixels = WHOLE_IMAGE_BYTES // (4 * widest)
+        if vulkan is None:
+            self.whole_image_pixels = whole_image_pixels(widest, self.workers)
 
     def _load(self, threads: int):  # noqa: ANN202 - an ncnn.Net
         """The converted model in a new ncnn net whose convolutions run on `threads` threads (ncnn fixes

@@ -29,7 +29,6 @@ from engine.io.images import to_float
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
 # (C, h, w) float32 in [0, 1] -> (C, h*scale, w*scale) float32 in [0, 1] (a fresh array: the caller
 # weights it in place).
@@ -254,16 +253,9 @@ def available_ram_bytes() -> int:
         return 2 * 1024**3
 
 
-def activation_bytes_per_pixel(module: nn.Module, scale: int, bytes_per_value: int) -> int:
+def activation_bytes_per_pixel(widest_channels: int, scale: int, bytes_per_value: int) -> int:
     """A deliberately generous guess of memory per LR pixel: the widest conv layer, as if it ran at HR,
     three times over (input, output and workspace)."""
-    from torch import nn  # a PyTorch model's question: only its backend asks it
-
-    widths = [m.out_channels for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return _bytes_per_pixel(max(widths, default=64), scale, bytes_per_value)
-
-
-def _bytes_per_pixel(widest_channels: int, scale: int, bytes_per_value: int) -> int:
     return bytes_per_value * widest_channels * scale * scale * 3
 
 
@@ -275,13 +267,14 @@ def _fitting_side(budget: float, workers: int, bytes_per_pixel: int, cap: int) -
 def cpu_tile_size(widest_channels: int, scale: int, bytes_per_value: int = 4, workers: int = 1) -> int:
     """`auto_tile_size` on the CPU for a network whose widest convolution has `widest_channels` outputs
     (what an engine other than PyTorch knows of it)."""
-    return _fitting_side(available_ram_bytes() * 0.25, workers, _bytes_per_pixel(widest_channels, scale,
-                                                                                   bytes_per_value), CPU_MAX_TILE)
+    return _fitting_side(available_ram_bytes() * 0.25, workers,
+                         activation_bytes_per_pixel(widest_channels, scale, bytes_per_value), CPU_MAX_TILE)
 
 
-def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_per_value: int = 4,
+def auto_tile_size(device: torch.device, widest_channels: int, scale: int, bytes_per_value: int = 4,
                    workers: int = 1) -> int:
-    """The tile side (multiple of 16) to run `module` with: the largest whose activations, for each of
+    """The tile side (multiple of 16) to run a network with (its widest convolution `widest_channels`
+    wide): the largest whose activations, for each of
     `workers` tiles in flight, fit the free memory of `device` with room to spare, up to a cap.
 
     Bigger is faster on GPUs. On CPUs too, up to a point, once freed memory stays in the process
@@ -301,7 +294,7 @@ def auto_tile_size(device: torch.device, module: nn.Module, scale: int, bytes_pe
         budget, cap = torch.cuda.mem_get_info(device)[0] * 0.5, GPU_MAX_TILE
     else:
         budget, cap = available_ram_bytes() * 0.25, CPU_MAX_TILE
-    return _fitting_side(budget, workers, activation_bytes_per_pixel(module, scale, bytes_per_value), cap)
+    return _fitting_side(budget, workers, activation_bytes_per_pixel(widest_channels, scale, bytes_per_value), cap)
 
 
 def tile_for_workers(height: int, width: int, tile: int, overlap: int, workers: int) -> int:

@@ -16,7 +16,8 @@ from engine.archs.networks import ClassicGenerator, CompactGenerator
 from engine.device import describe_device, resolve_device
 from engine.torch_threads import handed_down_kept, one_intra_op_thread
 from engine.models.registry import LoadedModel
-from engine.upscaling.backend import UPSCALE_PRECISIONS, OptionsError, TileBackend
+from engine.upscaling.backend import UPSCALE_PRECISIONS, OptionsError, TileBackend, whole_image_pixels
+from engine.upscaling.tile_threads import TileThreads
 from engine.upscaling.tiling import UpscaleCancelled, auto_tile_size
 
 # Our own convolution-only networks: channels_last measured faster for them (bench/upscale_speed.py).
@@ -91,14 +92,19 @@ class TorchBackend(TileBackend):
         with handed_down_kept():  # the tile threads keep their own count; threads started later get torch's
             super().__init__(cores, one_intra_op_thread if self.device.type == "cpu" else None)
         bytes_per_value = torch.finfo(self.dtype).bits // 8
-        self.tile = auto_tile_size(self.device, model.module, model.scale, bytes_per_value, cores)
+        self.tile = auto_tile_size(self.device, model.widest_channels, model.scale, bytes_per_value, cores)
+        if self.device.type == "cpu":
+            self.whole_image_pixels = whole_image_pixels(model.widest_channels, cores)
+        self._all_cores: TileThreads | None = None  # started at the first small image
+        self._all_cores_lock = threading.Lock()
         self._cancel: threading.Event | None = None
         self._hooks = [layer.register_forward_pre_hook(self._stop_if_cancelled)
                        for layer in model.module.modules() if not any(layer.children())]
 
     def _stop_if_cancelled(self, _module: nn.Module, _inputs: object) -> None:
         """Only this backend's own tiles stop: the model may run elsewhere once the backend is closed."""
-        if self._cancel is not None and self._cancel.is_set() and self._threads.runs_here():
+        if self._cancel is not None and self._cancel.is_set() and (
+                self._threads.runs_here() or (self._all_cores is not None and self._all_cores.runs_here())):
             raise UpscaleCancelled()
 
     @property
@@ -110,6 +116,15 @@ class TorchBackend(TileBackend):
         with torch.inference_mode():
             x = torch.from_numpy(tile)[None].to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
             return self._network(x)[0].float().cpu().numpy()
+
+    def forward_all_cores(self, tile: np.ndarray) -> np.ndarray:
+        """The tile on a thread of its own whose torch ops use every core (the tile threads use one each)."""
+        with self._all_cores_lock:
+            if self._all_cores is None:
+                cores = self.workers
+                with handed_down_kept():
+                    self._all_cores = TileThreads(1, lambda: torch.set_num_threads(cores))
+        return next(self._all_cores.map(self.forward, [tile]))
 
     def run_tiles(self, fn: Callable[[np.ndarray], np.ndarray], items: Iterable[np.ndarray],
                   cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
@@ -126,4 +141,6 @@ class TorchBackend(TileBackend):
         if self._cancel is None or not self._cancel.is_set():
             for hook in self._hooks:
                 hook.remove()
+        if self._all_cores is not None:
+            self._all_cores.close()
         super().close()
