@@ -6,9 +6,18 @@ import math
 import os
 from pathlib import Path
 
+import json
+
+import pytest
+
 from engine.archs.networks import CompactGenerator
 from engine.models.export import export_generator
+from engine.upscaling import backends, cost, cpu_engine
+from engine.upscaling.backend import OptionsError
+from engine.upscaling.backends import open_backend
 from engine.upscaling.cost import cost_key, describe_cost, seconds_per_megapixel
+from engine.upscaling.ncnn_backend import NcnnBackend
+from engine.upscaling.torch_backend import TorchBackend
 
 
 def _model(path: Path, features: int) -> Path:
@@ -36,3 +45,60 @@ def test_described_with_the_precision_a_person_reads() -> None:
     assert describe_cost(0.05) == "under 0.1 s per output megapixel here"
     assert describe_cost(2.345) == "about 2.3 s per output megapixel here"
     assert describe_cost(52.4) == "about 52 s per output megapixel here"
+
+
+@pytest.fixture
+def on_a_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No GPU for either engine, and an empty cache folder of its own (where the timings are recorded)."""
+    monkeypatch.setattr(backends, "torch_gpu_available", lambda: False)
+    monkeypatch.setattr(backends, "_vulkan_index", lambda kind, index: index if kind == "vulkan" else None)
+    monkeypatch.setenv("SRGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / cpu_engine.RECORDS
+
+
+def test_auto_on_a_cpu_runs_the_engine_timed_faster_here(tmp_path: Path, on_a_cpu: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _model(tmp_path / "m.safetensors", 4)
+    assert isinstance(open_backend(path).backend, NcnnBackend)  # not timed yet: ncnn
+    for faster, slower in (("torch", "ncnn"), ("ncnn", "torch")):
+        timings = {faster: 1.0, slower: 2.0}
+        monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, t=timings: t[engine])
+        assert seconds_per_megapixel(path) == 1.0  # the cost of the engine auto runs
+        assert cpu_engine.recorded_engine(path) == faster
+        assert isinstance(open_backend(path).backend, TorchBackend if faster == "torch" else NcnnBackend)
+        assert isinstance(open_backend(path, "ncnn").backend, NcnnBackend)  # asked for by name: as asked
+    record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
+    assert record["seconds_per_output_mp"] == {"ncnn": 1.0, "torch": 2.0} and record["cpu"] == cpu_engine.cpu_name()
+    _model(path, 8)  # other weights in the same file: timed again before auto follows a record
+    assert cpu_engine.recorded_engine(path) is None and isinstance(open_backend(path).backend, NcnnBackend)
+
+
+def test_both_engines_are_really_timed_and_ncnn_missing_means_pytorch(tmp_path: Path, on_a_cpu: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _model(tmp_path / "m.safetensors", 4)
+    seconds_per_megapixel(path)
+    record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
+    assert set(record["seconds_per_output_mp"]) == {"torch", "ncnn"}
+    assert all(0 < value < 60 for value in record["seconds_per_output_mp"].values())
+    real = cost._timed
+
+    def no_ncnn(source: Path, engine: str, device: str, tiled: bool = False) -> float:
+        if engine == "ncnn":
+            raise OptionsError("the ncnn package is not installed")
+        return real(source, engine, device, tiled)
+
+    monkeypatch.setattr(cost, "_timed", no_ncnn)
+    other = _model(tmp_path / "other.safetensors", 8)
+    seconds_per_megapixel(other)
+    assert cpu_engine.recorded_engine(other) == "torch"
+
+
+def test_an_unwritable_cache_folder_records_nothing_and_auto_stays_with_ncnn(tmp_path: Path, on_a_cpu: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SRGAN_STUDIO_CACHE", str(blocker / "cache"))
+    path = _model(tmp_path / "m.safetensors", 4)
+    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False: {"torch": 1.0, "ncnn": 2.0}[engine])
+    assert seconds_per_megapixel(path) == 1.0
+    assert cpu_engine.recorded_engine(path) is None

@@ -2,10 +2,10 @@
 and the window share.
 
 `auto`: a CUDA or Apple MPS GPU -> PyTorch on it; otherwise a model ncnn can run -> ncnn on a real Vulkan
-GPU if there is one, else ncnn on the CPU with every core and Winograd convolutions; a model ncnn cannot
-run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one
-engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]` for ncnn). Which engine is
-faster on a CPU depends on the CPU: see CPU_ENGINE.
+GPU if there is one, else the CPU in the engine timed faster for the model on this machine, ncnn (every
+core, Winograd convolutions) until it has been timed (engine.upscaling.cpu_engine); a model ncnn cannot
+run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]`
+for ncnn).
 """
 
 from __future__ import annotations
@@ -16,18 +16,10 @@ from typing import TYPE_CHECKING
 
 from engine.device import VULKAN, parse_upscale_device, torch_gpu_available
 from engine.upscaling.backend import BACKEND_CHOICES, OptionsError, TileBackend
+from engine.upscaling.cpu_engine import cpu_engine
 
 if TYPE_CHECKING:
     from engine.models.registry import LoadedModel
-
-# What `auto` runs on a CPU without a GPU: the issue's rule, ncnn (Winograd convolutions). On the CPU the
-# issue was measured on, ncnn ran x4plus in 3.13 s against PyTorch's 5.0-6.5 s (160-px crop). On this
-# project's AVX-512 Xeon (quiet, one run, README "Engines"), PyTorch's oneDNN is as fast or faster: x4plus
-# 160 px ncnn 1.07x PyTorch, 320 px 0.93x; photo-x4 768 px 0.86x; default-x4 1024 px 0.63x. ncnn also starts
-# without torch (a small CLI job finishes in about a second). `--backend torch` (the window's Engine row)
-# picks PyTorch by hand.
-CPU_ENGINE = "ncnn"
-
 
 @dataclass
 class OpenedBackend:
@@ -63,9 +55,14 @@ def _vulkan_index(kind: str, index: int | None) -> int | None:
     return None
 
 
+def auto_runs_on_cpu() -> bool:
+    """Does `auto` run on the CPU here: no CUDA or MPS GPU for PyTorch, no real Vulkan GPU for ncnn?"""
+    return not torch_gpu_available() and _vulkan_index("auto", None) is None
+
+
 def describe_auto() -> str:
-    """Where `auto` runs a model ncnn can run, in words: 'ncnn on the CPU', 'ncnn on Vulkan: Radeon 780M',
-    or the PyTorch GPU's name."""
+    """Where `auto` runs a model ncnn can run, in words: 'CPU, the faster engine per model' (PyTorch or
+    ncnn, engine.upscaling.cpu_engine), 'ncnn on Vulkan: Radeon 780M', or the PyTorch GPU's name."""
     if torch_gpu_available():
         from engine.device import describe_device, resolve_device
 
@@ -73,7 +70,7 @@ def describe_auto() -> str:
     from engine.upscaling.ncnn_backend import vulkan_devices
 
     gpu = next((device for device in vulkan_devices() if device.is_real_gpu), None)
-    return f"ncnn on Vulkan: {gpu.name}" if gpu else "ncnn on the CPU"
+    return f"ncnn on Vulkan: {gpu.name}" if gpu else "CPU, the faster engine per model"
 
 
 def _torch(source: str | Path, which: str, device: str, precision: str, loaded: LoadedModel | None,
@@ -98,7 +95,7 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
     if backend == "torch" or kind in ("cuda", "mps") or (backend == "auto" and kind == "auto"
                                                          and torch_gpu_available()):
         return OpenedBackend(_torch(*torch_args))
-    if backend == "auto" and CPU_ENGINE == "torch" and _vulkan_index(kind, index) is None:
+    if backend == "auto" and loaded is None and _vulkan_index(kind, index) is None and cpu_engine(source) == "torch":
         return OpenedBackend(_torch(*torch_args))
     from engine.models.ncnn_cache import ncnn_model
     from engine.upscaling.ncnn_backend import NcnnBackend, NcnnUnavailable

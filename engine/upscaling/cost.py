@@ -3,7 +3,8 @@
 Parameter counts mislead (a 16.7M-parameter RRDB net costs ~50x a 0.6M Compact one per pixel, not 28x),
 and the same model runs at very different speeds on a laptop CPU, a 2-core server and a GPU, so a picker
 that says "about N s per output megapixel here" has to time the model in the engine and on the device it
-will run on (the `auto` rule's by default: ncnn on a CPU). One small tile through the real upscaler, after
+will run on (the `auto` rule's by default; on a CPU both engines, recording the faster for `auto`:
+engine.upscaling.cpu_engine). One small input through the real upscaler, after
 a warm-up, is enough: the upscaler's cost per pixel is flat in the image size
 (engine.upscaling.tiling.auto_tile_size). The upscaler hands back CPU arrays, so a GPU run is finished when
 the call returns. Megapixels are the result's: an x4 model's output has 16x its input's pixels.
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.upscaling.backends import describe_auto, open_backend
+from engine.upscaling.backend import OptionsError
+from engine.upscaling.backends import auto_runs_on_cpu, describe_auto, open_backend
+from engine.upscaling.cpu_engine import CPU_ENGINES, record_timings
 from engine.upscaling.ncnn_backend import cpu_threads
 from engine.upscaling.upscaler import Upscaler
 
@@ -26,9 +29,26 @@ SIDES = (32, 160)  # LR sides the timed run stays within (160 px at x4 is 0.4 MP
 
 
 def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str = "auto") -> float:
+    """What the model costs in `backend` on `device`. For `auto` on a CPU, both engines are timed and the
+    faster recorded (engine.upscaling.cpu_engine), so that `auto` runs it from now on; its cost is returned."""
+    if (backend, device) == ("auto", "auto") and auto_runs_on_cpu():
+        seconds = {}
+        for engine in CPU_ENGINES:
+            try:
+                seconds[engine] = _timed(source, engine, "cpu", tiled=True)
+            except OptionsError:  # ncnn cannot run this model, or is not installed: PyTorch it is
+                continue
+        return seconds[record_timings(source, seconds)]
+    return _timed(source, backend, device)
+
+
+def _timed(source: str | Path, backend: str, device: str, tiled: bool = False) -> float:
     """Time one input through the model's upscaler in `backend` on `device`, sized from a warm-up run to take
-    about PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute."""
+    about PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute.
+    `tiled`: in tiles on the cores, as photos run, even where an input this small would run whole."""
     upscaler = Upscaler(open_backend(source, backend, device).backend, overlap=0)
+    if tiled:
+        upscaler.backend.whole_image_pixels = 0
     model = upscaler.model
     try:
         noise = np.random.default_rng(0).integers(0, 256, (SIDES[1], SIDES[1], model.in_channels), dtype=np.uint8)

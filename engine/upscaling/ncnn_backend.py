@@ -1,8 +1,9 @@
 """The ncnn engine: a converted model (`engine.models.ncnn_cache`) on the CPU or a Vulkan GPU.
 
 On the CPU ncnn's Winograd 3x3 convolutions do fewer multiplications than PyTorch's: Real-ESRGAN x4plus
-runs about 2x faster here (bench/upscale_speed.py). Its Vulkan path runs on any GPU with a Vulkan driver
-(AMD, Intel, NVIDIA, Apple through MoltenVK). Nothing here imports torch.
+runs up to 1.7x faster than PyTorch on some CPUs, slower on others (engine.upscaling.cpu_engine). Its
+Vulkan path runs on any GPU with a Vulkan driver (AMD, Intel, NVIDIA, Apple through MoltenVK). Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ class NcnnBackend(TileBackend):
         ncnn = _ncnn()
         data = np.ascontiguousarray(tile, dtype=np.float32)
         extractor = net.create_extractor()
-        if self.vulkan is None:  # Vulkan keeps its own device memory pools
+        # This tile thread's unlocked pools serve only the one-thread net on the CPU: the all-cores net's
+        # threads share ncnn's default (locked) pools, and Vulkan keeps its own.
+        if self.vulkan is None and net is self._net:
             blob, workspace = self._allocators()
             extractor.set_blob_allocator(blob)
             extractor.set_workspace_allocator(workspace)
