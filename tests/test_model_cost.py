@@ -102,3 +102,22 @@ def test_an_unwritable_cache_folder_records_nothing_and_auto_stays_with_ncnn(tmp
     monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False: {"torch": 1.0, "ncnn": 2.0}[engine])
     assert seconds_per_megapixel(path) == 1.0
     assert cpu_engine.recorded_engine(path) is None
+
+
+def test_the_command_line_times_both_engines_and_auto_follows(tmp_path: Path, on_a_cpu: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from engine.cli.main import main
+
+    path = _model(tmp_path / "m.safetensors", 4)
+    Image.new("RGB", (12, 10), (90, 120, 30)).save(tmp_path / "in.png")
+    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False: {"torch": 1.0, "ncnn": 3.0}[engine])
+    args = ["upscale", str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "out")]
+    assert main([*args, "--time-engines"]) == 0
+    err = capsys.readouterr().err
+    assert "torch 1.00 s, ncnn 3.00 s; auto runs torch here from now on" in err and "in PyTorch on" in err
+    assert main([*args, "--overwrite"]) == 0 and "in PyTorch on" in capsys.readouterr().err  # the record stays
+    assert main(["upscale", str(tmp_path / "in.png"), "--model", str(tmp_path / "none.pth"), "--time-engines"]) == 2
+    assert "model not found" in capsys.readouterr().err

@@ -42,8 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=_tile, default=0, help="tile size in pixels, or 'auto' (default)")
     parser.add_argument("--overlap", type=int, default=16, help="tile overlap in input pixels (default 16)")
     parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
-                        help="the inference engine: auto (PyTorch on CUDA/MPS, else ncnn where it can run the "
-                             "model: Vulkan GPU, else the CPU), torch or ncnn")
+                        help="the inference engine: auto (PyTorch on CUDA/MPS, else ncnn on a Vulkan GPU, else "
+                             "on the CPU the engine timed faster for the model here, ncnn until then), torch or "
+                             "ncnn")
+    parser.add_argument("--time-engines", action="store_true",
+                        help="first time PyTorch and ncnn on this CPU with the model (a few seconds), so that "
+                             "auto runs the faster from now on (the window does this when its model list shows "
+                             "each model's cost)")
     parser.add_argument("--device", default="auto", help=UPSCALE_DEVICE_HELP)
     parser.add_argument("--format", choices=tuple(FORMATS), help="output format (default: the input's, else png)")
     parser.add_argument("--quality", type=int, default=95, help="jpg/webp quality, 1-100 (default 95)")
@@ -82,8 +87,19 @@ class _TileBar:
         self.bar.close()
 
 
+def _time_engines(model: str) -> None:
+    from engine.upscaling.cost import time_cpu_engines
+
+    seconds = time_cpu_engines(model)
+    figures = ", ".join(f"{engine} {value:.2f} s" for engine, value in seconds.items())
+    print(f"timed on this CPU, per output megapixel: {figures}; auto runs {min(seconds, key=seconds.__getitem__)} "
+          "here from now on", file=sys.stderr)
+
+
 def run_upscale(args: argparse.Namespace) -> int:
     try:
+        if args.time_engines:
+            _time_engines(args.model)
         options = UpscaleOptions(model=args.model, which=args.which, backend=args.backend, device=args.device,
                                  tile=args.tile, overlap=args.overlap, out_dir=args.out, format=args.format,
                                  quality=args.quality, overwrite=args.overwrite, scale=args.scale, width=args.width,

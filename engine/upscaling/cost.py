@@ -32,14 +32,23 @@ def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str
     """What the model costs in `backend` on `device`. For `auto` on a CPU, both engines are timed and the
     faster recorded (engine.upscaling.cpu_engine), so that `auto` runs it from now on; its cost is returned."""
     if (backend, device) == ("auto", "auto") and auto_runs_on_cpu():
-        seconds = {}
-        for engine in CPU_ENGINES:
-            try:
-                seconds[engine] = _timed(source, engine, "cpu", tiled=True)
-            except OptionsError:  # ncnn cannot run this model, or is not installed: PyTorch it is
-                continue
-        return seconds[record_timings(source, seconds)]
+        seconds = time_cpu_engines(source)
+        return min(seconds.values())
     return _timed(source, backend, device)
+
+
+def time_cpu_engines(source: str | Path) -> dict[str, float]:
+    """Each engine's seconds per output megapixel for `source` on the CPU, in tiles as photos run; the
+    faster is recorded for `auto` (engine.upscaling.cpu_engine). An engine that cannot run the model (ncnn
+    refuses an operation, or is not installed) is left out."""
+    seconds = {}
+    for engine in CPU_ENGINES:
+        try:
+            seconds[engine] = _timed(source, engine, "cpu", tiled=True)
+        except OptionsError:
+            continue
+    record_timings(source, seconds)
+    return seconds
 
 
 def _timed(source: str | Path, backend: str, device: str, tiled: bool = False) -> float:
