@@ -53,6 +53,7 @@ def test_slider_moves_the_result_from_the_model_to_its_partner(qtbot, tmp_path: 
     assert settings.strength.isEnabled() and settings.strength_value.text() == "1.00"
     image = write_images(tmp_path / "in", 1, size=20)[0]
     crisp = _upscale(qtbot, panel, image)
+    assert " at " not in panel.queue.entries[-1].spec.model_label  # at full strength: the model as it is
     settings.strength.setFocus()
     qtbot.keyClick(settings.strength, Qt.Key.Key_PageDown)  # one page: 10 of 100 positions
     assert settings.strength_value.text() == "0.90"

@@ -61,8 +61,9 @@ def auto_runs_on_cpu() -> bool:
 
 
 def describe_auto() -> str:
-    """Where `auto` runs a model ncnn can run, in words: 'CPU, the faster engine per model' (PyTorch or
-    ncnn, engine.upscaling.cpu_engine), 'ncnn on Vulkan: Radeon 780M', or the PyTorch GPU's name."""
+    """Where `auto` runs a model ncnn can run, in words: 'CPU' (in PyTorch or ncnn, whichever is faster
+    there for the model: engine.upscaling.cpu_engine), 'ncnn on Vulkan: Radeon 780M', or the PyTorch GPU's
+    name."""
     if torch_gpu_available():
         from engine.device import describe_device, resolve_device
 
@@ -70,7 +71,7 @@ def describe_auto() -> str:
     from engine.upscaling.ncnn_backend import vulkan_devices
 
     gpu = next((device for device in vulkan_devices() if device.is_real_gpu), None)
-    return f"ncnn on Vulkan: {gpu.name}" if gpu else "CPU, the faster engine per model"
+    return f"ncnn on Vulkan: {gpu.name}" if gpu else "CPU"
 
 
 def _torch(source: str | Path, which: str, device: str, precision: str, loaded: LoadedModel | None,

@@ -30,9 +30,9 @@ FORMAT, QUALITY, SCALE, WIDTH, DEVICE = ("upscale/format", "upscale/quality", "u
 BACKEND = "upscale/backend"
 # The engine menu: label, BACKEND_CHOICES value
 ENGINES = (("Auto engine", "auto"), ("PyTorch", "torch"), ("ncnn", "ncnn"))
-ENGINE_TIP = ("Auto: PyTorch on a CUDA or Apple GPU; otherwise ncnn (a Vulkan GPU, else the CPU with Winograd "
-              "convolutions; faster than PyTorch on some CPUs, slower on others), and PyTorch for models ncnn "
-              "cannot run")
+ENGINE_TIP = ("Auto: PyTorch on a CUDA or Apple GPU; otherwise ncnn on a Vulkan GPU; else, on the CPU, the engine "
+              "timed faster for the model here (when the model list shows its cost), ncnn until then; PyTorch "
+              "for models ncnn cannot run")
 STRENGTH = "upscale/strength"
 STRENGTH_STEPS = 100  # the slider's positions: strength = position / STRENGTH_STEPS
 STRENGTH_TIP = "Mixes the model with its partner: faithful (left) to the model's crisp detail (right)"
@@ -204,7 +204,7 @@ class UpscaleSettingsBox(QGroupBox):
         label, strength = self.model.current_label(), None
         if self._has_strength():
             strength = self.strength_setting()
-            label = f"{label} at {strength:.2f}"
+            label = f"{label} at {strength:.2f}" if strength < 1 else label  # at 1: the model as it is
         return RunSpec(current[0], current[1], label, scale, width, self.device.currentData(),
                        self.backend.currentData(), strength)
 
