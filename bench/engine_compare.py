@@ -82,7 +82,7 @@ def speed_rows(repeats: int) -> None:
         runs = {"ours, PyTorch (CPU)": _ours(name, "torch", "cpu"), "ours, ncnn (CPU)": _ours(name, "ncnn", "cpu"),
                 "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name)}
         try:
-            runs[f"{peer.NAME.split(' (')[0]} (CPU)"] = peer.load_peer(peer_model) if peer_model is not None else None
+            runs["the peer, same network (CPU)"] = peer.load_peer(peer_model) if peer_model is not None else None
         except peer.PeerUnavailable as exc:
             print(f"  peer: {exc}")
         runs = {label: run for label, run in runs.items() if run is not None}
