@@ -26,18 +26,20 @@ SOFTWARE_VULKAN_SIDE = 32  # a Vulkan device that runs on the CPU (Mesa's llvmpi
 # as our photo-x4 is; default-x4 is ours alone)
 MODELS = {"realesrgan-x4plus": peer.X4PLUS, "photo-x4": peer.ANIMEVIDEO_X4, "default-x4": None}
 AGREEMENT_SIDE, HALF_SIDE = 64, 24
+FAST_ROUNDS, FAST_SECONDS = 30, 2.0  # up to 30 rounds for a model whose run takes under 2 s / 30
 # Inputs of a real photo's order (x4plus smaller: its 320-px input already gives 1.6 output MP, ~40 CPU-s)
 LARGER = {"realesrgan-x4plus": 320, "photo-x4": 768, "default-x4": 1024}
 
 
-def _raw_ncnn(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The converted model in ncnn with all cores on one call, no tiling: what ncnn alone costs."""
+def _raw_ncnn(name: str, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """The converted model in ncnn on `threads` threads (0: all cores) on one call, no tiling: what ncnn
+    alone costs. One thread is how the peer runs on a CPU: its CPU seconds compare like with like."""
     import ncnn
 
     converted = ncnn_model(name)
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
-    net.opt.num_threads = cpu_threads()
+    net.opt.num_threads = threads or cpu_threads()
     net.load_param(str(converted.param))
     net.load_model(str(converted.weights))
 
@@ -71,7 +73,8 @@ def speed_rows(repeats: int) -> None:
     image = photo(SIDE)
     out_mp = (SIDE * 4) ** 2 / 1e6
     gpus = vulkan_devices()
-    print(f"\nEngines on a {SIDE}x{SIDE} photo x4 ({out_mp:.2f} output MP), {cpu_threads()} cores, best of {repeats}, "
+    print(f"\nEngines on a {SIDE}x{SIDE} photo x4 ({out_mp:.2f} output MP), {cpu_threads()} cores, best of {repeats} "
+          f"(of up to {FAST_ROUNDS} for a fast model), "
           "taken in turn (targets: ncnn at least 1.9x PyTorch for x4plus, 1.4x for the compact models, and at "
           "most the peer's CPU seconds per output MP):")
     for name, peer_model in MODELS.items():
@@ -80,7 +83,8 @@ def speed_rows(repeats: int) -> None:
             continue
         torch.set_num_threads(cpu_threads())
         runs = {"ours, PyTorch (CPU)": _ours(name, "torch", "cpu"), "ours, ncnn (CPU)": _ours(name, "ncnn", "cpu"),
-                "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name)}
+                "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name),
+                "raw forward, ncnn, one thread": _raw_ncnn(name, threads=1)}
         try:
             runs["the peer, same network (CPU)"] = peer.load_peer(peer_model) if peer_model is not None else None
         except peer.PeerUnavailable as exc:
@@ -88,7 +92,11 @@ def speed_rows(repeats: int) -> None:
         runs = {label: run for label, run in runs.items() if run is not None}
         for run in runs.values():
             run(image[:32, :32])  # threads started, weights packed
-        seconds = timings(repeats, {label: (lambda run=run: run(image)) for label, run in runs.items()})
+        started = time.perf_counter()
+        runs["ours, PyTorch (CPU)"](image)
+        # a fast model gets more rounds: its runs take tens of milliseconds, where one noisy round decides
+        rounds = max(repeats, min(FAST_ROUNDS, int(FAST_SECONDS / (time.perf_counter() - started))))
+        seconds = timings(rounds, {label: (lambda run=run: run(image)) for label, run in runs.items()})
         if gpus:
             seconds.update(_vulkan_row(name, gpus[0], image, repeats, out_mp))
         print(f"  {name}:")

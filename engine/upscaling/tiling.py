@@ -164,18 +164,25 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
     profiles = ((y_weights[row], x_weights[col]) for row in range(len(ys)) for col in range(len(xs)))
     whole = len(ys) == len(xs) == 1  # one tile: its weight is 1 everywhere
 
+    def in_range(values: np.ndarray, weight: np.ndarray | float) -> np.ndarray:
+        """For an integer output: clamped to [0, 1] (a blend of values in range stays in range: the sum
+        needs no clipping), times the weight, scaled to the output's range, with half a level added so
+        that the final cast rounds."""
+        np.clip(values, 0.0, 1.0, out=values)
+        np.multiply(values, weight * top, out=values)
+        return np.add(values, weight * 0.5, out=values)
+
     def weighted(job: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """One tile's result times its weight, on the tile threads. For an integer output it is clamped
-        to [0, 1] first (a blend of values in range stays in range: the sum needs no clipping), scaled to
-        the output's range, with half a level added so that the final cast rounds."""
+        """One tile's result times its weight, on the tile threads. A lone tile has no weight and goes
+        straight to the output: cast here in the model's channel-first order and handed over as a
+        channel-last view, so that the reorder moves output values rather than floats."""
         patch, (y_weight, x_weight) = job
+        if whole:
+            planes = forward(patch)
+            return (in_range(planes, 1.0).astype(output_dtype) if integer else planes).transpose(1, 2, 0)
         result = np.ascontiguousarray(forward(patch).transpose(1, 2, 0))
-        weight = np.float32(1) if whole else (y_weight[:, None] * x_weight[None, :])[..., None]
-        if not integer:
-            return result if whole else np.multiply(result, weight, out=result)
-        np.clip(result, 0.0, 1.0, out=result)
-        np.multiply(result, weight * top, out=result)
-        return np.add(result, weight * 0.5, out=result)
+        weight = (y_weight[:, None] * x_weight[None, :])[..., None]
+        return in_range(result, weight) if integer else np.multiply(result, weight, out=result)
 
     total, done = len(ys) * len(xs), 0
     carried = np.zeros((0, width * scale, channels), np.float32)  # what the next row of tiles adds to
@@ -191,12 +198,14 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
                 if cancel is not None and cancel.is_set():
                     raise UpscaleCancelled()
                 values = next(results)
-                values[:, : pending.shape[1]] += pending
+                if pending.size:
+                    values[:, : pending.shape[1]] += pending
                 right = ((xs[col + 1] if col + 1 < len(xs) else width) - x0) * scale  # columns that are done
                 columns = slice(x0 * scale, x0 * scale + right)
-                values[: len(carried), :right] += carried[:, columns]
+                if carried.size:
+                    values[: len(carried), :right] += carried[:, columns]
                 below[:, columns] = values[final:, :right]
-                done_rows[:, columns] = values[:final, :right]  # an integer cast truncates: see weighted()
+                done_rows[:, columns] = values[:final, :right]  # an integer cast truncates: see in_range()
                 pending = values[:, right:].copy()  # a copy, so that this tile's result can be freed now
                 done += 1
                 yield done, total
