@@ -295,15 +295,15 @@ def auto_tile_size(device: torch.device, widest_channels: int, scale: int, bytes
     torch and the model hold (0.84 GiB) with 256-px tiles, 0.60 GiB with 320 and 0.77-0.82 GiB with 384;
     the issue's bound is the output's bytes (0.72 GiB) + 1 GiB in all.
     """
-    import torch  # a PyTorch model's question: only its backend asks it
-
     if device.type == "mps":
         return MPS_TILE  # MPS reports no free memory; a fixed size is the safe choice
-    if device.type == "cuda":
-        budget, cap = torch.cuda.mem_get_info(device)[0] * 0.5, GPU_MAX_TILE
-    else:
-        budget, cap = available_ram_bytes() * 0.25, CPU_MAX_TILE
-    return _fitting_side(budget, workers, activation_bytes_per_pixel(widest_channels, scale, bytes_per_value), cap)
+    if device.type != "cuda":
+        return cpu_tile_size(widest_channels, scale, bytes_per_value, workers)
+    import torch  # a PyTorch model's question: only its backend asks it
+
+    budget = torch.cuda.mem_get_info(device)[0] * 0.5
+    return _fitting_side(budget, workers, activation_bytes_per_pixel(widest_channels, scale, bytes_per_value),
+                         GPU_MAX_TILE)
 
 
 def tile_for_workers(height: int, width: int, tile: int, overlap: int, workers: int) -> int:
