@@ -109,7 +109,7 @@ class Upscaler:
         run_tiles = partial(self.backend.run_tiles, cancel=cancel)
         for index, plane in enumerate(planes):
             height, width = plane.shape[:2]
-            if workers > 1 and height * width <= self.backend.whole_image_pixels and max(height, width) <= self.tile:
+            if height * width <= self.backend.whole_image_pixels and max(height, width) <= self.tile:
                 tile, forward = max(height, width), self.backend.forward_all_cores
             else:
                 tile, forward = tile_for_workers(height, width, self.tile, self.overlap, workers), self.backend.forward
