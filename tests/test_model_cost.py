@@ -60,37 +60,48 @@ def test_auto_on_a_cpu_runs_the_engine_timed_faster_here(tmp_path: Path, on_a_cp
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = _model(tmp_path / "m.safetensors", 4)
     assert isinstance(open_backend(path).backend, NcnnBackend)  # not timed yet: ncnn
-    for faster, slower in (("torch", "ncnn"), ("ncnn", "torch")):
-        timings = {faster: 1.0, slower: 2.0}
-        monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, t=timings: t[engine])
-        assert seconds_per_megapixel(path) == 1.0  # the cost of the engine auto runs
-        assert cpu_engine.recorded_engine(path) == faster
-        assert isinstance(open_backend(path).backend, TorchBackend if faster == "torch" else NcnnBackend)
-        assert isinstance(open_backend(path, "ncnn").backend, NcnnBackend)  # asked for by name: as asked
+    monkeypatch.setattr(cost, "_winograd63_matters", lambda source: True)  # a model with narrow convolutions
+    name_of = {(run.engine, run.winograd63): name for name, run in cpu_engine.TIMED_RUNS.items()}
+    for order in (("torch", "ncnn", "ncnn F(4,3)"), ("ncnn", "ncnn F(4,3)", "torch"),
+                  ("ncnn F(4,3)", "ncnn", "torch"), ("torch", "ncnn F(4,3)", "ncnn")):
+        timings = {name: float(rank + 1) for rank, name in enumerate(order)}
+        monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=True, t=timings:
+                            t[name_of[engine, winograd63]])
+        assert seconds_per_megapixel(path) == 1.0  # the cost of what auto runs
+        assert cpu_engine.recorded_run(path).engine == cpu_engine.TIMED_RUNS[order[0]].engine
+        assert isinstance(open_backend(path).backend, TorchBackend if order[0] == "torch" else NcnnBackend)
+        by_name = open_backend(path, "ncnn").backend  # asked for by name: ncnn, the way timed faster
+        assert isinstance(by_name, NcnnBackend)
+        assert by_name.winograd63 == (timings["ncnn"] < timings["ncnn F(4,3)"])
     record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
-    assert record["seconds_per_output_mp"] == {"ncnn": 1.0, "torch": 2.0} and record["cpu"] == cpu_engine.cpu_name()
+    assert record["seconds_per_output_mp"] == {"torch": 1.0, "ncnn": 3.0, "ncnn F(4,3)": 2.0}
+    assert record["cpu"] == cpu_engine.cpu_name() and record["ncnn_winograd63"] is False
     _model(path, 8)  # other weights in the same file: timed again before auto follows a record
-    assert cpu_engine.recorded_engine(path) is None and isinstance(open_backend(path).backend, NcnnBackend)
+    assert cpu_engine.recorded_run(path) is None and isinstance(open_backend(path).backend, NcnnBackend)
 
 
 def test_both_engines_are_really_timed_and_ncnn_missing_means_pytorch(tmp_path: Path, on_a_cpu: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _model(tmp_path / "m.safetensors", 4)
-    seconds_per_megapixel(path)
-    record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
-    assert set(record["seconds_per_output_mp"]) == {"torch", "ncnn"}
-    assert all(0 < value < 60 for value in record["seconds_per_output_mp"].values())
+    monkeypatch.setattr(cost, "PROBE_SECONDS", 0.02)  # runs of a few milliseconds: real, and quick
+    narrow, wide = _model(tmp_path / "narrow.safetensors", 32), _model(tmp_path / "wide.safetensors", 64)
+    for path in (narrow, wide):
+        seconds_per_megapixel(path)
+    records = {record["model"]: record for record in json.loads(on_a_cpu.read_text(encoding="utf-8")).values()}
+    # ncnn picks Winograd F(6,3) for 32-channel convolutions, so it is timed with and without; not at 64
+    assert set(records["narrow.safetensors"]["seconds_per_output_mp"]) == set(cpu_engine.TIMED_RUNS)
+    assert set(records["wide.safetensors"]["seconds_per_output_mp"]) == {"torch", "ncnn"}
+    assert all(0 < value < 60 for record in records.values() for value in record["seconds_per_output_mp"].values())
     real = cost._timed
 
-    def no_ncnn(source: Path, engine: str, device: str, tiled: bool = False) -> float:
+    def no_ncnn(source: Path, engine: str, device: str, tiled: bool = False, winograd63: bool | None = None) -> float:
         if engine == "ncnn":
             raise OptionsError("the ncnn package is not installed")
-        return real(source, engine, device, tiled)
+        return real(source, engine, device, tiled, winograd63)
 
     monkeypatch.setattr(cost, "_timed", no_ncnn)
     other = _model(tmp_path / "other.safetensors", 8)
     seconds_per_megapixel(other)
-    assert cpu_engine.recorded_engine(other) == "torch"
+    assert cpu_engine.recorded_run(other) == cpu_engine.CpuRun("torch")
 
 
 def test_an_unwritable_cache_folder_records_nothing_and_auto_stays_with_ncnn(tmp_path: Path, on_a_cpu: Path,
@@ -99,9 +110,10 @@ def test_an_unwritable_cache_folder_records_nothing_and_auto_stays_with_ncnn(tmp
     blocker.write_text("not a folder")
     monkeypatch.setenv("SRGAN_STUDIO_CACHE", str(blocker / "cache"))
     path = _model(tmp_path / "m.safetensors", 4)
-    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False: {"torch": 1.0, "ncnn": 2.0}[engine])
+    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=None:
+                        {"torch": 1.0, "ncnn": 2.0}[engine])
     assert seconds_per_megapixel(path) == 1.0
-    assert cpu_engine.recorded_engine(path) is None
+    assert cpu_engine.recorded_run(path) is None
 
 
 def test_the_command_line_times_both_engines_and_auto_follows(tmp_path: Path, on_a_cpu: Path,
@@ -113,11 +125,13 @@ def test_the_command_line_times_both_engines_and_auto_follows(tmp_path: Path, on
 
     path = _model(tmp_path / "m.safetensors", 4)
     Image.new("RGB", (12, 10), (90, 120, 30)).save(tmp_path / "in.png")
-    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False: {"torch": 1.0, "ncnn": 3.0}[engine])
+    monkeypatch.setattr(cost, "_winograd63_matters", lambda source: True)
+    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=None:
+                        {"torch": 1.0, "ncnn": 3.0 if winograd63 else 4.0}[engine])
     args = ["upscale", str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "out")]
     assert main([*args, "--time-engines"]) == 0
     err = capsys.readouterr().err
-    assert "torch 1.00 s, ncnn 3.00 s; auto runs torch here from now on" in err and "in PyTorch on" in err
+    assert "torch 1.00 s, ncnn 3.00 s, ncnn F(4,3) 4.00 s; auto runs torch here from now on" in err and "in PyTorch on" in err
     assert main([*args, "--overwrite"]) == 0 and "in PyTorch on" in capsys.readouterr().err  # the record stays
     assert main(["upscale", str(tmp_path / "in.png"), "--model", str(tmp_path / "none.pth"), "--time-engines"]) == 2
     assert "model not found" in capsys.readouterr().err

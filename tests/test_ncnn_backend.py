@@ -24,7 +24,7 @@ from engine.models import ncnn_cache
 from engine.models.export import export_generator
 from engine.models.registry import LoadedModel, bundled_models, load_model
 from engine.resources import resource_path
-from engine.upscaling import backends, ncnn_backend
+from engine.upscaling import backends, cpu_engine, ncnn_backend
 from engine.upscaling.backend import OptionsError, TileBackend, whole_image_pixels
 from engine.upscaling.backends import open_backend
 from engine.upscaling.ncnn_backend import NcnnBackend, VulkanDevice, vulkan_devices
@@ -82,6 +82,19 @@ def test_every_bundled_model_gives_pytorch_s_picture_in_ncnn(name: str) -> None:
     torch_result = upscale(open_backend(name, "torch", "cpu").backend, image, tile=16)
     assert ncnn_result.dtype == np.uint16 and ncnn_result.shape == torch_result.shape
     assert psnr(ncnn_result, torch_result) >= AGREEMENT_DB
+
+
+def test_ncnn_without_winograd_f63_runs_other_kernels_to_the_same_picture() -> None:
+    """default-x4's 32-channel convolutions: ncnn runs them in Winograd F(6,3) unless told not to, which
+    auto does where F(4,3) was timed faster (engine.upscaling.cpu_engine)."""
+    image = photo(40)
+    reference = upscale(open_backend("default-x4", "torch", "cpu").backend, image, tile=16)
+    f63, f43 = (open_backend("default-x4", "ncnn", "cpu", winograd63=choice).backend for choice in (True, False))
+    assert f63.winograd63 and not f43.winograd63 and "F(4,3)" in f43.description
+    tile = np.ascontiguousarray(image[:24, :24].transpose(2, 0, 1))
+    assert not np.array_equal(f63.forward(tile), f43.forward(tile))  # other kernels ran
+    for backend in (f63, f43):
+        assert psnr(upscale(backend, image, tile=16), reference) >= AGREEMENT_DB
 
 
 @needs_vulkan
@@ -267,7 +280,7 @@ def test_auto_can_prefer_pytorch_on_a_cpu_and_still_take_a_vulkan_gpu(tmp_path: 
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path = tiny_file(tmp_path)
     monkeypatch.setattr(backends, "torch_gpu_available", lambda: False)
-    monkeypatch.setattr(backends, "cpu_engine", lambda source: "torch")  # timed faster here
+    monkeypatch.setattr(backends, "cpu_run", lambda source: cpu_engine.CpuRun("torch"))  # timed faster here
     assert isinstance(open_backend(path).backend, TorchBackend)
     assert isinstance(open_backend(path, "ncnn").backend, NcnnBackend)  # asked for by name
     if HAS_VULKAN:

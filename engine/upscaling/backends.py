@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from engine.device import VULKAN, parse_upscale_device, torch_gpu_available
 from engine.upscaling.backend import BACKEND_CHOICES, OptionsError, TileBackend
-from engine.upscaling.cpu_engine import cpu_engine
+from engine.upscaling.cpu_engine import CpuRun, cpu_run
 
 if TYPE_CHECKING:
     from engine.models.registry import LoadedModel
@@ -84,9 +84,10 @@ def _torch(source: str | Path, which: str, device: str, precision: str, loaded: 
 
 def open_backend(source: str | Path, backend: str = "auto", device: str = "auto", precision: str = "auto",
                  which: str = "ema", loaded: LoadedModel | None = None,
-                 strength: float | None = None) -> OpenedBackend:
+                 strength: float | None = None, winograd63: bool | None = None) -> OpenedBackend:
     """The model file `source` (or `loaded`, already in memory), mixed with its partner at `strength` when
-    one is given (engine.models.strength), in the engine the rule picks.
+    one is given (engine.models.strength), in the engine the rule picks. On the CPU, ncnn uses Winograd
+    F(6,3) as timed faster here for the model (engine.upscaling.cpu_engine), or as `winograd63` says.
 
     Raises OptionsError for a pair that cannot be, ModelLoadError for a file that is no model (or a
     strength for a model without a partner), ValueError for a device this machine lacks."""
@@ -96,7 +97,9 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
     if backend == "torch" or kind in ("cuda", "mps") or (backend == "auto" and kind == "auto"
                                                          and torch_gpu_available()):
         return OpenedBackend(_torch(*torch_args))
-    if backend == "auto" and loaded is None and _vulkan_index(kind, index) is None and cpu_engine(source) == "torch":
+    vulkan = _vulkan_index(kind, index)
+    timed = cpu_run(source) if loaded is None and vulkan is None else CpuRun()
+    if backend == "auto" and timed.engine == "torch":
         return OpenedBackend(_torch(*torch_args))
     from engine.models.ncnn_cache import ncnn_model
     from engine.upscaling.ncnn_backend import NcnnBackend, NcnnUnavailable
@@ -104,7 +107,8 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
     try:
         converted = ncnn_model(source, which, loaded, mix)
         if converted.info is not None:
-            return OpenedBackend(NcnnBackend(converted, _vulkan_index(kind, index), precision))
+            winograd63 = timed.winograd63 if winograd63 is None else winograd63
+            return OpenedBackend(NcnnBackend(converted, vulkan, precision, winograd63))
         reason = f"ncnn cannot run this model: {converted.refusal}"
     except NcnnUnavailable as exc:
         reason = str(exc)

@@ -4,9 +4,10 @@ Parameter counts mislead (a 16.7M-parameter RRDB net costs ~50x a 0.6M Compact o
 and the same model runs at very different speeds on a laptop CPU, a 2-core server and a GPU, so a picker
 that says "about N s per output megapixel here" has to time the model in the engine and on the device it
 will run on (the `auto` rule's by default; on a CPU both engines, recording the faster for `auto`:
-engine.upscaling.cpu_engine). One small input through the real upscaler, after
-a warm-up, is enough: the upscaler's cost per pixel is flat in the image size
-(engine.upscaling.tiling.auto_tile_size). The upscaler hands back CPU arrays, so a GPU run is finished when
+engine.upscaling.cpu_engine). One input through the real upscaler, after a warm-up, grown until a run takes
+a noticeable time, is enough: past a few hundred pixels the upscaler's cost per pixel is flat in the image
+size (engine.upscaling.tiling.auto_tile_size), while smaller tiles stay in the CPU's caches and run up to
+2x faster per pixel (a narrow Compact net in ncnn). The upscaler hands back CPU arrays, so a GPU run is finished when
 the call returns. Megapixels are the result's: an x4 model's output has 16x its input's pixels.
 """
 
@@ -19,13 +20,14 @@ import numpy as np
 
 from engine.upscaling.backend import OptionsError
 from engine.upscaling.backends import auto_runs_on_cpu, describe_auto, open_backend
-from engine.upscaling.cpu_engine import CPU_ENGINES, record_timings
+from engine.upscaling.cpu_engine import TIMED_RUNS, record_timings
 from engine.upscaling.ncnn_backend import cpu_threads
 from engine.upscaling.upscaler import Upscaler
 
 WARM_UP_SIDE = 16
-PROBE_SECONDS = 1.0  # the timed run's length, roughly: long enough that per-call overheads do not count
-SIDES = (32, 160)  # LR sides the timed run stays within (160 px at x4 is 0.4 MP out)
+PROBE_SECONDS = 0.6  # the timed run's length, at most: long enough that per-call overheads do not count
+TIMED_ROUNDS = 2
+SIDES = (32, 640)  # LR sides the timed run stays within (640 px: two of a narrow model's CPU tiles)
 
 
 def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str = "auto") -> float:
@@ -38,36 +40,64 @@ def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str
 
 
 def time_cpu_engines(source: str | Path) -> dict[str, float]:
-    """Each engine's seconds per output megapixel for `source` on the CPU, in tiles as photos run; the
-    faster is recorded for `auto` (engine.upscaling.cpu_engine). An engine that cannot run the model (ncnn
-    refuses an operation, or is not installed) is left out."""
-    seconds = {}
-    for engine in CPU_ENGINES:
-        try:
-            seconds[engine] = _timed(source, engine, "cpu", tiled=True)
-        except OptionsError:
-            continue
+    """Seconds per output megapixel for `source` on the CPU in each engine (ncnn also without Winograd
+    F(6,3), where that runs other kernels), in tiles as photos run, the best of TIMED_ROUNDS taken in turn:
+    one run moves 10-20% here, and ncnn's two ways differ by 5-20%. The fastest is recorded for `auto`
+    (engine.upscaling.cpu_engine). An engine that cannot run the model (ncnn refuses an operation, or is
+    not installed) is left out."""
+    runs = dict(TIMED_RUNS)
+    if not _winograd63_matters(source):
+        runs = {name: run for name, run in runs.items() if run.winograd63}
+    seconds: dict[str, float] = {}
+    for round_ in range(TIMED_ROUNDS):
+        for name, run in list(runs.items())[:: -1 if round_ % 2 else 1]:
+            try:
+                timed = _timed(source, run.engine, "cpu", tiled=True, winograd63=run.winograd63)
+            except OptionsError:
+                del runs[name]
+                continue
+            seconds[name] = min(seconds.get(name, timed), timed)
+    seconds = {name: seconds[name] for name in TIMED_RUNS if name in seconds}
     record_timings(source, seconds)
     return seconds
 
 
-def _timed(source: str | Path, backend: str, device: str, tiled: bool = False) -> float:
-    """Time one input through the model's upscaler in `backend` on `device`, sized from a warm-up run to take
-    about PROBE_SECONDS, so that a fast model is not timed on its overheads nor a slow one for a minute.
-    `tiled`: in tiles on the cores, as photos run, even where an input this small would run whole."""
-    upscaler = Upscaler(open_backend(source, backend, device).backend, overlap=0)
+def _winograd63_matters(source: str | Path) -> bool:
+    """Whether ncnn runs other kernels for `source` when told not to use Winograd F(6,3), which it picks
+    only for narrow convolutions: a tile that comes out bit-identical either way means the same kernels
+    ran, and timing both would time one run twice."""
+    try:
+        runs = [open_backend(source, "ncnn", "cpu", winograd63=choice).backend for choice in (True, False)]
+    except OptionsError:
+        return False
+    try:
+        tile = np.random.default_rng(0).random((runs[0].model.in_channels, 24, 24), dtype=np.float32)
+        return not np.array_equal(runs[0].forward(tile), runs[1].forward(tile))
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _timed(source: str | Path, backend: str, device: str, tiled: bool = False, winograd63: bool | None = None) -> float:
+    """Time the model's upscaler in `backend` on `device` on an input grown until one run takes at least
+    half of PROBE_SECONDS, so that a fast model is not timed on its overheads (nor on tiles smaller than a
+    photo's) and a slow one not for a minute. `tiled`: in tiles on the cores, as photos run, even where an
+    input this small would run whole. `winograd63`: ncnn's choice on the CPU (None: as timed faster here)."""
+    upscaler = Upscaler(open_backend(source, backend, device, winograd63=winograd63).backend, overlap=0)
     if tiled:
         upscaler.backend.whole_image_pixels = 0
     model = upscaler.model
     try:
         noise = np.random.default_rng(0).integers(0, 256, (SIDES[1], SIDES[1], model.in_channels), dtype=np.uint8)
-        start = time.perf_counter()
-        upscaler.upscale(noise[:WARM_UP_SIDE, :WARM_UP_SIDE])
-        warm_up = max(time.perf_counter() - start, 1e-6)
-        side = int(min(max(WARM_UP_SIDE * (PROBE_SECONDS / warm_up) ** 0.5, SIDES[0]), SIDES[1]))
-        start = time.perf_counter()
-        upscaler.upscale(noise[:side, :side])
-        elapsed = time.perf_counter() - start
+        upscaler.upscale(noise[:WARM_UP_SIDE, :WARM_UP_SIDE])  # threads started, weights packed
+        side = SIDES[0]
+        while True:
+            start = time.perf_counter()
+            upscaler.upscale(noise[:side, :side])
+            elapsed = time.perf_counter() - start
+            if elapsed >= PROBE_SECONDS / 2 or side == SIDES[1]:
+                break
+            side = min(SIDES[1], int(side * min(2.0, (PROBE_SECONDS / max(elapsed, 1e-6)) ** 0.5)))
     finally:
         upscaler.close()
     return elapsed / ((side * model.scale) ** 2 / 1e6)

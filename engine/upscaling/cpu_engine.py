@@ -8,6 +8,10 @@ records the faster one under the model file's contents and this CPU; `auto` on a
 recorded engine, and DEFAULT until a model has a record (ncnn: faster on most CPUs measured, and it starts
 without torch). The records are one small JSON file in the user's cache folder, which the command line
 reads too.
+
+ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks Winograd
+F(6,3), which on the 2-core EPYC runs default-x4 10-20% slower than F(4,3) does (at 64 channels it already
+picks F(4,3)). So ncnn is timed both ways, and the faster way is recorded beside the faster engine.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.io.atomic import atomic_write
@@ -26,6 +31,19 @@ DEFAULT = "ncnn"
 CPU_ENGINES = ("torch", "ncnn")
 RECORDS = "cpu-engines.json"
 KEPT = 64  # records kept, the newest: one per model file measured here
+
+
+@dataclass(frozen=True)
+class CpuRun:
+    """How a model runs on this CPU: its engine and, for ncnn, whether its 3x3 convolutions may use
+    Winograd F(6,3) where ncnn prefers it (False: F(4,3) there)."""
+
+    engine: str = DEFAULT
+    winograd63: bool = True
+
+
+# The ways of running a model that are timed against each other, by the name the timings are kept under.
+TIMED_RUNS = {"torch": CpuRun("torch"), "ncnn": CpuRun("ncnn"), "ncnn F(4,3)": CpuRun("ncnn", winograd63=False)}
 
 
 def cpu_name() -> str:
@@ -57,34 +75,41 @@ def _read() -> dict[str, dict[str, object]]:
     return records if isinstance(records, dict) else {}
 
 
-def recorded_engine(source: str | Path) -> str | None:
-    """The engine timed faster for `source` on this CPU, or None when it has not been timed here."""
+def recorded_run(source: str | Path) -> CpuRun | None:
+    """How `source` ran fastest when timed on this CPU (its engine, and ncnn's faster Winograd choice), or
+    None when it has not been timed here."""
     try:
         record = _read().get(_key(source))
     except OSError:  # the model file cannot be read: the caller's load says why
         return None
-    engine = record.get("faster") if isinstance(record, dict) else None
-    return engine if engine in CPU_ENGINES else None
+    if not isinstance(record, dict) or record.get("faster") not in CPU_ENGINES:
+        return None
+    return CpuRun(str(record["faster"]), record.get("ncnn_winograd63") is not False)
 
 
-def cpu_engine(source: str | Path) -> str:
-    """What `auto` runs `source` in on this CPU."""
-    return recorded_engine(source) or DEFAULT
+def cpu_run(source: str | Path) -> CpuRun:
+    """How `auto` runs `source` on this CPU (and how ncnn does, when asked for by name): as timed fastest
+    here, or DEFAULT with ncnn's own Winograd choice until it has been timed."""
+    return recorded_run(source) or CpuRun()
 
 
 def record_timings(source: str | Path, seconds: dict[str, float]) -> str:
-    """Keep both engines' seconds per output megapixel for `source` here; returns the faster engine. A
-    cache folder that cannot be written keeps nothing (auto then stays with DEFAULT)."""
-    faster = min(seconds, key=seconds.__getitem__)
+    """Keep the seconds per output megapixel of each timed run (names of TIMED_RUNS) for `source` here;
+    returns the name of the fastest. A cache folder that cannot be written keeps nothing (auto then stays
+    with DEFAULT)."""
+    fastest = min(seconds, key=seconds.__getitem__)
+    ncnn_runs = [name for name in seconds if TIMED_RUNS[name].engine == "ncnn"]
     records = _read()
     key = _key(source)
     records.pop(key, None)
-    records[key] = {"faster": faster, "seconds_per_output_mp": seconds, "cpu": cpu_name(),
+    records[key] = {"faster": TIMED_RUNS[fastest].engine, "seconds_per_output_mp": seconds, "cpu": cpu_name(),
                     "model": Path(resolve_model_source(source)).name}
+    if ncnn_runs:
+        records[key]["ncnn_winograd63"] = TIMED_RUNS[min(ncnn_runs, key=seconds.__getitem__)].winograd63
     kept = dict(list(records.items())[-KEPT:])
     try:
         _records_path().parent.mkdir(parents=True, exist_ok=True)
         atomic_write(_records_path(), lambda tmp: tmp.write_text(json.dumps(kept, indent=1), encoding="utf-8"))
     except OSError:
         pass
-    return faster
+    return fastest

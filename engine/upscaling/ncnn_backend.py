@@ -99,7 +99,8 @@ class NcnnBackend(TileBackend):
     """A converted model in ncnn. On the CPU each tile runs on one thread, one tile per core; on a Vulkan
     device (`vulkan`, its index) tiles run one after the other on the GPU."""
 
-    def __init__(self, converted: NcnnModel, vulkan: int | None = None, precision: str = "auto") -> None:
+    def __init__(self, converted: NcnnModel, vulkan: int | None = None, precision: str = "auto",
+                 winograd63: bool = True) -> None:
         if converted.info is None or converted.param is None or converted.weights is None:
             raise OptionsError(f"ncnn cannot run this model: {converted.refusal}")
         if precision not in UPSCALE_PRECISIONS:
@@ -111,6 +112,8 @@ class NcnnBackend(TileBackend):
         self.model = converted.info
         self.converted = converted
         self.vulkan = vulkan
+        # On the CPU: whether narrow 3x3 convolutions may use Winograd F(6,3) (engine.upscaling.cpu_engine)
+        self.winograd63 = winograd63 or vulkan is not None
         self._pools = threading.local()  # per tile thread (engine.upscaling.tile_threads): unlocked pools
         self.device_name = "CPU"
         self.half = vulkan is not None and precision in ("auto", "fp16") and converted.info.supports_half
@@ -141,6 +144,7 @@ class NcnnBackend(TileBackend):
             net.set_vulkan_device(self.vulkan)
         options.num_threads = threads
         options.use_winograd_convolution = True
+        options.use_winograd63_convolution = self.winograd63
         for flag in ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic"):
             setattr(options, flag, self.half)
         options.use_bf16_storage = False
@@ -152,7 +156,8 @@ class NcnnBackend(TileBackend):
     @property
     def description(self) -> str:
         if self.vulkan is None:
-            return f"ncnn on the CPU ({self.workers} tile threads, Winograd, fp32)"
+            winograd = "Winograd" if self.winograd63 else "Winograd F(4,3)"
+            return f"ncnn on the CPU ({self.workers} tile threads, {winograd}, fp32)"
         return f"ncnn on Vulkan: {self.device_name} ({'fp16' if self.half else 'fp32'})"
 
     def _allocators(self) -> tuple[object, object]:
