@@ -17,6 +17,8 @@ from bench.upscale_rows import photo, timings
 from engine.models.ncnn_cache import ncnn_model
 from engine.models.registry import bundled_models, load_model
 from engine.upscaling.backends import open_backend
+from engine.upscaling.cost import time_cpu_engines
+from engine.upscaling.cpu_engine import cpu_run
 from engine.upscaling.ncnn_backend import VulkanDevice, cpu_threads, vulkan_devices
 from engine.upscaling.upscaler import Upscaler
 
@@ -32,14 +34,16 @@ LARGER = {"realesrgan-x4plus": 320, "photo-x4": 768, "default-x4": 1024}
 
 
 def _raw_ncnn(name: str, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """The converted model in ncnn on `threads` threads (0: all cores) on one call, no tiling: what ncnn
-    alone costs. One thread is how the peer runs on a CPU: its CPU seconds compare like with like."""
+    """The converted model in ncnn on `threads` threads (0: all cores) on one call, no tiling, with the
+    Winograd choice our ncnn path makes here: what ncnn alone costs. One thread is how the peer runs on a
+    CPU: its CPU seconds compare like with like."""
     import ncnn
 
     converted = ncnn_model(name)
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = threads or cpu_threads()
+    net.opt.use_winograd63_convolution = cpu_run(name).winograd63
     net.load_param(str(converted.param))
     net.load_model(str(converted.weights))
 
@@ -81,6 +85,9 @@ def speed_rows(repeats: int) -> None:
         if name not in bundled_models():
             print(f"  {name}: not bundled here")
             continue
+        timed = time_cpu_engines(name)  # as the window's model list does: ncnn then runs its faster Winograd here
+        print(f"  {name}: timed for auto, per output MP: "
+              + ", ".join(f"{run} {value:.2f} s" for run, value in timed.items()))
         torch.set_num_threads(cpu_threads())
         runs = {"ours, PyTorch (CPU)": _ours(name, "torch", "cpu"), "ours, ncnn (CPU)": _ours(name, "ncnn", "cpu"),
                 "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name),
