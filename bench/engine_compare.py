@@ -85,9 +85,9 @@ def speed_rows(repeats: int) -> None:
         if name not in bundled_models():
             print(f"  {name}: not bundled here")
             continue
-        timed = time_cpu_engines(name)  # as the window's model list does: ncnn then runs its faster Winograd here
+        timed, chosen = time_cpu_engines(name)  # as the window's model list does: ncnn runs its faster Winograd
         print(f"  {name}: timed for auto, per output MP: "
-              + ", ".join(f"{run} {value:.2f} s" for run, value in timed.items()))
+              + ", ".join(f"{run} {value:.2f} s" for run, value in timed.items()) + f"; auto runs {chosen}")
         torch.set_num_threads(cpu_threads())
         runs = {"ours, PyTorch (CPU)": _ours(name, "torch", "cpu"), "ours, ncnn (CPU)": _ours(name, "ncnn", "cpu"),
                 "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name),

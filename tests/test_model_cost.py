@@ -73,6 +73,15 @@ def test_auto_on_a_cpu_runs_the_engine_timed_faster_here(tmp_path: Path, on_a_cp
         by_name = open_backend(path, "ncnn").backend  # asked for by name: ncnn, the way timed faster
         assert isinstance(by_name, NcnnBackend)
         assert by_name.winograd63 == (timings["ncnn"] < timings["ncnn F(4,3)"])
+    # PyTorch a little faster (within TORCH_MARGIN): ncnn still, which starts without torch
+    timings = {"torch": 1.0, "ncnn": 1.05, "ncnn F(4,3)": 1.08}
+    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=True:
+                        timings[name_of[engine, winograd63]])
+    assert seconds_per_megapixel(path) == 1.05 and cpu_engine.recorded_run(path) == cpu_engine.CpuRun("ncnn", True)
+    timings["torch"] = 0.9
+    assert seconds_per_megapixel(path) == 0.9 and cpu_engine.recorded_run(path).engine == "torch"
+    timings.update(torch=1.0, ncnn=3.0, **{"ncnn F(4,3)": 2.0})
+    seconds_per_megapixel(path)
     record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
     assert record["seconds_per_output_mp"] == {"torch": 1.0, "ncnn": 3.0, "ncnn F(4,3)": 2.0}
     assert record["cpu"] == cpu_engine.cpu_name() and record["ncnn_winograd63"] is False

@@ -90,10 +90,9 @@ class _TileBar:
 def _time_engines(model: str) -> None:
     from engine.upscaling.cost import time_cpu_engines
 
-    seconds = time_cpu_engines(model)
+    seconds, chosen = time_cpu_engines(model)
     figures = ", ".join(f"{engine} {value:.2f} s" for engine, value in seconds.items())
-    print(f"timed on this CPU, per output megapixel: {figures}; auto runs {min(seconds, key=seconds.__getitem__)} "
-          "here from now on", file=sys.stderr)
+    print(f"timed on this CPU, per output megapixel: {figures}; auto runs {chosen} here from now on", file=sys.stderr)
 
 
 def run_upscale(args: argparse.Namespace) -> int:

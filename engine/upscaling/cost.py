@@ -34,16 +34,16 @@ def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str
     """What the model costs in `backend` on `device`. For `auto` on a CPU, both engines are timed and the
     faster recorded (engine.upscaling.cpu_engine), so that `auto` runs it from now on; its cost is returned."""
     if (backend, device) == ("auto", "auto") and auto_runs_on_cpu():
-        seconds = time_cpu_engines(source)
-        return min(seconds.values())
+        seconds, chosen = time_cpu_engines(source)
+        return seconds[chosen]
     return _timed(source, backend, device)
 
 
-def time_cpu_engines(source: str | Path) -> dict[str, float]:
+def time_cpu_engines(source: str | Path) -> tuple[dict[str, float], str]:
     """Seconds per output megapixel for `source` on the CPU in each engine (ncnn also without Winograd
     F(6,3), where that runs other kernels), in tiles as photos run, the best of TIMED_ROUNDS taken in turn:
-    one run moves 10-20% here, and ncnn's two ways differ by 5-20%. The fastest is recorded for `auto`
-    (engine.upscaling.cpu_engine). An engine that cannot run the model (ncnn refuses an operation, or is
+    one run moves 10-20% here, and ncnn's two ways differ by 5-20%. Returns them with the name of the run
+    recorded for `auto` (engine.upscaling.cpu_engine.record_timings). An engine that cannot run the model (ncnn refuses an operation, or is
     not installed) is left out."""
     runs = dict(TIMED_RUNS)
     if not _winograd63_matters(source):
@@ -58,8 +58,7 @@ def time_cpu_engines(source: str | Path) -> dict[str, float]:
                 continue
             seconds[name] = min(seconds.get(name, timed), timed)
     seconds = {name: seconds[name] for name in TIMED_RUNS if name in seconds}
-    record_timings(source, seconds)
-    return seconds
+    return seconds, record_timings(source, seconds)
 
 
 def _winograd63_matters(source: str | Path) -> bool:

@@ -6,7 +6,9 @@ speed-up (x4, input side): on a 2-core AMD EPYC, x4plus 1.67x (160 px) and 1.26x
 window's model picker measures what a model costs here (engine.upscaling.cost), it times both engines and
 records the faster one under the model file's contents and this CPU; `auto` on a CPU then runs the
 recorded engine, and DEFAULT until a model has a record (ncnn: faster on most CPUs measured, and it starts
-without torch). The records are one small JSON file in the user's cache folder, which the command line
+without torch). PyTorch is recorded only when it is faster by more than TORCH_MARGIN: where the two are
+level on a photo's tiles (the 32-channel Compact models on the EPYC, within the 10-20% a timing moves
+here), ncnn still starts without torch and runs small images whole 1.4x faster. The records are one small JSON file in the user's cache folder, which the command line
 reads too.
 
 ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks Winograd
@@ -28,6 +30,7 @@ from engine.upscaling.ncnn_backend import cpu_threads
 from engine.user_cache import user_cache_dir
 
 DEFAULT = "ncnn"
+TORCH_MARGIN = 1.1  # PyTorch's timing must beat ncnn's best by this factor to be recorded
 CPU_ENGINES = ("torch", "ncnn")
 RECORDS = "cpu-engines.json"
 KEPT = 64  # records kept, the newest: one per model file measured here
@@ -95,10 +98,11 @@ def cpu_run(source: str | Path) -> CpuRun:
 
 def record_timings(source: str | Path, seconds: dict[str, float]) -> str:
     """Keep the seconds per output megapixel of each timed run (names of TIMED_RUNS) for `source` here;
-    returns the name of the fastest. A cache folder that cannot be written keeps nothing (auto then stays
-    with DEFAULT)."""
-    fastest = min(seconds, key=seconds.__getitem__)
+    returns the name of the one `auto` runs from now on: the fastest, PyTorch only by TORCH_MARGIN. A
+    cache folder that cannot be written keeps nothing (auto then stays with DEFAULT)."""
     ncnn_runs = [name for name in seconds if TIMED_RUNS[name].engine == "ncnn"]
+    handicap = {name: TORCH_MARGIN if TIMED_RUNS[name].engine == "torch" else 1.0 for name in seconds}
+    fastest = min(seconds, key=lambda name: seconds[name] * handicap[name])
     records = _read()
     key = _key(source)
     records.pop(key, None)
