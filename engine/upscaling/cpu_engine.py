@@ -8,12 +8,13 @@ records the faster one under the model file's contents and this CPU; `auto` on a
 recorded engine, and DEFAULT until a model has a record (ncnn: faster on most CPUs measured, and it starts
 without torch). PyTorch is recorded only when it is faster by more than TORCH_MARGIN: where the two are
 level on a photo's tiles (the 32-channel Compact models on the EPYC, within the 10-20% a timing moves
-here), ncnn still starts without torch and runs small images whole 1.4x faster. The records are one small JSON file in the user's cache folder, which the command line
-reads too.
+here), ncnn still starts without torch and runs small images whole up to 1.4x faster. The records are
+one small JSON file in the user's cache folder, which the command line reads too.
 
-ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks Winograd
-F(6,3), which on the 2-core EPYC runs default-x4 10-20% slower than F(4,3) does (at 64 channels it already
-picks F(4,3)). So ncnn is timed both ways, and the faster way is recorded beside the faster engine.
+ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks
+Winograd F(6,3), which on the 2-core EPYC runs default-x4 10-20% slower than F(4,3) whole and 5-10% slower
+in tiles (at 64 channels it already picks F(4,3)). So ncnn is timed both ways where that changes its
+kernels, and the faster way is recorded beside the faster engine.
 """
 
 from __future__ import annotations
