@@ -84,7 +84,7 @@ def main() -> int:
         try:
             for spec in args.models:
                 name, side = spec.split(":")
-                chosen = time_cpu_engines(name)[1]
+                chosen = time_cpu_engines(name)[1].label
                 image_path = Path(temp) / f"{side}.npy"
                 np.save(image_path, photo(int(side)))
                 try:

@@ -96,7 +96,7 @@ def _speed_rows(repeats: int) -> None:
             continue
         timed, chosen = time_cpu_engines(name)  # as the window's model list does: ncnn runs its faster Winograd
         print(f"  {name}: timed for auto, per output MP: "
-              + ", ".join(f"{run} {value:.2f} s" for run, value in timed.items()) + f"; auto runs {chosen}")
+              + ", ".join(f"{run} {value:.2f} s" for run, value in timed.items()) + f"; auto runs {chosen.label}")
         torch.set_num_threads(cpu_threads())
         runs = {"ours, PyTorch (CPU)": _ours(name, "torch", "cpu"), "ours, ncnn (CPU)": _ours(name, "ncnn", "cpu"),
                 "raw forward, PyTorch": _raw_torch(name), "raw forward, ncnn": _raw_ncnn(name),

@@ -60,33 +60,36 @@ def test_auto_on_a_cpu_runs_the_engine_timed_faster_here(tmp_path: Path, on_a_cp
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = _model(tmp_path / "m.safetensors", 4)
     assert isinstance(open_backend(path).backend, NcnnBackend)  # not timed yet: ncnn
-    monkeypatch.setattr(cost, "_winograd63_matters", lambda source: True)  # a model with narrow convolutions
-    name_of = {(run.engine, run.winograd63): name for name, run in cpu_engine.TIMED_RUNS.items()}
-    for order in (("torch", "ncnn", "ncnn F(4,3)"), ("ncnn", "ncnn F(4,3)", "torch"),
-                  ("ncnn F(4,3)", "ncnn", "torch"), ("torch", "ncnn F(4,3)", "ncnn")):
-        timings = {name: float(rank + 1) for rank, name in enumerate(order)}
-        monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=True, t=timings:
-                            t[name_of[engine, winograd63]])
-        assert seconds_per_megapixel(path) == 1.0  # the cost of what auto runs
-        assert cpu_engine.recorded_run(path).engine == cpu_engine.TIMED_RUNS[order[0]].engine
-        assert isinstance(open_backend(path).backend, TorchBackend if order[0] == "torch" else NcnnBackend)
+    timed_with = []
+
+    def timed(source: Path, engine: str, device: str, tiled: bool = False, winograd63: bool | None = None) -> float:
+        timed_with.append(winograd63)
+        return timings[engine]
+
+    monkeypatch.setattr(cost, "_timed", timed)
+    for torch_s, ncnn_s, f63 in ((1.0, 2.0, True), (2.0, 1.0, False), (1.0, 1.05, None), (0.9, 1.0, False)):
+        monkeypatch.setattr(cost, "faster_winograd63", lambda source, f=f63: f)
+        timings, timed_with = {"torch": torch_s, "ncnn": ncnn_s}, []
+        faster = "torch" if torch_s * cpu_engine.TORCH_MARGIN < ncnn_s else "ncnn"  # PyTorch by 10%, or ncnn
+        assert seconds_per_megapixel(path) == timings[faster]  # the cost of what auto runs
+        assert cpu_engine.recorded_run(path) == cpu_engine.CpuRun(faster, f63 is not False)
+        assert set(timed_with) == {f63 is not False}  # ncnn (and PyTorch, which ignores it) its faster way
+        assert isinstance(open_backend(path).backend, TorchBackend if faster == "torch" else NcnnBackend)
         by_name = open_backend(path, "ncnn").backend  # asked for by name: ncnn, the way timed faster
-        assert isinstance(by_name, NcnnBackend)
-        assert by_name.winograd63 == (timings["ncnn"] < timings["ncnn F(4,3)"])
-    # PyTorch a little faster (within TORCH_MARGIN): ncnn still, which starts without torch
-    timings = {"torch": 1.0, "ncnn": 1.05, "ncnn F(4,3)": 1.08}
-    monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=True:
-                        timings[name_of[engine, winograd63]])
-    assert seconds_per_megapixel(path) == 1.05 and cpu_engine.recorded_run(path) == cpu_engine.CpuRun("ncnn", True)
-    timings["torch"] = 0.9
-    assert seconds_per_megapixel(path) == 0.9 and cpu_engine.recorded_run(path).engine == "torch"
-    timings.update(torch=1.0, ncnn=3.0, **{"ncnn F(4,3)": 2.0})
-    seconds_per_megapixel(path)
+        assert isinstance(by_name, NcnnBackend) and by_name.winograd63 == (f63 is not False)
     record = next(iter(json.loads(on_a_cpu.read_text(encoding="utf-8")).values()))
-    assert record["seconds_per_output_mp"] == {"torch": 1.0, "ncnn": 3.0, "ncnn F(4,3)": 2.0}
+    assert record["seconds_per_output_mp"] == {"torch": 0.9, "ncnn": 1.0}
     assert record["cpu"] == cpu_engine.cpu_name() and record["ncnn_winograd63"] is False
     _model(path, 8)  # other weights in the same file: timed again before auto follows a record
     assert cpu_engine.recorded_run(path) is None and isinstance(open_backend(path).backend, NcnnBackend)
+
+
+def test_ncnn_s_winograd_way_is_timed_only_where_it_changes_the_kernels(tmp_path: Path) -> None:
+    """ncnn picks Winograd F(6,3) for 32-channel convolutions and runs the same kernels either way at 64:
+    the narrow model gets a timed answer, the wide one none (and a model ncnn cannot run none)."""
+    narrow, wide = _model(tmp_path / "narrow.safetensors", 32), _model(tmp_path / "wide.safetensors", 64)
+    assert isinstance(cost.faster_winograd63(narrow), bool)
+    assert cost.faster_winograd63(wide) is None
 
 
 def test_both_engines_are_really_timed_and_ncnn_missing_means_pytorch(tmp_path: Path, on_a_cpu: Path,
@@ -96,10 +99,11 @@ def test_both_engines_are_really_timed_and_ncnn_missing_means_pytorch(tmp_path: 
     for path in (narrow, wide):
         seconds_per_megapixel(path)
     records = {record["model"]: record for record in json.loads(on_a_cpu.read_text(encoding="utf-8")).values()}
-    # ncnn picks Winograd F(6,3) for 32-channel convolutions, so it is timed with and without; not at 64
-    assert set(records["narrow.safetensors"]["seconds_per_output_mp"]) == set(cpu_engine.TIMED_RUNS)
-    assert set(records["wide.safetensors"]["seconds_per_output_mp"]) == {"torch", "ncnn"}
+    assert all(set(record["seconds_per_output_mp"]) == {"torch", "ncnn"} for record in records.values())
     assert all(0 < value < 60 for record in records.values() for value in record["seconds_per_output_mp"].values())
+    # ncnn's Winograd way is kept where it changes the kernels (32 channels), not at 64
+    assert isinstance(records["narrow.safetensors"]["ncnn_winograd63"], bool)
+    assert "ncnn_winograd63" not in records["wide.safetensors"]
     real = cost._timed
 
     def no_ncnn(source: Path, engine: str, device: str, tiled: bool = False, winograd63: bool | None = None) -> float:
@@ -134,13 +138,13 @@ def test_the_command_line_times_both_engines_and_auto_follows(tmp_path: Path, on
 
     path = _model(tmp_path / "m.safetensors", 4)
     Image.new("RGB", (12, 10), (90, 120, 30)).save(tmp_path / "in.png")
-    monkeypatch.setattr(cost, "_winograd63_matters", lambda source: True)
+    monkeypatch.setattr(cost, "faster_winograd63", lambda source: False)
     monkeypatch.setattr(cost, "_timed", lambda source, engine, device, tiled=False, winograd63=None:
-                        {"torch": 1.0, "ncnn": 3.0 if winograd63 else 4.0}[engine])
+                        {"torch": 1.0, "ncnn": 3.0}[engine])
     args = ["upscale", str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "out")]
     assert main([*args, "--time-engines"]) == 0
     err = capsys.readouterr().err
-    assert "torch 1.00 s, ncnn 3.00 s, ncnn F(4,3) 4.00 s; auto runs torch here from now on" in err and "in PyTorch on" in err
+    assert "torch 1.00 s, ncnn 3.00 s; auto runs torch here from now on" in err and "in PyTorch on" in err
     assert main([*args, "--overwrite"]) == 0 and "in PyTorch on" in capsys.readouterr().err  # the record stays
     assert main(["upscale", str(tmp_path / "in.png"), "--model", str(tmp_path / "none.pth"), "--time-engines"]) == 2
     assert "model not found" in capsys.readouterr().err

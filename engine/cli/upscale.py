@@ -92,7 +92,8 @@ def _time_engines(model: str) -> None:
 
     seconds, chosen = time_cpu_engines(model)
     figures = ", ".join(f"{engine} {value:.2f} s" for engine, value in seconds.items())
-    print(f"timed on this CPU, per output megapixel: {figures}; auto runs {chosen} here from now on", file=sys.stderr)
+    print(f"timed on this CPU, per output megapixel: {figures}; auto runs {chosen.label} here from now on",
+          file=sys.stderr)
 
 
 def run_upscale(args: argparse.Namespace) -> int:

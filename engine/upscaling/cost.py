@@ -13,6 +13,7 @@ the call returns. Megapixels are the result's: an x4 model's output has 16x its 
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -20,13 +21,14 @@ import numpy as np
 
 from engine.upscaling.backend import OptionsError
 from engine.upscaling.backends import auto_runs_on_cpu, describe_auto, open_backend
-from engine.upscaling.cpu_engine import TIMED_RUNS, record_timings
+from engine.upscaling.cpu_engine import CPU_ENGINES, CpuRun, record_timings
 from engine.upscaling.ncnn_backend import cpu_threads
 from engine.upscaling.upscaler import Upscaler
 
 WARM_UP_SIDE = 16
 PROBE_SECONDS = 0.6  # the timed run's length, at most: long enough that per-call overheads do not count
 TIMED_ROUNDS = 2
+WINOGRAD_SIDE, WINOGRAD_ROUNDS = 160, 5  # an image small enough to run whole (engine.upscaling.backend)
 SIDES = (32, 640)  # LR sides the timed run stays within (640 px: two of a narrow model's CPU tiles)
 
 
@@ -35,45 +37,56 @@ def seconds_per_megapixel(source: str | Path, device: str = "auto", backend: str
     faster recorded (engine.upscaling.cpu_engine), so that `auto` runs it from now on; its cost is returned."""
     if (backend, device) == ("auto", "auto") and auto_runs_on_cpu():
         seconds, chosen = time_cpu_engines(source)
-        return seconds[chosen]
+        return seconds[chosen.engine]
     return _timed(source, backend, device)
 
 
-def time_cpu_engines(source: str | Path) -> tuple[dict[str, float], str]:
-    """Seconds per output megapixel for `source` on the CPU in each engine (ncnn also without Winograd
-    F(6,3), where that runs other kernels), in tiles as photos run, the best of TIMED_ROUNDS taken in turn:
-    one run moves 10-20% here, and ncnn's two ways differ by 5-20%. Returns them with the name of the run
-    recorded for `auto` (engine.upscaling.cpu_engine.record_timings). An engine that cannot run the model (ncnn refuses an operation, or is
-    not installed) is left out."""
-    runs = dict(TIMED_RUNS)
-    if not _winograd63_matters(source):
-        runs = {name: run for name, run in runs.items() if run.winograd63}
+def time_cpu_engines(source: str | Path) -> tuple[dict[str, float], CpuRun]:
+    """Seconds per output megapixel for `source` on the CPU in each engine, in tiles as photos run, the
+    best of TIMED_ROUNDS taken in turn (one run moves 10-20% here), ncnn with its faster Winograd way
+    (faster_winograd63); returns them with what is recorded for `auto` (engine.upscaling.cpu_engine). An
+    engine that cannot run the model (ncnn refuses an operation, or is not installed) is left out."""
+    winograd63 = faster_winograd63(source)
+    engines = list(CPU_ENGINES)
     seconds: dict[str, float] = {}
     for round_ in range(TIMED_ROUNDS):
-        for name, run in list(runs.items())[:: -1 if round_ % 2 else 1]:
+        for engine in engines[:: -1 if round_ % 2 else 1]:
             try:
-                timed = _timed(source, run.engine, "cpu", tiled=True, winograd63=run.winograd63)
+                timed = _timed(source, engine, "cpu", tiled=True, winograd63=winograd63 is not False)
             except OptionsError:
-                del runs[name]
+                engines.remove(engine)
                 continue
-            seconds[name] = min(seconds.get(name, timed), timed)
-    seconds = {name: seconds[name] for name in TIMED_RUNS if name in seconds}
-    return seconds, record_timings(source, seconds)
+            seconds[engine] = min(seconds.get(engine, timed), timed)
+    seconds = {engine: seconds[engine] for engine in CPU_ENGINES if engine in seconds}
+    return seconds, record_timings(source, seconds, winograd63)
 
 
-def _winograd63_matters(source: str | Path) -> bool:
-    """Whether ncnn runs other kernels for `source` when told not to use Winograd F(6,3), which it picks
-    only for narrow convolutions: a tile that comes out bit-identical either way means the same kernels
-    ran, and timing both would time one run twice."""
+def faster_winograd63(source: str | Path) -> bool | None:
+    """Whether ncnn runs `source` faster here with Winograd F(6,3) allowed (its own choice for narrow
+    convolutions) than with F(4,3) in its place; None where that changes nothing (a tile comes out
+    bit-identical either way: the same kernels ran, as for every 64-channel model) or ncnn cannot run it.
+
+    Timed on an image that runs whole on every core, the best of WINOGRAD_ROUNDS taken in turn: there the
+    two ways differ most (default-x4 on the EPYC: 10-20%), in tiles by 5-10%, within what one timing
+    moves; a 32-channel model's whole run takes tens of milliseconds."""
     try:
-        runs = [open_backend(source, "ncnn", "cpu", winograd63=choice).backend for choice in (True, False)]
+        runs = {choice: open_backend(source, "ncnn", "cpu", winograd63=choice).backend for choice in (True, False)}
     except OptionsError:
-        return False
+        return None
     try:
-        tile = np.random.default_rng(0).random((runs[0].model.in_channels, 24, 24), dtype=np.float32)
-        return not np.array_equal(runs[0].forward(tile), runs[1].forward(tile))
+        side = WINOGRAD_SIDE
+        image = np.random.default_rng(0).random((runs[True].model.in_channels, side, side), dtype=np.float32)
+        if np.array_equal(runs[True].forward(image[:, :24, :24]), runs[False].forward(image[:, :24, :24])):
+            return None
+        best = {choice: math.inf for choice in runs}
+        for round_ in range(WINOGRAD_ROUNDS):
+            for choice in (True, False)[:: -1 if round_ % 2 else 1]:
+                start = time.perf_counter()
+                runs[choice].forward_all_cores(image)
+                best[choice] = min(best[choice], time.perf_counter() - start)
+        return best[True] <= best[False]
     finally:
-        for run in runs:
+        for run in runs.values():
             run.close()
 
 

@@ -14,7 +14,7 @@ one small JSON file in the user's cache folder, which the command line reads too
 ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks
 Winograd F(6,3), which on the 2-core EPYC runs default-x4 10-20% slower than F(4,3) whole and 5-10% slower
 in tiles (at 64 channels it already picks F(4,3)). So ncnn is timed both ways where that changes its
-kernels, and the faster way is recorded beside the faster engine.
+kernels (engine.upscaling.cost.faster_winograd63), and the faster way is recorded beside the faster engine.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ class CpuRun:
     engine: str = DEFAULT
     winograd63: bool = True
 
-
-# The ways of running a model that are timed against each other, by the name the timings are kept under.
-TIMED_RUNS = {"torch": CpuRun("torch"), "ncnn": CpuRun("ncnn"), "ncnn F(4,3)": CpuRun("ncnn", winograd63=False)}
+    @property
+    def label(self) -> str:
+        return self.engine if self.engine == "torch" or self.winograd63 else f"{self.engine}, Winograd F(4,3)"
 
 
 def cpu_name() -> str:
@@ -97,24 +97,22 @@ def cpu_run(source: str | Path) -> CpuRun:
     return recorded_run(source) or CpuRun()
 
 
-def record_timings(source: str | Path, seconds: dict[str, float]) -> str:
-    """Keep the seconds per output megapixel of each timed run (names of TIMED_RUNS) for `source` here;
-    returns the name of the one `auto` runs from now on: the fastest, PyTorch only by TORCH_MARGIN. A
-    cache folder that cannot be written keeps nothing (auto then stays with DEFAULT)."""
-    ncnn_runs = [name for name in seconds if TIMED_RUNS[name].engine == "ncnn"]
-    handicap = {name: TORCH_MARGIN if TIMED_RUNS[name].engine == "torch" else 1.0 for name in seconds}
-    fastest = min(seconds, key=lambda name: seconds[name] * handicap[name])
+def record_timings(source: str | Path, seconds: dict[str, float], winograd63: bool | None = None) -> CpuRun:
+    """Keep each engine's seconds per output megapixel for `source` here, and ncnn's faster Winograd way
+    (None: either runs the same); returns what `auto` runs from now on: the faster engine, PyTorch only by
+    TORCH_MARGIN. A cache folder that cannot be written keeps nothing (auto then stays with DEFAULT)."""
+    faster = min(seconds, key=lambda engine: seconds[engine] * (TORCH_MARGIN if engine == "torch" else 1.0))
     records = _read()
     key = _key(source)
     records.pop(key, None)
-    records[key] = {"faster": TIMED_RUNS[fastest].engine, "seconds_per_output_mp": seconds, "cpu": cpu_name(),
+    records[key] = {"faster": faster, "seconds_per_output_mp": seconds, "cpu": cpu_name(),
                     "model": Path(resolve_model_source(source)).name}
-    if ncnn_runs:
-        records[key]["ncnn_winograd63"] = TIMED_RUNS[min(ncnn_runs, key=seconds.__getitem__)].winograd63
+    if winograd63 is not None:
+        records[key]["ncnn_winograd63"] = winograd63
     kept = dict(list(records.items())[-KEPT:])
     try:
         _records_path().parent.mkdir(parents=True, exist_ok=True)
         atomic_write(_records_path(), lambda tmp: tmp.write_text(json.dumps(kept, indent=1), encoding="utf-8"))
     except OSError:
         pass
-    return fastest
+    return CpuRun(faster, winograd63 is not False)
