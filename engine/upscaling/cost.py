@@ -7,8 +7,8 @@ will run on (the `auto` rule's by default; on a CPU both engines, recording the 
 engine.upscaling.cpu_engine). One input through the real upscaler, after a warm-up, grown until a run takes
 a noticeable time, is enough: past a few hundred pixels the upscaler's cost per pixel is flat in the image
 size (engine.upscaling.tiling.auto_tile_size), while smaller tiles stay in the CPU's caches and run up to
-2x faster per pixel (a narrow Compact net in ncnn). The upscaler hands back CPU arrays, so a GPU run is finished when
-the call returns. Megapixels are the result's: an x4 model's output has 16x its input's pixels.
+2x faster per pixel (a narrow Compact net in ncnn). The upscaler hands back CPU arrays, so a GPU run is
+finished when the call returns. Megapixels are the result's: an x4 model's output has 16x its input's pixels.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def faster_winograd63(source: str | Path) -> bool | None:
     except OptionsError:
         return None
     try:
-        side = WINOGRAD_SIDE
-        image = np.random.default_rng(0).random((runs[True].model.in_channels, side, side), dtype=np.float32)
+        shape = (runs[True].model.in_channels, WINOGRAD_SIDE, WINOGRAD_SIDE)
+        image = np.random.default_rng(0).random(shape, dtype=np.float32)
         if np.array_equal(runs[True].forward(image[:, :24, :24]), runs[False].forward(image[:, :24, :24])):
             return None
         best = {choice: math.inf for choice in runs}

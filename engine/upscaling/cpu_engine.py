@@ -7,8 +7,8 @@ window's model picker measures what a model costs here (engine.upscaling.cost), 
 records the faster one under the model file's contents and this CPU; `auto` on a CPU then runs the
 recorded engine, and DEFAULT until a model has a record (ncnn: faster on most CPUs measured, and it starts
 without torch). PyTorch is recorded only when it is faster by more than TORCH_MARGIN: where the two are
-level on a photo's tiles (the 32-channel Compact models on the EPYC, within the 10-20% a timing moves
-here), ncnn still starts without torch and runs small images whole up to 1.4x faster. The records are
+close on a photo's tiles (the 32-channel Compact models on the EPYC, 0-20% apart, and a timing moves
+10-20% here), ncnn starts without torch and runs small images whole up to 1.4x faster. The records are
 one small JSON file in the user's cache folder, which the command line reads too.
 
 ncnn itself has a choice that depends on the CPU: for narrow 3x3 convolutions (32 channels) it picks
