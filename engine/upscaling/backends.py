@@ -4,8 +4,8 @@ and the window share.
 `auto`: a CUDA or Apple MPS GPU -> PyTorch on it; otherwise a model ncnn can run -> ncnn on a real Vulkan
 GPU if there is one, else the CPU in the engine timed faster for the model on this machine, ncnn (every
 core, Winograd convolutions) until it has been timed (engine.upscaling.cpu_engine); a model ncnn cannot
-run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]`
-for ncnn).
+run (attention, other operations) -> PyTorch, with a note that says so. `torch` and `ncnn` force one
+engine; a device names where (`cpu`, `cuda`, `mps` for PyTorch, `vulkan[:N]` for ncnn).
 """
 
 from __future__ import annotations
@@ -98,7 +98,10 @@ def open_backend(source: str | Path, backend: str = "auto", device: str = "auto"
                                                          and torch_gpu_available()):
         return OpenedBackend(_torch(*torch_args))
     vulkan = _vulkan_index(kind, index)
-    timed = cpu_run(source) if loaded is None and vulkan is None else CpuRun()
+    # The CPU record (which hashes the model file) is read only where it decides something: the engine for
+    # auto, or ncnn's Winograd way when the caller does not give it (engine.upscaling.cost's probes do).
+    needed = loaded is None and vulkan is None and (backend == "auto" or winograd63 is None)
+    timed = cpu_run(source) if needed else CpuRun()
     if backend == "auto" and timed.engine == "torch":
         return OpenedBackend(_torch(*torch_args))
     from engine.models.ncnn_cache import ncnn_model

@@ -290,7 +290,7 @@ class BatchUpscaler:
         Raises ModelLoadError or OptionsError before any event if the model or options are unusable.
         """
         options = self.options
-        if self.model is None and options.strength == 1:  # the model as it is, once it has a partner to be mixed with
+        if self.model is None and options.strength == 1:  # the model as it is, once it has a partner
             partner_for_strength(options.model)
         opened = open_backend(options.model, options.backend, options.device, options.precision, options.which,
                               self.model, options.strength if self.model is None else None)
